@@ -1,0 +1,54 @@
+// loss.cl — GAN objective terms on logits: per-example loss and scaled gradient.
+//
+// logits, losses, gradients are (count); one work-item per logit, global = count.
+//   losses[i]    = l(logits[i])
+//   gradients[i] = gradient_scale * dl/dx (logits[i])
+// Objective codes (ComputeBackend.LogitObjective.kernelCode) and their parameter p:
+//   0 cross-entropy, p = target:  l = softplus(x) - p*x,  dl/dx = sigmoid(x) - p
+//   1 Wasserstein,   p = sign:    l = p*x,                dl/dx = p
+//   2 hinge,         p = sign:    l = max(0, 1 - p*x),    dl/dx = -p where 1 - p*x > 0
+//   3 least squares, p = target:  l = (x - p)^2 / 2,      dl/dx = x - p
+// softplus is max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x.
+
+#pragma OPENCL FP_CONTRACT OFF
+
+inline float sigmoid_of(const float x)
+{
+    if (x >= 0.0f) return 1.0f / (1.0f + exp(-x));
+    const float e = exp(x);
+    return e / (1.0f + e);
+}
+
+__kernel void objective(__global const float* logits, __global float* losses,
+                        __global float* gradients, const int count,
+                        const int kind, const float p, const float gradient_scale)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const float x = logits[i];
+    float loss, grad;
+    switch (kind) {
+        case 0:
+            loss = (x > 0.0f ? x : 0.0f) - p * x + log1p(exp(-fabs(x)));
+            grad = sigmoid_of(x) - p;
+            break;
+        case 1:
+            loss = p * x;
+            grad = p;
+            break;
+        case 2: {
+            const float margin = 1.0f - p * x;
+            loss = margin > 0.0f ? margin : 0.0f;
+            grad = margin > 0.0f ? -p : 0.0f;
+            break;
+        }
+        default: {
+            const float d = x - p;
+            loss = d * d / 2.0f;
+            grad = d;
+            break;
+        }
+    }
+    losses[i] = loss;
+    gradients[i] = grad * gradient_scale;
+}

@@ -1,0 +1,64 @@
+// reduce.cl — column sums (bias gradients), row sums and the mean.
+//
+// Every reduction has a fixed order that depends only on the sizes and on REDUCE_WG,
+// never on scheduling: the same device and inputs give the same bits.
+
+#ifndef REDUCE_WG
+#define REDUCE_WG 256
+#endif
+#if (REDUCE_WG & (REDUCE_WG - 1)) != 0
+#error "REDUCE_WG must be a power of two"
+#endif
+
+#pragma OPENCL FP_CONTRACT OFF
+
+// x is (rows, columns), out is (columns): out[c] = sum_r x[r, c]
+// Launch: global = columns, one work-item per column; rows in order, so neighbouring
+// work-items read neighbouring addresses.
+__kernel void sum_columns(__global const float* x, __global float* out,
+                          const int rows, const int columns)
+{
+    const int c = get_global_id(0);
+    if (c >= columns) return;
+    float sum = 0.0f;
+    for (int r = 0; r < rows; r++) sum += x[r * columns + c];
+    out[c] = sum;
+}
+
+// x is (rows, columns), out is (rows): out[r] = sum_c x[r, c]
+// Launch: global = (REDUCE_WG, rows), local = (REDUCE_WG, 1); a work-group per row,
+// each work-item sums a strided slice, then a fixed tree in local memory.
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void sum_rows(__global const float* x, __global float* out, const int rows, const int columns)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int r = get_group_id(1);
+    float sum = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) sum += x[r * columns + c];
+    partial[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = REDUCE_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) out[r] = partial[0];
+}
+
+// x is (count), out is (1): out[0] = sum_i x[i] / count  (0 when count is 0)
+// Launch: global = local = REDUCE_WG, one work-group.
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void mean(__global const float* x, __global float* out, const int count)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    float sum = 0.0f;
+    for (int i = lid; i < count; i += REDUCE_WG) sum += x[i];
+    partial[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = REDUCE_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) out[0] = count > 0 ? partial[0] / (float)count : 0.0f;
+}

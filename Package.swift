@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "gan-cl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gan-cl", targets: ["gan-cl"]),
+        .library(name: "ComputeBackend", targets: ["ComputeBackend"]),
+        .library(name: "CPUBackend", targets: ["CPUBackend"]),
+        .library(name: "OpenCLBackend", targets: ["OpenCLBackend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenCL",
+            pkgConfig: "OpenCL",
+            providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]
+        ),
+        // The backend protocol, its operation types and the shared Philox generator.
+        .target(
+            name: "ComputeBackend",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
+        // Plain-Swift reference: the oracle for every test.
+        .target(name: "CPUBackend", dependencies: ["ComputeBackend"]),
+        // Host layer; the kernels in Kernels/ reach the binary through the symlink
+        // Sources/OpenCLBackend/Kernels and `.embedInCode`.
+        .target(
+            name: "OpenCLBackend",
+            dependencies: ["COpenCL", "ComputeBackend"],
+            resources: [.embedInCode("Kernels")]
+        ),
+        // One list of checks, run by `gan-cl devices --check` and by the tests.
+        .target(name: "BackendConformance", dependencies: ["ComputeBackend", "CPUBackend"]),
+        .executableTarget(
+            name: "gan-cl",
+            dependencies: [
+                "ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "ComputeBackendTests",
+            dependencies: ["ComputeBackend", "CPUBackend"]
+        ),
+        .testTarget(
+            name: "OpenCLBackendTests",
+            dependencies: ["ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance"]
+        ),
+        .testTarget(name: "CLITests", dependencies: []),
+    ]
+)

@@ -1,0 +1,242 @@
+import CPUBackend
+import ComputeBackend
+
+/// Which shapes a conformance run uses.
+public enum ConformanceSize: String, Sendable, CaseIterable {
+    /// Every shape: 1, primes, sizes past every tile, and the GAN's own (up to 1000³).
+    case full
+    /// A few small shapes that still cross tile edges: for slow simulators (oclgrind).
+    case quick
+}
+
+/// The trials of every backend operation: random inputs (never zeros), many shapes.
+public enum ConformanceCatalogue {
+    /// The operations, in the order they are checked.
+    public static let operations = [
+        "gemm", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
+        "activation-forward", "activation-backward", "objective", "adam", "sgd",
+        "philox-uniform", "philox-normal", "copy", "fill",
+    ]
+
+    public static let pointwiseTolerance = 1e-5
+    public static let gemmTolerance = 1e-4
+
+    /// (m, n, k) for GEMM: 1, primes, edges of 64-wide tiles, and the MLP GAN's layers.
+    static func gemmShapes(_ size: ConformanceSize) -> [(Int, Int, Int)] {
+        switch size {
+        case .quick:
+            return [(1, 1, 1), (7, 13, 5), (17, 19, 23), (65, 63, 33)]
+        case .full:
+            return [
+                (1, 1, 1), (7, 13, 5), (2, 3, 4), (1, 100, 1), (100, 1, 1), (1, 1, 100), (17, 19, 23),
+                (31, 33, 15), (63, 65, 17), (64, 64, 64), (65, 63, 129), (127, 1, 255), (128, 128, 16),
+                (129, 257, 65), (33, 257, 1), (200, 3, 300), (257, 129, 31), (64, 1024, 784),
+                (784, 1024, 64), (64, 784, 1024), (1000, 1000, 1000),
+            ]
+        }
+    }
+
+    /// (rows, columns) for the other operations; elementwise ones use rows·columns.
+    static func matrixShapes(_ size: ConformanceSize) -> [(Int, Int)] {
+        switch size {
+        case .quick:
+            return [(1, 1), (7, 13), (65, 63)]
+        case .full:
+            return [
+                (1, 1), (1, 7), (7, 1), (7, 13), (13, 7), (31, 33), (64, 64), (65, 63), (129, 257), (257, 129),
+                (1, 1000), (1000, 1), (100, 784), (64, 1024), (256, 1024), (1000, 1000), (3, 100_003),
+                (100_003, 3), (2, 65_537), (511, 513), (1024, 784),
+            ]
+        }
+    }
+
+    /// Element counts for the Philox streams, with counters that carry across 32 bits.
+    static func randomCounts(_ size: ConformanceSize) -> [Int] {
+        switch size {
+        case .quick: return [1, 7, 13, 101]
+        case .full:
+            return [1, 2, 3, 4, 5, 7, 13, 64, 100, 255, 256, 257, 1000, 1023, 4097, 65_537, 100_003, 250_000,
+                    1_000_003, 2_000_000]
+        }
+    }
+
+    /// Every trial of `operation` at `size`, with inputs drawn from `seed`.
+    public static func trials(of operation: String, size: ConformanceSize, seed: UInt64 = 0x6A4E_C1) -> [Trial] {
+        var random = TestRandom(seed: seed ^ UInt64(truncatingIfNeeded: operation.hashValueStable))
+        let pointwise = Trial.Comparison.relative(tolerance: pointwiseTolerance)
+        let shapes = matrixShapes(size)
+        func shapeText(_ r: Int, _ c: Int) -> String { "\(r)x\(c)" }
+
+        switch operation {
+        case "gemm":
+            var trials: [Trial] = []
+            let scalars: [(Float, Float)] = [(1, 0), (0.7, 0.3), (-1.5, 1)]
+            for (index, (m, n, k)) in gemmShapes(size).enumerated() {
+                for (pair, (ta, tb)) in [(false, false), (false, true), (true, false), (true, true)].enumerated() {
+                    let (alpha, beta) = scalars[(index + pair) % scalars.count]
+                    // With beta = 0, C is poisoned: the operation must not read it.
+                    let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                    trials.append(Trial(
+                        operation: operation, label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta)",
+                        shape: "\(m)x\(n)x\(k)",
+                        call: .gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta),
+                        inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c],
+                        outputCounts: [m * n], comparison: .relative(tolerance: gemmTolerance)))
+                }
+            }
+            return trials
+        case "bias-add":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "bias add", shape: shapeText(r, c), call: .addBias(rows: r, columns: c),
+                      inputs: [random.floats(r * c, in: -2...2), random.floats(c, in: -2...2)],
+                      outputCounts: [r * c], comparison: pointwise)
+            }
+        case "sum-columns", "sum-rows":
+            return shapes.map { r, c in
+                let columns = operation == "sum-columns"
+                return Trial(operation: operation, label: columns ? "sum columns" : "sum rows", shape: shapeText(r, c),
+                             call: columns ? .sumColumns(rows: r, columns: c) : .sumRows(rows: r, columns: c),
+                             inputs: [random.floats(r * c, in: -2...2)], outputCounts: [columns ? c : r],
+                             comparison: pointwise)
+            }
+        case "mean":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "mean", shape: shapeText(r, c), call: .mean,
+                      inputs: [random.floats(r * c, in: -2...2)], outputCounts: [1], comparison: pointwise)
+            }
+        case "scale":
+            return shapes.map { r, c in
+                let factor = random.floats(1, in: -3...3)[0]
+                return Trial(operation: operation, label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
+                             inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
+            }
+        case "clamp":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "clamp [-0.01, 0.01]", shape: shapeText(r, c),
+                      call: .clamp(lower: -0.01, upper: 0.01), inputs: [random.floats(r * c, in: -0.05...0.05)],
+                      outputCounts: [r * c], comparison: pointwise)
+            }
+        case "activation-forward", "activation-backward":
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
+            let forward = operation == "activation-forward"
+            return activations.flatMap { activation in
+                shapes.map { r, c in
+                    let x = random.logits(r * c)
+                    let label = "\(activation) \(forward ? "forward" : "backward")"
+                    if forward {
+                        return Trial(operation: operation, label: label, shape: shapeText(r, c),
+                                     call: .activationForward(activation), inputs: [x], outputCounts: [r * c],
+                                     comparison: pointwise)
+                    }
+                    let y = x.map { CPUReference.activate(activation, $0) }
+                    return Trial(operation: operation, label: label, shape: shapeText(r, c),
+                                 call: .activationBackward(activation), inputs: [y, random.floats(r * c, in: -2...2)],
+                                 outputCounts: [r * c], comparison: pointwise)
+                }
+            }
+        case "objective":
+            let objectives: [LogitObjective] = [
+                .crossEntropy(target: 1), .crossEntropy(target: 0), .crossEntropy(target: 0.9),
+                .wasserstein(sign: 1), .wasserstein(sign: -1), .hinge(sign: 1), .hinge(sign: -1),
+                .leastSquares(target: 1), .leastSquares(target: 0),
+            ]
+            return objectives.flatMap { objective in
+                shapes.map { r, c in
+                    Trial(operation: operation, label: "\(objective)", shape: shapeText(r, c),
+                          call: .objective(objective, gradientScale: 1 / Float(r * c)), inputs: [random.logits(r * c)],
+                          outputCounts: [r * c, r * c], comparison: pointwise)
+                }
+            }
+        case "adam":
+            return shapes.enumerated().map { index, shape in
+                let count = shape.0 * shape.1
+                let hyper = index % 2 == 0
+                    ? AdamHyperparameters()
+                    : AdamHyperparameters(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+                let step = 1 + index * 97
+                return Trial(operation: operation, label: "adam lr=\(hyper.learningRate) β1=\(hyper.beta1) t=\(step)",
+                             shape: shapeText(shape.0, shape.1), call: .adam(hyper, step: step),
+                             inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
+                                      random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
+                             outputCounts: [count, count, count], comparison: pointwise)
+            }
+        case "sgd":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "sgd lr=0.01 momentum=0.9", shape: shapeText(r, c),
+                      call: .sgd(learningRate: 0.01, momentum: 0.9),
+                      inputs: [random.floats(r * c, in: -1...1), random.floats(r * c, in: -1...1),
+                               random.floats(r * c, in: -1...1)],
+                      outputCounts: [r * c, r * c], comparison: pointwise)
+            }
+        case "philox-uniform", "philox-normal":
+            return randomCounts(size).enumerated().map { index, count in
+                let seed = random.next()
+                // Every third draw starts just below a 32-bit boundary of the counter.
+                let counter = index % 3 == 0 ? 0xFFFF_FFFE : random.next() >> 8
+                let uniform = operation == "philox-uniform"
+                return Trial(operation: operation, label: uniform ? "philox uniform" : "philox normal",
+                             shape: "\(count)",
+                             call: uniform ? .uniform(seed: seed, counter: counter)
+                                           : .normal(seed: seed, counter: counter, mean: 0.5, std: 2),
+                             inputs: [], outputCounts: [count], comparison: .bitExact)
+            }
+        case "copy":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "copy", shape: shapeText(r, c), call: .copy,
+                      inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: .bitExact)
+            }
+        case "fill":
+            return shapes.map { r, c in
+                Trial(operation: operation, label: "fill", shape: shapeText(r, c), call: .fill(random.floats(1, in: -9...9)[0]),
+                      inputs: [], outputCounts: [r * c], comparison: .bitExact)
+            }
+        default:
+            return []
+        }
+    }
+}
+
+// MARK: - Inputs
+
+/// SplitMix64: fast, seeded input data for trials. Never produces zeros in a range that
+/// excludes them by more than float spacing; a range that spans zero may, rarely.
+struct TestRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func floats(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
+        (0..<count).map { _ in
+            let u = Float(next() >> 40) * 0x1p-24
+            return range.lowerBound + (range.upperBound - range.lowerBound) * u
+        }
+    }
+
+    /// Logits as a GAN's discriminator produces them, and its extremes: mostly within
+    /// ±6, a quarter anywhere in ±100, and ±100 exactly at the first two positions.
+    mutating func logits(_ count: Int) -> [Float] {
+        var values = (0..<count).map { _ -> Float in
+            let wide = next() % 4 == 0
+            let u = Float(next() >> 40) * 0x1p-24
+            return (wide ? 200 : 12) * (u - 0.5)
+        }
+        if count > 0 { values[0] = 100 }
+        if count > 1 { values[1] = -100 }
+        return values
+    }
+}
+
+extension String {
+    /// A hash that is the same in every process (Swift's `hashValue` is seeded per run).
+    var hashValueStable: UInt64 {
+        utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+    }
+}

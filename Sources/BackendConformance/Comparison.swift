@@ -1,0 +1,123 @@
+import CPUBackend
+import ComputeBackend
+
+/// The outcome of one trial: the worst element's error against the CPU reference.
+public struct TrialResult: Sendable {
+    public let trial: Trial
+    /// Largest relative error; for bit-exact trials, the number of elements that differ.
+    public let maxError: Double
+    public let passed: Bool
+    /// Where the worst element is and what both sides gave, for a failed trial.
+    public let detail: String
+
+    public var toleranceText: String {
+        switch trial.comparison {
+        case .bitExact: "bit-exact"
+        case .relative(let tolerance): "\(tolerance)"
+        }
+    }
+}
+
+enum TrialComparer {
+    /// Compares `outputs` with `reference` as the trial asks.
+    static func compare(_ trial: Trial, outputs: [[Float]], reference: [[Float]]) -> TrialResult {
+        switch trial.comparison {
+        case .bitExact:
+            var mismatches = 0
+            var detail = ""
+            for (o, (x, r)) in zip(outputs, reference).enumerated() {
+                for i in r.indices where x[i].bitPattern != r[i].bitPattern {
+                    if mismatches == 0 { detail = "output \(o)[\(i)]: \(x[i]) vs reference \(r[i])" }
+                    mismatches += 1
+                }
+            }
+            return TrialResult(trial: trial, maxError: Double(mismatches), passed: mismatches == 0, detail: detail)
+        case .relative(let tolerance):
+            let scales = Magnitudes.of(trial, reference: reference)
+            var worst = 0.0
+            var detail = ""
+            var passed = true
+            for (o, (x, r)) in zip(outputs, reference).enumerated() {
+                for i in r.indices {
+                    let error = abs(Double(x[i]) - Double(r[i])) / max(abs(Double(r[i])), scales[o][i], 1e-30)
+                    let bothNaN = x[i].isNaN && r[i].isNaN
+                    if bothNaN { continue }
+                    // NaN compares false: an unwritten (poisoned) output fails here.
+                    if !(error <= tolerance) { passed = false }
+                    if !(error <= worst) {
+                        worst = error.isNaN ? .infinity : error
+                        detail = "output \(o)[\(i)]: \(x[i]) vs reference \(r[i])"
+                    }
+                }
+            }
+            return TrialResult(trial: trial, maxError: worst, passed: passed, detail: detail)
+        }
+    }
+}
+
+/// The magnitude of the terms that make up each output element. Rounding error is
+/// relative to these, not to the result, which can be near zero after cancellation
+/// (a dot product, or p − update in Adam); dividing by them measures how far an output
+/// is from the reference in units of its own arithmetic.
+enum Magnitudes {
+    static func of(_ trial: Trial, reference: [[Float]]) -> [[Double]] {
+        let input = trial.inputs
+        let absolute = { (values: [Float]) in values.map { Double(abs($0)) } }
+        switch trial.call {
+        case .gemm(let ta, let tb, let m, let n, let k, let alpha, let beta):
+            // |alpha|·|op(A)|·|op(B)| + |beta|·|C|, via the reference GEMM on magnitudes.
+            let a = input[0].map(abs), b = input[1].map(abs)
+            var c = beta == 0 ? [Float](repeating: 0, count: m * n) : input[2].map(abs)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        CPUReference.gemm(
+                            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: abs(alpha), a: ap, b: bp,
+                            beta: abs(beta), c: cp)
+                    }
+                }
+            }
+            return [absolute(c)]
+        case .addBias(let rows, let columns):
+            return [(0..<(rows * columns)).map { Double(abs(input[0][$0])) + Double(abs(input[1][$0 % columns])) }]
+        case .sumColumns(let rows, let columns):
+            return [(0..<columns).map { c in (0..<rows).reduce(0.0) { $0 + Double(abs(input[0][$1 * columns + c])) } }]
+        case .sumRows(let rows, let columns):
+            return [(0..<rows).map { r in (0..<columns).reduce(0.0) { $0 + Double(abs(input[0][r * columns + $1])) } }]
+        case .mean:
+            return [[input[0].reduce(0.0) { $0 + Double(abs($1)) } / Double(max(input[0].count, 1))]]
+        case .objective(let objective, let gradientScale):
+            // Cross-entropy and hinge subtract terms of the size of |x| and of the
+            // target; the others are as large as their result.
+            let logits = input[0]
+            let losses = reference[0].indices.map { i -> Double in
+                switch objective {
+                case .crossEntropy, .hinge: Double(abs(reference[0][i])) + Double(abs(logits[i])) + 1
+                default: Double(abs(reference[0][i]))
+                }
+            }
+            let gradients = reference[1].indices.map { i -> Double in
+                switch objective {
+                case .crossEntropy(let t): (1 + Double(t)) * Double(abs(gradientScale))
+                default: Double(abs(reference[1][i]))
+                }
+            }
+            return [losses, gradients]
+        case .adam(let hyper, _):
+            let (p, g, m, v) = (input[0], input[1], input[2], input[3])
+            return [
+                p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - reference[0][$0])) },
+                m.indices.map { Double(abs(hyper.beta1 * m[$0])) + Double(abs((1 - hyper.beta1) * g[$0])) },
+                v.indices.map { Double(abs(hyper.beta2 * v[$0])) + Double(abs((1 - hyper.beta2) * g[$0] * g[$0])) },
+            ]
+        case .sgd(let learningRate, let momentum):
+            let (p, g, velocity) = (input[0], input[1], input[2])
+            return [
+                p.indices.map { Double(abs(p[$0])) + Double(abs(learningRate * reference[1][$0])) },
+                velocity.indices.map { Double(abs(momentum * velocity[$0])) + Double(abs(g[$0])) },
+            ]
+        case .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .fill:
+            return reference.map(absolute)
+        }
+    }
+}

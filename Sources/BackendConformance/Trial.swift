@@ -1,0 +1,149 @@
+import ComputeBackend
+
+/// One backend call with its inputs, to run on a backend under test and on the CPU
+/// reference and compare.
+public struct Trial: Sendable {
+    /// The call and its scalar parameters. Inputs and outputs are the buffers
+    /// `inputs` and `outputCounts` describe, in the order each case documents.
+    public enum Call: Sendable {
+        /// inputs [A, B, C]; outputs [C]
+        case gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float)
+        /// inputs [x, bias]; outputs [x]
+        case addBias(rows: Int, columns: Int)
+        /// inputs [x]; outputs [out(columns)]
+        case sumColumns(rows: Int, columns: Int)
+        /// inputs [x]; outputs [out(rows)]
+        case sumRows(rows: Int, columns: Int)
+        /// inputs [x]; outputs [out(1)]
+        case mean
+        /// inputs [x]; outputs [x]
+        case scale(Float)
+        /// inputs [x]; outputs [x]
+        case clamp(lower: Float, upper: Float)
+        /// inputs [x]; outputs [y]
+        case activationForward(Activation)
+        /// inputs [y, dy]; outputs [dx]
+        case activationBackward(Activation)
+        /// inputs [logits]; outputs [losses, gradients]
+        case objective(LogitObjective, gradientScale: Float)
+        /// inputs [p, g, m, v]; outputs [p, m, v]
+        case adam(AdamHyperparameters, step: Int)
+        /// inputs [p, g, velocity]; outputs [p, velocity]
+        case sgd(learningRate: Float, momentum: Float)
+        /// inputs []; outputs [x]
+        case uniform(seed: UInt64, counter: UInt64)
+        /// inputs []; outputs [x]
+        case normal(seed: UInt64, counter: UInt64, mean: Float, std: Float)
+        /// inputs [source]; outputs [destination]
+        case copy
+        /// inputs []; outputs [x]
+        case fill(Float)
+    }
+
+    /// How results are compared with the reference.
+    public enum Comparison: Sendable {
+        /// Every output bit for bit.
+        case bitExact
+        /// max over elements of |x − r| / max(|r|, s), where s is the magnitude of the
+        /// terms that make up that element (`Tolerance.scales`), at most `tolerance`.
+        case relative(tolerance: Double)
+    }
+
+    /// The family this trial belongs to ("gemm", "adam", ...), for filtering.
+    public let operation: String
+    /// The row label: the operation with its variant ("gemm NT", "tanh forward").
+    public let label: String
+    public let shape: String
+    public let call: Call
+    public let inputs: [[Float]]
+    public let outputCounts: [Int]
+    public let comparison: Comparison
+
+    public init(
+        operation: String, label: String, shape: String, call: Call, inputs: [[Float]], outputCounts: [Int],
+        comparison: Comparison
+    ) {
+        self.operation = operation
+        self.label = label
+        self.shape = shape
+        self.call = call
+        self.inputs = inputs
+        self.outputCounts = outputCounts
+        self.comparison = comparison
+    }
+}
+
+// MARK: - Running a trial
+
+extension Trial {
+    /// Runs the call on `backend`: inputs are written, outputs that are not inputs are
+    /// poisoned with NaN first, and the outputs are read back.
+    public func run<B: ComputeBackend>(on backend: B) throws -> [[Float]] {
+        let given = try inputs.map { try backend.makeBuffer($0) }
+        func fresh(_ index: Int) throws -> B.Buffer {
+            let buffer = try backend.makeBuffer(count: outputCounts[index])
+            try backend.fill(buffer, with: .nan, count: outputCounts[index])
+            return buffer
+        }
+        let outputs: [B.Buffer]
+        switch call {
+        case .gemm(let ta, let tb, let m, let n, let k, let alpha, let beta):
+            try backend.gemm(
+                transposeA: ta, transposeB: tb, m: m, n: n, k: k,
+                alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2])
+            outputs = [given[2]]
+        case .addBias(let rows, let columns):
+            try backend.addBias(given[0], rows: rows, columns: columns, bias: given[1])
+            outputs = [given[0]]
+        case .sumColumns(let rows, let columns):
+            outputs = [try fresh(0)]
+            try backend.sumColumns(given[0], rows: rows, columns: columns, into: outputs[0])
+        case .sumRows(let rows, let columns):
+            outputs = [try fresh(0)]
+            try backend.sumRows(given[0], rows: rows, columns: columns, into: outputs[0])
+        case .mean:
+            outputs = [try fresh(0)]
+            try backend.mean(given[0], count: inputs[0].count, into: outputs[0])
+        case .scale(let factor):
+            try backend.scale(given[0], count: inputs[0].count, by: factor)
+            outputs = [given[0]]
+        case .clamp(let lower, let upper):
+            try backend.clamp(given[0], count: inputs[0].count, lower: lower, upper: upper)
+            outputs = [given[0]]
+        case .activationForward(let activation):
+            outputs = [try fresh(0)]
+            try backend.activationForward(activation, x: given[0], y: outputs[0], count: inputs[0].count)
+        case .activationBackward(let activation):
+            outputs = [try fresh(0)]
+            try backend.activationBackward(activation, y: given[0], dy: given[1], dx: outputs[0], count: inputs[0].count)
+        case .objective(let objective, let gradientScale):
+            outputs = [try fresh(0), try fresh(1)]
+            try backend.objective(
+                objective, logits: given[0], count: inputs[0].count,
+                losses: outputs[0], gradients: outputs[1], gradientScale: gradientScale)
+        case .adam(let hyper, let step):
+            try backend.adamStep(
+                parameters: given[0], gradients: given[1], m: given[2], v: given[3], count: inputs[0].count,
+                hyper: hyper, step: step)
+            outputs = [given[0], given[2], given[3]]
+        case .sgd(let learningRate, let momentum):
+            try backend.sgdStep(
+                parameters: given[0], gradients: given[1], velocity: given[2], count: inputs[0].count,
+                learningRate: learningRate, momentum: momentum)
+            outputs = [given[0], given[2]]
+        case .uniform(let seed, let counter):
+            outputs = [try fresh(0)]
+            try backend.uniform(outputs[0], count: outputCounts[0], seed: seed, counter: counter)
+        case .normal(let seed, let counter, let mean, let std):
+            outputs = [try fresh(0)]
+            try backend.normal(outputs[0], count: outputCounts[0], seed: seed, counter: counter, mean: mean, std: std)
+        case .copy:
+            outputs = [try fresh(0)]
+            try backend.copy(given[0], to: outputs[0], count: outputCounts[0])
+        case .fill(let value):
+            outputs = [try fresh(0)]
+            try backend.fill(outputs[0], with: value, count: outputCounts[0])
+        }
+        return try outputs.map { try backend.read($0) }
+    }
+}

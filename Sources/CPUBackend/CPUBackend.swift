@@ -1,0 +1,189 @@
+import ComputeBackend
+
+/// A float32 array in host memory.
+public final class CPUBuffer: BackendBuffer {
+    public let count: Int
+    let storage: UnsafeMutableBufferPointer<Float>
+
+    init(count: Int) {
+        self.count = count
+        storage = .allocate(capacity: count)
+    }
+
+    deinit { storage.deallocate() }
+
+    var readOnly: UnsafeBufferPointer<Float> { UnsafeBufferPointer(storage) }
+
+    /// The first `count` elements.
+    func prefix(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: storage[0..<count])
+    }
+}
+
+/// The plain-Swift backend: every operation is `CPUReference` in float32, run at once on
+/// the calling thread, so there is no queue to wait for.
+public final class CPUBackend: ComputeBackend {
+    public typealias Buffer = CPUBuffer
+
+    public let name = "cpu"
+
+    public init() {}
+
+    // MARK: Memory
+
+    public func makeBuffer(count: Int) throws -> CPUBuffer {
+        try ArgumentChecks.size(count, "buffer size")
+        return CPUBuffer(count: count)
+    }
+
+    public func write(_ values: [Float], to buffer: CPUBuffer, offset: Int) throws {
+        try ArgumentChecks.range(buffer, offset: offset, count: values.count, "the buffer")
+        for (i, value) in values.enumerated() { buffer.storage[offset + i] = value }
+    }
+
+    public func read(_ buffer: CPUBuffer, offset: Int, count: Int) throws -> [Float] {
+        try ArgumentChecks.range(buffer, offset: offset, count: count, "the buffer")
+        return Array(buffer.storage[offset..<(offset + count)])
+    }
+
+    public func copy(_ source: CPUBuffer, to destination: CPUBuffer, count: Int) throws {
+        try ArgumentChecks.buffer(source, holds: count, "source")
+        try ArgumentChecks.buffer(destination, holds: count, "destination")
+        for i in 0..<count { destination.storage[i] = source.storage[i] }
+    }
+
+    public func fill(_ buffer: CPUBuffer, with value: Float, count: Int) throws {
+        try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
+        for i in 0..<count { buffer.storage[i] = value }
+    }
+
+    public func finish() throws {}
+
+    // MARK: Linear algebra
+
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: CPUBuffer, b: CPUBuffer, beta: Float, c: CPUBuffer
+    ) throws {
+        try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
+        CPUReference.gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+            alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage)
+    }
+
+    public func addBias(_ x: CPUBuffer, rows: Int, columns: Int, bias: CPUBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: bias, vectorLength: columns, "bias")
+        CPUReference.addBias(x.storage, rows: rows, columns: columns, bias: bias.readOnly)
+    }
+
+    public func sumColumns(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: columns, "out")
+        CPUReference.sumColumns(x.readOnly, rows: rows, columns: columns, into: out.storage)
+    }
+
+    public func sumRows(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: rows, "out")
+        CPUReference.sumRows(x.readOnly, rows: rows, columns: columns, into: out.storage)
+    }
+
+    public func mean(_ x: CPUBuffer, count: Int, into out: CPUBuffer) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(out, holds: 1, "out")
+        out.storage[0] = CPUReference.mean(UnsafeBufferPointer(x.prefix(count)))
+    }
+
+    // MARK: Elementwise
+
+    public func scale(_ x: CPUBuffer, count: Int, by factor: Float) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        for i in 0..<count { x.storage[i] *= factor }
+    }
+
+    public func clamp(_ x: CPUBuffer, count: Int, lower: Float, upper: Float) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper") }
+        for i in 0..<count { x.storage[i] = min(max(x.storage[i], lower), upper) }
+    }
+
+    public func activationForward(_ activation: Activation, x: CPUBuffer, y: CPUBuffer, count: Int) throws {
+        try activation.validate()
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(y, holds: count, "y")
+        for i in 0..<count { y.storage[i] = CPUReference.activate(activation, x.storage[i]) }
+    }
+
+    public func activationBackward(
+        _ activation: Activation, y: CPUBuffer, dy: CPUBuffer, dx: CPUBuffer, count: Int
+    ) throws {
+        try activation.validate()
+        try ArgumentChecks.buffer(y, holds: count, "y")
+        try ArgumentChecks.buffer(dy, holds: count, "dy")
+        try ArgumentChecks.buffer(dx, holds: count, "dx")
+        for i in 0..<count {
+            dx.storage[i] = dy.storage[i] * CPUReference.derivative(activation, output: y.storage[i])
+        }
+    }
+
+    // MARK: Objectives
+
+    public func objective(
+        _ objective: LogitObjective, logits: CPUBuffer, count: Int,
+        losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
+    ) throws {
+        try objective.validate()
+        try ArgumentChecks.buffer(logits, holds: count, "logits")
+        try ArgumentChecks.buffer(losses, holds: count, "losses")
+        try ArgumentChecks.buffer(gradients, holds: count, "gradients")
+        for i in 0..<count {
+            let (loss, gradient) = CPUReference.objective(objective, logits.storage[i])
+            losses.storage[i] = loss
+            gradients.storage[i] = gradient * gradientScale
+        }
+    }
+
+    // MARK: Optimisers
+
+    public func adamStep(
+        parameters: CPUBuffer, gradients: CPUBuffer, m: CPUBuffer, v: CPUBuffer, count: Int,
+        hyper: AdamHyperparameters, step: Int
+    ) throws {
+        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (m, "m"), (v, "v")] {
+            try ArgumentChecks.buffer(buffer, holds: count, name)
+        }
+        guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
+        let (c1, c2) = hyper.biasCorrections(step: step)
+        for i in 0..<count {
+            (parameters.storage[i], m.storage[i], v.storage[i]) = CPUReference.adam(
+                parameter: parameters.storage[i], gradient: gradients.storage[i],
+                m: m.storage[i], v: v.storage[i], hyper: hyper, biasCorrection1: c1, biasCorrection2: c2)
+        }
+    }
+
+    public func sgdStep(
+        parameters: CPUBuffer, gradients: CPUBuffer, velocity: CPUBuffer, count: Int,
+        learningRate: Float, momentum: Float
+    ) throws {
+        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (velocity, "velocity")] {
+            try ArgumentChecks.buffer(buffer, holds: count, name)
+        }
+        for i in 0..<count {
+            let v = momentum * velocity.storage[i] + gradients.storage[i]
+            velocity.storage[i] = v
+            parameters.storage[i] -= learningRate * v
+        }
+    }
+
+    // MARK: Random numbers
+
+    public func uniform(_ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        Philox.fillUniform(x.prefix(count), seed: seed, counter: counter)
+    }
+
+    public func normal(
+        _ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
+    ) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        Philox.fillNormal(x.prefix(count), seed: seed, counter: counter, mean: mean, std: std)
+    }
+}

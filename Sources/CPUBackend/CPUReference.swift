@@ -1,0 +1,155 @@
+import ComputeBackend
+import RealModule
+
+/// The reference implementation of every backend operation: obvious loops, generic over
+/// the float type so the same code serves as the float32 CPU backend and, in Double, as
+/// the function that gradient checks differentiate numerically.
+///
+/// Reductions accumulate in Double whatever T is: the reference is the oracle the
+/// OpenCL kernels are measured against, so it should be the more accurate side.
+public enum CPUReference {
+    // MARK: - Linear algebra
+
+    /// C = alpha·op(A)·op(B) + beta·C.
+    /// A is (m,k), or (k,m) if transposeA; B is (k,n), or (n,k) if transposeB; C is (m,n).
+    public static func gemm<T: Real & BinaryFloatingPoint>(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: T, a: UnsafeBufferPointer<T>, b: UnsafeBufferPointer<T>,
+        beta: T, c: UnsafeMutableBufferPointer<T>
+    ) {
+        @inline(__always) func elementA(_ i: Int, _ p: Int) -> T {
+            transposeA ? a[p * m + i] : a[i * k + p]
+        }
+        for i in 0..<m {
+            let row = i * n
+            for j in 0..<n {
+                c[row + j] = beta == 0 ? 0 : beta * c[row + j]
+            }
+            if transposeB {
+                // B is (n,k): each output is a dot product along contiguous rows of B.
+                for j in 0..<n {
+                    var sum: T = 0
+                    for p in 0..<k { sum += elementA(i, p) * b[j * k + p] }
+                    c[row + j] += alpha * sum
+                }
+            } else {
+                // B is (k,n): accumulate scaled rows of B, contiguous in j.
+                for p in 0..<k {
+                    let scaled = alpha * elementA(i, p)
+                    let bRow = p * n
+                    for j in 0..<n { c[row + j] += scaled * b[bRow + j] }
+                }
+            }
+        }
+    }
+
+    /// x[r, c] += bias[c]; x is (rows, columns), bias is (columns).
+    public static func addBias<T: BinaryFloatingPoint>(
+        _ x: UnsafeMutableBufferPointer<T>, rows: Int, columns: Int, bias: UnsafeBufferPointer<T>
+    ) {
+        for r in 0..<rows {
+            for c in 0..<columns { x[r * columns + c] += bias[c] }
+        }
+    }
+
+    /// out[c] = Σ_r x[r, c]; x is (rows, columns), out is (columns).
+    public static func sumColumns<T: BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>
+    ) {
+        var sums = [Double](repeating: 0, count: columns)
+        for r in 0..<rows {
+            for c in 0..<columns { sums[c] += Double(x[r * columns + c]) }
+        }
+        for c in 0..<columns { out[c] = T(sums[c]) }
+    }
+
+    /// out[r] = Σ_c x[r, c]; x is (rows, columns), out is (rows).
+    public static func sumRows<T: BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>
+    ) {
+        for r in 0..<rows {
+            var sum = 0.0
+            for c in 0..<columns { sum += Double(x[r * columns + c]) }
+            out[r] = T(sum)
+        }
+    }
+
+    /// (1/count)·Σ x[i]; 0 for an empty x.
+    public static func mean<T: BinaryFloatingPoint>(_ x: UnsafeBufferPointer<T>) -> T {
+        guard !x.isEmpty else { return 0 }
+        var sum = 0.0
+        for value in x { sum += Double(value) }
+        return T(sum / Double(x.count))
+    }
+
+    // MARK: - Activations
+
+    /// f(x).
+    @inline(__always)
+    public static func activate<T: Real & BinaryFloatingPoint>(_ activation: Activation, _ x: T) -> T {
+        switch activation {
+        case .identity: return x
+        case .relu: return x > 0 ? x : 0
+        case .leakyReLU(let slope): return x > 0 ? x : T(slope) * x
+        case .tanh: return T.tanh(x)
+        case .sigmoid: return sigmoid(x)
+        }
+    }
+
+    /// f'(x) expressed through y = f(x).
+    @inline(__always)
+    public static func derivative<T: Real & BinaryFloatingPoint>(_ activation: Activation, output y: T) -> T {
+        switch activation {
+        case .identity: return 1
+        case .relu: return y > 0 ? 1 : 0
+        case .leakyReLU(let slope): return y > 0 ? 1 : T(slope)
+        case .tanh: return 1 - y * y
+        case .sigmoid: return y * (1 - y)
+        }
+    }
+
+    /// 1 / (1 + e^-x) without overflow for any x.
+    @inline(__always)
+    public static func sigmoid<T: Real & BinaryFloatingPoint>(_ x: T) -> T {
+        if x >= 0 { return 1 / (1 + T.exp(-x)) }
+        let e = T.exp(x)
+        return e / (1 + e)
+    }
+
+    // MARK: - Objectives
+
+    /// (ℓ(x), dℓ/dx) for one logit, stable for |x| up to the float range.
+    @inline(__always)
+    public static func objective<T: Real & BinaryFloatingPoint>(_ objective: LogitObjective, _ x: T) -> (T, T) {
+        switch objective {
+        case .crossEntropy(let target):
+            // softplus(x) − t·x, with softplus(x) = max(x, 0) + log(1 + e^−|x|).
+            let t = T(target)
+            let loss = (x > 0 ? x : 0) - t * x + T.log(onePlus: T.exp(-abs(x)))
+            return (loss, sigmoid(x) - t)
+        case .wasserstein(let sign):
+            return (T(sign) * x, T(sign))
+        case .hinge(let sign):
+            let margin = 1 - T(sign) * x
+            return margin > 0 ? (margin, -T(sign)) : (0, 0)
+        case .leastSquares(let target):
+            let d = x - T(target)
+            return (d * d / 2, d)
+        }
+    }
+
+    // MARK: - Optimisers
+
+    /// One Adam step on one element; returns (p, m, v).
+    @inline(__always)
+    public static func adam(
+        parameter p: Float, gradient g: Float, m: Float, v: Float,
+        hyper: AdamHyperparameters, biasCorrection1: Float, biasCorrection2: Float
+    ) -> (Float, Float, Float) {
+        let m1 = hyper.beta1 * m + (1 - hyper.beta1) * g
+        let v1 = hyper.beta2 * v + (1 - hyper.beta2) * (g * g)
+        let mHat = m1 / biasCorrection1
+        let vHat = v1 / biasCorrection2
+        return (p - hyper.learningRate * mHat / (vHat.squareRoot() + hyper.epsilon), m1, v1)
+    }
+}

@@ -1,0 +1,53 @@
+// MARK: - Argument checks shared by every backend
+
+/// The checks every backend makes before it queues an operation, so a wrong shape is a
+/// Swift error on every backend alike and never an out-of-bounds access on a device.
+public enum ArgumentChecks {
+    /// Throws unless `count` ≥ 0.
+    public static func size(_ count: Int, _ name: String) throws {
+        guard count >= 0 else { throw BackendError.invalidArgument("\(name) must be ≥ 0, got \(count)") }
+    }
+
+    /// Throws unless `buffer` holds at least `count` elements (and `count` ≥ 0).
+    public static func buffer(_ buffer: some BackendBuffer, holds count: Int, _ name: String) throws {
+        try size(count, "element count of \(name)")
+        guard buffer.count >= count else {
+            throw BackendError.invalidArgument(
+                "\(name) holds \(buffer.count) elements, the operation needs \(count)")
+        }
+    }
+
+    /// Throws unless `offset..<offset+count` lies inside `buffer`.
+    public static func range(_ buffer: some BackendBuffer, offset: Int, count: Int, _ name: String) throws {
+        guard offset >= 0, count >= 0, offset <= buffer.count - count else {
+            throw BackendError.invalidArgument(
+                "range \(offset)..<\(offset + count) is outside \(name) of \(buffer.count) elements")
+        }
+    }
+
+    /// The checks of `ComputeBackend.gemm`.
+    public static func gemm(
+        m: Int, n: Int, k: Int, a: some BackendBuffer, b: some BackendBuffer, c: some BackendBuffer
+    ) throws {
+        try size(m, "m")
+        try size(n, "n")
+        try size(k, "k")
+        try buffer(a, holds: m * k, "A")
+        try buffer(b, holds: k * n, "B")
+        try buffer(c, holds: m * n, "C")
+        guard m * n == 0 || (c !== a && c !== b) else {
+            throw BackendError.invalidArgument("gemm's C must not alias A or B")
+        }
+    }
+
+    /// The checks of an operation on an x of rows×columns and a vector of `vectorLength`.
+    public static func matrix(
+        _ x: some BackendBuffer, rows: Int, columns: Int,
+        vector: some BackendBuffer, vectorLength: Int, _ vectorName: String
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try buffer(x, holds: rows * columns, "x")
+        try buffer(vector, holds: vectorLength, vectorName)
+    }
+}

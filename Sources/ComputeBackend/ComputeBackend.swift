@@ -1,0 +1,122 @@
+// MARK: - Buffers
+
+/// A float32 array owned by one backend. Its contents live wherever the backend keeps
+/// them (host memory, device memory); the host sees them only through `read`.
+public protocol BackendBuffer: AnyObject {
+    /// Number of float32 elements.
+    var count: Int { get }
+}
+
+// MARK: - The backend protocol
+
+/// The one seam between the model code and the hardware: a short list of layer-sized
+/// operations on float32 buffers, each implemented by every backend.
+///
+/// Matrices are row-major. Operations are queued in order; results are visible to
+/// `read` (which waits for the queue) and after `finish()`. Every operation checks its
+/// arguments against the buffers' sizes and throws `BackendError.invalidArgument`
+/// before it queues anything.
+public protocol ComputeBackend: AnyObject {
+    associatedtype Buffer: BackendBuffer
+
+    /// A short human-readable name: "cpu", or the OpenCL device's name.
+    var name: String { get }
+
+    // MARK: Memory
+
+    /// A new buffer of `count` float32 elements with unspecified contents.
+    func makeBuffer(count: Int) throws -> Buffer
+    /// Writes `values` into `buffer` starting at element `offset`.
+    func write(_ values: [Float], to buffer: Buffer, offset: Int) throws
+    /// Reads `count` elements starting at element `offset`, after all queued work.
+    func read(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float]
+    /// dst[0..<count] = src[0..<count]
+    func copy(_ source: Buffer, to destination: Buffer, count: Int) throws
+    /// x[0..<count] = value
+    func fill(_ buffer: Buffer, with value: Float, count: Int) throws
+    /// Waits until every queued operation has finished.
+    func finish() throws
+
+    // MARK: Linear algebra
+
+    /// C = alpha * op(A) * op(B) + beta * C, where op(A) is m×k and op(B) is k×n.
+    /// A is stored m×k (k×m if `transposeA`), B is stored k×n (n×k if `transposeB`),
+    /// C is m×n. With beta = 0, C is not read (NaNs in it do not propagate).
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer
+    ) throws
+
+    /// x[r, c] += bias[c] for an x of rows×columns.
+    func addBias(_ x: Buffer, rows: Int, columns: Int, bias: Buffer) throws
+    /// out[c] = Σ_r x[r, c] (the bias gradient). out has `columns` elements.
+    func sumColumns(_ x: Buffer, rows: Int, columns: Int, into out: Buffer) throws
+    /// out[r] = Σ_c x[r, c]. out has `rows` elements.
+    func sumRows(_ x: Buffer, rows: Int, columns: Int, into out: Buffer) throws
+    /// out[0] = (1/count) Σ_i x[i]
+    func mean(_ x: Buffer, count: Int, into out: Buffer) throws
+
+    // MARK: Elementwise
+
+    /// x[i] *= factor
+    func scale(_ x: Buffer, count: Int, by factor: Float) throws
+    /// x[i] = min(max(x[i], lower), upper)  (WGAN weight clipping)
+    func clamp(_ x: Buffer, count: Int, lower: Float, upper: Float) throws
+    /// y[i] = f(x[i]). x and y may be the same buffer.
+    func activationForward(_ activation: Activation, x: Buffer, y: Buffer, count: Int) throws
+    /// dx[i] = dy[i] * f'(x[i]), computed from the forward output y[i]. dy and dx may be
+    /// the same buffer.
+    func activationBackward(
+        _ activation: Activation, y: Buffer, dy: Buffer, dx: Buffer, count: Int
+    ) throws
+
+    // MARK: Objectives
+
+    /// For each logit: losses[i] = ℓ(logits[i]) and
+    /// gradients[i] = gradientScale * dℓ/dlogit(logits[i]).
+    /// With gradientScale = 1/count the gradients are those of the mean loss.
+    func objective(
+        _ objective: LogitObjective, logits: Buffer, count: Int,
+        losses: Buffer, gradients: Buffer, gradientScale: Float
+    ) throws
+
+    // MARK: Optimisers
+
+    /// One Adam step with bias correction, in place on params, m and v.
+    func adamStep(
+        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, count: Int,
+        hyper: AdamHyperparameters, step: Int
+    ) throws
+    /// One SGD step with momentum: v = momentum * v + g; p -= learningRate * v.
+    func sgdStep(
+        parameters: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
+        learningRate: Float, momentum: Float
+    ) throws
+
+    // MARK: Random numbers
+
+    /// Philox4x32-10 uniforms in [0, 1): element i comes from block `counter + i / 4`,
+    /// word i % 4, under key `seed`. Uses `Philox.blocks(count)` counter values.
+    func uniform(_ x: Buffer, count: Int, seed: UInt64, counter: UInt64) throws
+    /// Philox4x32-10 normals: mean + std * N(0, 1), Box–Muller on each pair of words of
+    /// block `counter + i / 4`. Uses `Philox.blocks(count)` counter values.
+    func normal(
+        _ x: Buffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
+    ) throws
+}
+
+// MARK: - Conveniences
+
+extension ComputeBackend {
+    /// A new buffer holding `values`.
+    public func makeBuffer(_ values: [Float]) throws -> Buffer {
+        let buffer = try makeBuffer(count: values.count)
+        try write(values, to: buffer, offset: 0)
+        return buffer
+    }
+
+    /// The whole buffer.
+    public func read(_ buffer: Buffer) throws -> [Float] {
+        try read(buffer, offset: 0, count: buffer.count)
+    }
+}

@@ -1,0 +1,143 @@
+import ComputeBackend
+
+// MARK: - The protocol's operations as kernel launches
+
+extension OpenCLBackend {
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
+        let t = tunables.gemm
+        let local = [t.tileN / t.workPerThreadN, t.tileM / t.workPerThreadM]
+        let global = [(n + t.tileN - 1) / t.tileN * local[0], (m + t.tileM - 1) / t.tileM * local[1]]
+        try launch(
+            "gemm", "gemm", global: global, local: local,
+            [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0),
+             .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)])
+    }
+
+    public func addBias(_ x: OpenCLBuffer, rows: Int, columns: Int, bias: OpenCLBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: bias, vectorLength: columns, "bias")
+        try launch(
+            "elementwise", "bias_add", global: [rows * columns],
+            [.buffer(x), .buffer(bias), .int(rows), .int(columns)])
+    }
+
+    public func sumColumns(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: columns, "out")
+        try launch("reduce", "sum_columns", global: [columns], [.buffer(x), .buffer(out), .int(rows), .int(columns)])
+    }
+
+    public func sumRows(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {
+        try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: rows, "out")
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "sum_rows", global: [group, rows], local: [group, 1],
+            [.buffer(x), .buffer(out), .int(rows), .int(columns)])
+    }
+
+    public func mean(_ x: OpenCLBuffer, count: Int, into out: OpenCLBuffer) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(out, holds: 1, "out")
+        let group = tunables.reduceWorkGroup
+        try launch("reduce", "mean", global: [group], local: [group], [.buffer(x), .buffer(out), .int(count)])
+    }
+
+    public func scale(_ x: OpenCLBuffer, count: Int, by factor: Float) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try launch("elementwise", "scale", global: [count], [.buffer(x), .int(count), .float(factor)])
+    }
+
+    public func clamp(_ x: OpenCLBuffer, count: Int, lower: Float, upper: Float) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper") }
+        try launch(
+            "elementwise", "clamp_values", global: [count],
+            [.buffer(x), .int(count), .float(lower), .float(upper)])
+    }
+
+    public func activationForward(_ activation: Activation, x: OpenCLBuffer, y: OpenCLBuffer, count: Int) throws {
+        try activation.validate()
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(y, holds: count, "y")
+        try launch(
+            "elementwise", "activation_forward", global: [count],
+            [.buffer(x), .buffer(y), .int(count), .int(Int(activation.kernelCode)), .float(activation.slope)])
+    }
+
+    public func activationBackward(
+        _ activation: Activation, y: OpenCLBuffer, dy: OpenCLBuffer, dx: OpenCLBuffer, count: Int
+    ) throws {
+        try activation.validate()
+        try ArgumentChecks.buffer(y, holds: count, "y")
+        try ArgumentChecks.buffer(dy, holds: count, "dy")
+        try ArgumentChecks.buffer(dx, holds: count, "dx")
+        try launch(
+            "elementwise", "activation_backward", global: [count],
+            [.buffer(y), .buffer(dy), .buffer(dx), .int(count), .int(Int(activation.kernelCode)),
+             .float(activation.slope)])
+    }
+
+    public func objective(
+        _ objective: LogitObjective, logits: OpenCLBuffer, count: Int,
+        losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
+    ) throws {
+        try objective.validate()
+        try ArgumentChecks.buffer(logits, holds: count, "logits")
+        try ArgumentChecks.buffer(losses, holds: count, "losses")
+        try ArgumentChecks.buffer(gradients, holds: count, "gradients")
+        try launch(
+            "loss", "objective", global: [count],
+            [.buffer(logits), .buffer(losses), .buffer(gradients), .int(count), .int(Int(objective.kernelCode)),
+             .float(objective.parameter), .float(gradientScale)])
+    }
+
+    public func adamStep(
+        parameters: OpenCLBuffer, gradients: OpenCLBuffer, m: OpenCLBuffer, v: OpenCLBuffer, count: Int,
+        hyper: AdamHyperparameters, step: Int
+    ) throws {
+        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (m, "m"), (v, "v")] {
+            try ArgumentChecks.buffer(buffer, holds: count, name)
+        }
+        guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
+        let (c1, c2) = hyper.biasCorrections(step: step)
+        try launch(
+            "optim", "adam_step", global: [count],
+            [.buffer(parameters), .buffer(gradients), .buffer(m), .buffer(v), .int(count),
+             .float(hyper.learningRate), .float(hyper.beta1), .float(hyper.beta2), .float(hyper.epsilon),
+             .float(c1), .float(c2)])
+    }
+
+    public func sgdStep(
+        parameters: OpenCLBuffer, gradients: OpenCLBuffer, velocity: OpenCLBuffer, count: Int,
+        learningRate: Float, momentum: Float
+    ) throws {
+        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (velocity, "velocity")] {
+            try ArgumentChecks.buffer(buffer, holds: count, name)
+        }
+        try launch(
+            "optim", "sgd_step", global: [count],
+            [.buffer(parameters), .buffer(gradients), .buffer(velocity), .int(count),
+             .float(learningRate), .float(momentum)])
+    }
+
+    public func uniform(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try launch("random", "philox_uniform", global: [Int(Philox.blocks(count))], [.buffer(x), .int(count)] + key(seed, counter))
+    }
+
+    public func normal(
+        _ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
+    ) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try launch(
+            "random", "philox_normal", global: [Int(Philox.blocks(count))],
+            [.buffer(x), .int(count)] + key(seed, counter) + [.float(mean), .float(std)])
+    }
+
+    private func key(_ seed: UInt64, _ counter: UInt64) -> [KernelArgument] {
+        [.uint(UInt32(truncatingIfNeeded: seed)), .uint(UInt32(truncatingIfNeeded: seed >> 32)),
+         .uint(UInt32(truncatingIfNeeded: counter)), .uint(UInt32(truncatingIfNeeded: counter >> 32))]
+    }
+}

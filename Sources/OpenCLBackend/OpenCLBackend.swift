@@ -1,0 +1,202 @@
+import COpenCL
+import ComputeBackend
+
+/// A float32 buffer in an OpenCL device's global memory, released with its owner.
+public final class OpenCLBuffer: BackendBuffer {
+    public let count: Int
+    let memory: cl_mem
+
+    init(count: Int, memory: cl_mem) {
+        self.count = count
+        self.memory = memory
+    }
+
+    deinit { clReleaseMemObject(memory) }
+}
+
+/// The OpenCL backend: one device, one context, one in-order queue, and the kernel
+/// programs of Kernels/ built on first use with this device's tunables.
+///
+/// Not thread-safe: use one backend from one thread at a time (kernel arguments are set
+/// on shared kernel objects).
+public final class OpenCLBackend: ComputeBackend {
+    public typealias Buffer = OpenCLBuffer
+
+    public let device: OpenCLDevice
+    public let tunables: OpenCLTunables
+    public var name: String { device.name }
+
+    let context: cl_context
+    let queue: cl_command_queue
+    let programs: OpenCLProgramCache
+
+    /// A backend on the device `spec` selects (see `OpenCLDevice.select`), or on the
+    /// default device when `spec` is nil.
+    public convenience init(deviceSpec: String?, tunables: OpenCLTunables? = nil) throws {
+        try self.init(device: try OpenCLDevice.select(deviceSpec), tunables: tunables)
+    }
+
+    public init(device: OpenCLDevice, tunables: OpenCLTunables? = nil) throws {
+        self.device = device
+        let tunables = tunables ?? OpenCLTunables.defaults(for: device)
+        self.tunables = tunables
+        var status: cl_int = CL_SUCCESS
+        var deviceID: cl_device_id? = device.id
+        guard let context = clCreateContext(nil, 1, &deviceID, nil, nil, &status), status == CL_SUCCESS else {
+            throw OpenCLError.call("clCreateContext", status)
+        }
+        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+            clReleaseContext(context)
+            throw OpenCLError.call("clCreateCommandQueue", status)
+        }
+        self.context = context
+        self.queue = queue
+        programs = OpenCLProgramCache(
+            context: context, device: device,
+            optionsByFamily: [
+                "gemm": tunables.gemm.buildOptions,
+                "reduce": "-D REDUCE_WG=\(tunables.reduceWorkGroup)",
+                "elementwise": "",
+                "loss": "",
+                "optim": "",
+                // No fast-math or mad here: Philox normals must round exactly as the CPU's.
+                "random": "",
+            ])
+    }
+
+    deinit {
+        clFinish(queue)
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    /// Builds every kernel program now rather than on first use.
+    public func buildAllPrograms() throws {
+        try programs.buildAll()
+    }
+
+    // MARK: - Memory
+
+    public func makeBuffer(count: Int) throws -> OpenCLBuffer {
+        try ArgumentChecks.size(count, "buffer size")
+        guard count <= Int(Int32.max) else {
+            throw BackendError.invalidArgument("a buffer holds at most \(Int32.max) elements, asked for \(count)")
+        }
+        // A zero-sized cl_mem is invalid; an empty buffer still owns one element.
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard bytes <= device.maxAllocationBytes else {
+            throw OpenCLError.allocationTooLarge(bytes: bytes, limit: device.maxAllocationBytes, device: device.name)
+        }
+        var status: cl_int = CL_SUCCESS
+        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status),
+              status == CL_SUCCESS
+        else {
+            throw OpenCLError.call("clCreateBuffer(\(bytes) bytes)", status)
+        }
+        return OpenCLBuffer(count: count, memory: memory)
+    }
+
+    public func write(_ values: [Float], to buffer: OpenCLBuffer, offset: Int) throws {
+        try ArgumentChecks.range(buffer, offset: offset, count: values.count, "the buffer")
+        guard !values.isEmpty else { return }
+        let stride = MemoryLayout<Float>.stride
+        try values.withUnsafeBytes { bytes in
+            try OpenCLError.check(
+                clEnqueueWriteBuffer(
+                    queue, buffer.memory, cl_bool(CL_TRUE), offset * stride, bytes.count, bytes.baseAddress,
+                    0, nil, nil),
+                "clEnqueueWriteBuffer")
+        }
+    }
+
+    public func read(_ buffer: OpenCLBuffer, offset: Int, count: Int) throws -> [Float] {
+        try ArgumentChecks.range(buffer, offset: offset, count: count, "the buffer")
+        var values = [Float](repeating: 0, count: count)
+        guard count > 0 else { return values }
+        let stride = MemoryLayout<Float>.stride
+        try values.withUnsafeMutableBytes { bytes in
+            try OpenCLError.check(
+                clEnqueueReadBuffer(
+                    queue, buffer.memory, cl_bool(CL_TRUE), offset * stride, bytes.count, bytes.baseAddress,
+                    0, nil, nil),
+                "clEnqueueReadBuffer")
+        }
+        return values
+    }
+
+    public func copy(_ source: OpenCLBuffer, to destination: OpenCLBuffer, count: Int) throws {
+        try ArgumentChecks.buffer(source, holds: count, "source")
+        try ArgumentChecks.buffer(destination, holds: count, "destination")
+        guard count > 0, source !== destination else { return }
+        try OpenCLError.check(
+            clEnqueueCopyBuffer(
+                queue, source.memory, destination.memory, 0, 0, count * MemoryLayout<Float>.stride, 0, nil, nil),
+            "clEnqueueCopyBuffer")
+    }
+
+    public func fill(_ buffer: OpenCLBuffer, with value: Float, count: Int) throws {
+        try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
+        guard count > 0 else { return }
+        var pattern = value
+        try OpenCLError.check(
+            clEnqueueFillBuffer(
+                queue, buffer.memory, &pattern, MemoryLayout<Float>.stride, 0, count * MemoryLayout<Float>.stride,
+                0, nil, nil),
+            "clEnqueueFillBuffer")
+    }
+
+    public func finish() throws {
+        try OpenCLError.check(clFinish(queue), "clFinish")
+    }
+
+    // MARK: - Launching kernels
+
+    /// A value for one kernel argument.
+    enum KernelArgument {
+        case buffer(OpenCLBuffer)
+        case int(Int)
+        case uint(UInt32)
+        case float(Float)
+    }
+
+    /// Queues kernel `name` of `family` over `global` work-items (rounded up to a multiple
+    /// of `local` when given). Nothing is queued when any extent is zero.
+    func launch(
+        _ family: String, _ name: String, global: [Int], local: [Int]? = nil, _ arguments: [KernelArgument]
+    ) throws {
+        guard !global.contains(0) else { return }
+        let kernel = try programs.kernel(name, in: family)
+        for (index, argument) in arguments.enumerated() {
+            let status: cl_int
+            switch argument {
+            case .buffer(let buffer):
+                var memory: cl_mem? = buffer.memory
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.stride, &memory)
+            case .int(let value):
+                guard let narrow = Int32(exactly: value) else {
+                    throw BackendError.invalidArgument("\(name): argument \(index) = \(value) exceeds 32 bits")
+                }
+                var v = narrow
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<Int32>.stride, &v)
+            case .uint(let value):
+                var v = value
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<UInt32>.stride, &v)
+            case .float(let value):
+                var v = value
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<Float>.stride, &v)
+            }
+            try OpenCLError.check(status, "clSetKernelArg(\(name), \(index))")
+        }
+        var globalSize = global
+        if let local {
+            for d in globalSize.indices { globalSize[d] = (globalSize[d] + local[d] - 1) / local[d] * local[d] }
+        }
+        let status: cl_int =
+            if var localSize = local {
+                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, &localSize, 0, nil, nil)
+            } else {
+                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, nil, 0, nil, nil)
+            }
+        try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(name))")
+    }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct GANCL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gan-cl",
+        abstract: "Train Generative Adversarial Networks on any OpenCL device.",
+        subcommands: [Devices.self])
+}

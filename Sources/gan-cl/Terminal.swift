@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// Runs `body`; any error other than an exit code becomes one `gan-cl: error: …` line
+/// on standard error and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("gan-cl: error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Prints a fixed-width text table, one row at a time.
+struct TablePrinter {
+    let columns: [(String, Int)]
+
+    func printHeader() {
+        printRow(columns.map(\.0))
+        print(columns.map { String(repeating: "-", count: $0.1) }.joined(separator: "  "))
+    }
+
+    func printRow(_ cells: [String]) {
+        let padded = zip(cells, columns).map { cell, column in
+            cell.count >= column.1 ? cell : cell + String(repeating: " ", count: column.1 - cell.count)
+        }
+        print(padded.joined(separator: "  "))
+        fflush(nil)
+    }
+}
+
+func formatBytes(_ bytes: Int) -> String {
+    let gib = Double(bytes) / 1_073_741_824
+    if gib >= 1 { return String(format: "%.1f GiB", gib) }
+    return String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+}
+
+func formatScientific(_ value: Double) -> String {
+    String(format: "%.2e", value)
+}
