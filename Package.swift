@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "gan-cl",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gan-cl", targets: ["gan-cl"]),
         .library(name: "ComputeBackend", targets: ["ComputeBackend"]),

@@ -198,26 +198,16 @@ public enum ConformanceCatalogue {
 
 // MARK: - Inputs
 
-/// SplitMix64: fast, seeded input data for trials. Never produces zeros in a range that
-/// excludes them by more than float spacing; a range that spans zero may, rarely.
+/// Seeded input data for trials: uniform floats in a range, and logits.
 struct TestRandom {
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func floats(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
-        (0..<count).map { _ in
-            let u = Float(next() >> 40) * 0x1p-24
-            return range.lowerBound + (range.upperBound - range.lowerBound) * u
-        }
+        (0..<count).map { _ in range.lowerBound + (range.upperBound - range.lowerBound) * generator.unitFloat() }
     }
 
     /// Logits as a GAN's discriminator produces them, and its extremes: mostly within
@@ -225,8 +215,7 @@ struct TestRandom {
     mutating func logits(_ count: Int) -> [Float] {
         var values = (0..<count).map { _ -> Float in
             let wide = next() % 4 == 0
-            let u = Float(next() >> 40) * 0x1p-24
-            return (wide ? 200 : 12) * (u - 0.5)
+            return (wide ? 200 : 12) * (generator.unitFloat() - 0.5)
         }
         if count > 0 { values[0] = 100 }
         if count > 1 { values[1] = -100 }

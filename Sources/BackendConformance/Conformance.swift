@@ -30,4 +30,9 @@ public enum Conformance {
         let actual = try trial.run(on: backend)
         return TrialComparer.compare(trial, outputs: actual, reference: expected)
     }
+
+    /// Compares a backend's outputs of `trial` with the reference's.
+    public static func compare(_ trial: Trial, outputs: [[Float]], reference: [[Float]]) -> TrialResult {
+        TrialComparer.compare(trial, outputs: outputs, reference: reference)
+    }
 }

@@ -101,14 +101,13 @@ public final class CPUBackend: ComputeBackend {
 
     public func clamp(_ x: CPUBuffer, count: Int, lower: Float, upper: Float) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
-        guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper") }
+        try ArgumentChecks.clampBounds(lower: lower, upper: upper)
         for i in 0..<count { x.storage[i] = min(max(x.storage[i], lower), upper) }
     }
 
     public func activationForward(_ activation: Activation, x: CPUBuffer, y: CPUBuffer, count: Int) throws {
         try activation.validate()
-        try ArgumentChecks.buffer(x, holds: count, "x")
-        try ArgumentChecks.buffer(y, holds: count, "y")
+        try ArgumentChecks.buffers(["x": x, "y": y], hold: count)
         for i in 0..<count { y.storage[i] = CPUReference.activate(activation, x.storage[i]) }
     }
 
@@ -116,9 +115,7 @@ public final class CPUBackend: ComputeBackend {
         _ activation: Activation, y: CPUBuffer, dy: CPUBuffer, dx: CPUBuffer, count: Int
     ) throws {
         try activation.validate()
-        try ArgumentChecks.buffer(y, holds: count, "y")
-        try ArgumentChecks.buffer(dy, holds: count, "dy")
-        try ArgumentChecks.buffer(dx, holds: count, "dx")
+        try ArgumentChecks.buffers(["y": y, "dy": dy, "dx": dx], hold: count)
         for i in 0..<count {
             dx.storage[i] = dy.storage[i] * CPUReference.derivative(activation, output: y.storage[i])
         }
@@ -131,9 +128,7 @@ public final class CPUBackend: ComputeBackend {
         losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
     ) throws {
         try objective.validate()
-        try ArgumentChecks.buffer(logits, holds: count, "logits")
-        try ArgumentChecks.buffer(losses, holds: count, "losses")
-        try ArgumentChecks.buffer(gradients, holds: count, "gradients")
+        try ArgumentChecks.buffers(["logits": logits, "losses": losses, "gradients": gradients], hold: count)
         for i in 0..<count {
             let (loss, gradient) = CPUReference.objective(objective, logits.storage[i])
             losses.storage[i] = loss
@@ -147,10 +142,7 @@ public final class CPUBackend: ComputeBackend {
         parameters: CPUBuffer, gradients: CPUBuffer, m: CPUBuffer, v: CPUBuffer, count: Int,
         hyper: AdamHyperparameters, step: Int
     ) throws {
-        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (m, "m"), (v, "v")] {
-            try ArgumentChecks.buffer(buffer, holds: count, name)
-        }
-        guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
+        try ArgumentChecks.adam(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: step)
         let (c1, c2) = hyper.biasCorrections(step: step)
         for i in 0..<count {
             (parameters.storage[i], m.storage[i], v.storage[i]) = CPUReference.adam(
@@ -163,9 +155,7 @@ public final class CPUBackend: ComputeBackend {
         parameters: CPUBuffer, gradients: CPUBuffer, velocity: CPUBuffer, count: Int,
         learningRate: Float, momentum: Float
     ) throws {
-        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (velocity, "velocity")] {
-            try ArgumentChecks.buffer(buffer, holds: count, name)
-        }
+        try ArgumentChecks.buffers(["parameters": parameters, "gradients": gradients, "velocity": velocity], hold: count)
         for i in 0..<count {
             let v = momentum * velocity.storage[i] + gradients.storage[i]
             velocity.storage[i] = v

@@ -17,6 +17,22 @@ public enum ArgumentChecks {
         }
     }
 
+    /// Throws unless every named buffer holds at least `count` elements.
+    public static func buffers<B: BackendBuffer>(_ named: KeyValuePairs<String, B>, hold count: Int) throws {
+        for (name, b) in named { try buffer(b, holds: count, name) }
+    }
+
+    /// The checks of `ComputeBackend.adamStep`.
+    public static func adam<B: BackendBuffer>(parameters: B, gradients: B, m: B, v: B, count: Int, step: Int) throws {
+        try buffers(["parameters": parameters, "gradients": gradients, "m": m, "v": v], hold: count)
+        guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
+    }
+
+    /// Throws unless `lower` ≤ `upper`.
+    public static func clampBounds(lower: Float, upper: Float) throws {
+        guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper, got \(lower) > \(upper)") }
+    }
+
     /// Throws unless `offset..<offset+count` lies inside `buffer`.
     public static func range(_ buffer: some BackendBuffer, offset: Int, count: Int, _ name: String) throws {
         guard offset >= 0, count >= 0, offset <= buffer.count - count else {

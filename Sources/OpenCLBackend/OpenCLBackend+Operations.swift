@@ -51,7 +51,7 @@ extension OpenCLBackend {
 
     public func clamp(_ x: OpenCLBuffer, count: Int, lower: Float, upper: Float) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
-        guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper") }
+        try ArgumentChecks.clampBounds(lower: lower, upper: upper)
         try launch(
             "elementwise", "clamp_values", global: [count],
             [.buffer(x), .int(count), .float(lower), .float(upper)])
@@ -59,8 +59,7 @@ extension OpenCLBackend {
 
     public func activationForward(_ activation: Activation, x: OpenCLBuffer, y: OpenCLBuffer, count: Int) throws {
         try activation.validate()
-        try ArgumentChecks.buffer(x, holds: count, "x")
-        try ArgumentChecks.buffer(y, holds: count, "y")
+        try ArgumentChecks.buffers(["x": x, "y": y], hold: count)
         try launch(
             "elementwise", "activation_forward", global: [count],
             [.buffer(x), .buffer(y), .int(count), .int(Int(activation.kernelCode)), .float(activation.slope)])
@@ -70,9 +69,7 @@ extension OpenCLBackend {
         _ activation: Activation, y: OpenCLBuffer, dy: OpenCLBuffer, dx: OpenCLBuffer, count: Int
     ) throws {
         try activation.validate()
-        try ArgumentChecks.buffer(y, holds: count, "y")
-        try ArgumentChecks.buffer(dy, holds: count, "dy")
-        try ArgumentChecks.buffer(dx, holds: count, "dx")
+        try ArgumentChecks.buffers(["y": y, "dy": dy, "dx": dx], hold: count)
         try launch(
             "elementwise", "activation_backward", global: [count],
             [.buffer(y), .buffer(dy), .buffer(dx), .int(count), .int(Int(activation.kernelCode)),
@@ -84,9 +81,7 @@ extension OpenCLBackend {
         losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
     ) throws {
         try objective.validate()
-        try ArgumentChecks.buffer(logits, holds: count, "logits")
-        try ArgumentChecks.buffer(losses, holds: count, "losses")
-        try ArgumentChecks.buffer(gradients, holds: count, "gradients")
+        try ArgumentChecks.buffers(["logits": logits, "losses": losses, "gradients": gradients], hold: count)
         try launch(
             "loss", "objective", global: [count],
             [.buffer(logits), .buffer(losses), .buffer(gradients), .int(count), .int(Int(objective.kernelCode)),
@@ -97,10 +92,7 @@ extension OpenCLBackend {
         parameters: OpenCLBuffer, gradients: OpenCLBuffer, m: OpenCLBuffer, v: OpenCLBuffer, count: Int,
         hyper: AdamHyperparameters, step: Int
     ) throws {
-        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (m, "m"), (v, "v")] {
-            try ArgumentChecks.buffer(buffer, holds: count, name)
-        }
-        guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
+        try ArgumentChecks.adam(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: step)
         let (c1, c2) = hyper.biasCorrections(step: step)
         try launch(
             "optim", "adam_step", global: [count],
@@ -113,9 +105,7 @@ extension OpenCLBackend {
         parameters: OpenCLBuffer, gradients: OpenCLBuffer, velocity: OpenCLBuffer, count: Int,
         learningRate: Float, momentum: Float
     ) throws {
-        for (buffer, name) in [(parameters, "parameters"), (gradients, "gradients"), (velocity, "velocity")] {
-            try ArgumentChecks.buffer(buffer, holds: count, name)
-        }
+        try ArgumentChecks.buffers(["parameters": parameters, "gradients": gradients, "velocity": velocity], hold: count)
         try launch(
             "optim", "sgd_step", global: [count],
             [.buffer(parameters), .buffer(gradients), .buffer(velocity), .int(count),

@@ -1,5 +1,6 @@
 import COpenCL
 import ComputeBackend
+import Synchronization
 
 /// A float32 buffer in an OpenCL device's global memory, released with its owner.
 public final class OpenCLBuffer: BackendBuffer {
@@ -17,8 +18,8 @@ public final class OpenCLBuffer: BackendBuffer {
 /// The OpenCL backend: one device, one context, one in-order queue, and the kernel
 /// programs of Kernels/ built on first use with this device's tunables.
 ///
-/// Not thread-safe: use one backend from one thread at a time (kernel arguments are set
-/// on shared kernel objects).
+/// Operations may be called from several threads: setting a kernel's arguments and
+/// queueing it happen under one lock, and the queue runs commands in the order queued.
 public final class OpenCLBackend: ComputeBackend {
     public typealias Buffer = OpenCLBuffer
 
@@ -29,6 +30,8 @@ public final class OpenCLBackend: ComputeBackend {
     let context: cl_context
     let queue: cl_command_queue
     let programs: OpenCLProgramCache
+    /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
+    private let launchLock = Mutex(())
 
     /// A backend on the device `spec` selects (see `OpenCLDevice.select`), or on the
     /// default device when `spec` is nil.
@@ -72,7 +75,7 @@ public final class OpenCLBackend: ComputeBackend {
 
     /// Builds every kernel program now rather than on first use.
     public func buildAllPrograms() throws {
-        try programs.buildAll()
+        try launchLock.withLock { _ in try programs.buildAll() }
     }
 
     // MARK: - Memory
@@ -165,6 +168,12 @@ public final class OpenCLBackend: ComputeBackend {
         _ family: String, _ name: String, global: [Int], local: [Int]? = nil, _ arguments: [KernelArgument]
     ) throws {
         guard !global.contains(0) else { return }
+        try launchLock.withLock { _ in try enqueue(family, name, global: global, local: local, arguments) }
+    }
+
+    private func enqueue(
+        _ family: String, _ name: String, global: [Int], local: [Int]?, _ arguments: [KernelArgument]
+    ) throws {
         let kernel = try programs.kernel(name, in: family)
         for (index, argument) in arguments.enumerated() {
             let status: cl_int

@@ -1,0 +1,151 @@
+import ArgumentParser
+import CPUBackend
+import ComputeBackend
+import Foundation
+import OpenCLBackend
+
+/// `gan-cl bench`: timings that benchmarks/README.md records.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure backend speed.", subcommands: [BenchGEMM.self])
+}
+
+/// One GEMM shape of the benchmark.
+struct GEMMCase: Codable {
+    let name: String
+    let transposeA: Bool
+    let transposeB: Bool
+    let m: Int
+    let n: Int
+    let k: Int
+
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    var label: String { "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k)" }
+
+    /// The reference shapes, then every GEMM of the MLP GAN's training step at `batches`:
+    /// the forward (x·W), and the backward dW = xᵀ·dz and dx = dz·Wᵀ of each layer.
+    static func standard(batches: [Int]) -> [GEMMCase] {
+        var cases = [
+            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 64, n: 1024, k: 784),
+            GEMMCase(name: "reference", transposeA: true, transposeB: false, m: 784, n: 1024, k: 64),
+            GEMMCase(name: "reference", transposeA: false, transposeB: true, m: 64, n: 784, k: 1024),
+            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 256, n: 1024, k: 784),
+            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 1024, n: 1024, k: 1024),
+            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 2048, n: 2048, k: 2048),
+        ]
+        let generator = [100, 128, 256, 512, 1024, 784]
+        let discriminator = [784, 1024, 512, 256, 128, 1]
+        for batch in batches {
+            for (network, widths) in [("G", generator), ("D", discriminator)] {
+                for (input, output) in zip(widths, widths.dropFirst()) {
+                    let layer = "\(network) \(input)→\(output) b\(batch)"
+                    cases.append(GEMMCase(name: "\(layer) fwd", transposeA: false, transposeB: false, m: batch, n: output, k: input))
+                    cases.append(GEMMCase(name: "\(layer) dW", transposeA: true, transposeB: false, m: input, n: output, k: batch))
+                    cases.append(GEMMCase(name: "\(layer) dx", transposeA: false, transposeB: true, m: batch, n: input, k: output))
+                }
+            }
+        }
+        return cases
+    }
+}
+
+/// `gan-cl bench gemm`
+struct BenchGEMM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of GEMM on the OpenCL device and the CPU reference, for reference and MLP GAN shapes.",
+        discussion: """
+            Each figure is the median of timed runs after warm-up runs; a run is one GEMM \
+            followed by clFinish, timed on the host's monotonic clock, so launch latency \
+            counts as it does in training. Inputs are random, never zeros.
+            """)
+
+    @Option(help: "The OpenCL device (index, platform:device, or part of a name).")
+    var device: String?
+
+    @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated).")
+    var batches: String = "64,256"
+
+    @Option(help: "Time the CPU reference only on shapes up to this many GFLOP (0: never).")
+    var cpuLimit: Double = 0.5
+
+    @Option(help: "Seconds of timed runs per shape and backend (at least 5 runs).")
+    var seconds: Double = 0.5
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    struct Row: Codable {
+        let shape: GEMMCase
+        let openCLGFLOPS: Double
+        let cpuGFLOPS: Double?
+    }
+
+    struct Report: Codable {
+        let device: String
+        let driver: String
+        let tunables: String
+        let date: String
+        let rows: [Row]
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let batchSizes = try batches.split(separator: ",").map { text -> Int in
+                guard let b = Int(text.trimmingCharacters(in: .whitespaces)), b > 0 else {
+                    throw ValidationError("--batches takes positive integers, got '\(batches)'")
+                }
+                return b
+            }
+            let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
+            try backend.buildAllPrograms()
+            let cpu = CPUBackend()
+            print("GEMM on \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion)); tunables \(backend.tunables.gemm)")
+            let table = TablePrinter(columns: [("shape", 22), ("case", 24), ("OpenCL GFLOP/s", 14), ("CPU ref GFLOP/s", 15)])
+            table.printHeader()
+            var rows: [Row] = []
+            for shape in GEMMCase.standard(batches: batchSizes) {
+                let openCL = try gflops(shape, on: backend)
+                let reference = shape.flops <= cpuLimit * 1e9 ? try gflops(shape, on: cpu) : nil
+                rows.append(Row(shape: shape, openCLGFLOPS: openCL, cpuGFLOPS: reference))
+                table.printRow([shape.label, shape.name, String(format: "%.1f", openCL),
+                                reference.map { String(format: "%.2f", $0) } ?? "-"])
+            }
+            if let json {
+                let report = Report(
+                    device: backend.device.name, driver: backend.device.driverVersion,
+                    tunables: backend.tunables.gemm.description, date: ISO8601DateFormatter().string(from: Date()),
+                    rows: rows)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+                print("wrote \(json)")
+            }
+        }
+    }
+
+    /// Median GFLOP/s of `shape` on `backend` after two warm-up runs.
+    private func gflops<B: ComputeBackend>(_ shape: GEMMCase, on backend: B) throws -> Double {
+        var random = SplitMix64(seed: 42)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
+        let a = try backend.makeBuffer(values(shape.m * shape.k))
+        let b = try backend.makeBuffer(values(shape.k * shape.n))
+        let c = try backend.makeBuffer(values(shape.m * shape.n))
+        func once() throws {
+            try backend.gemm(
+                transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
+                alpha: 1, a: a, b: b, beta: 0, c: c)
+            try backend.finish()
+        }
+        for _ in 0..<2 { try once() }
+        var samples: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try once()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        samples.sort()
+        return shape.flops / samples[samples.count / 2] / 1e9
+    }
+}

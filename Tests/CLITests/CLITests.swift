@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+/// The built `gan-cl` as a user runs it: its output, messages and exit codes.
+@Suite("gan-cl command line", .serialized)
+struct CLITests {
+    @Test func devicesListsEachDevice() throws {
+        let result = try GANCL.run(["devices"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for field in ["Platform 0:", "Device 0", "vendor:", "driver:", "type:", "compute units:", "global memory:", "OpenCL C:"] {
+            #expect(result.stdout.contains(field), "missing \(field)")
+        }
+        #expect(result.stdout.contains("(chosen)"))
+    }
+
+    @Test func checkPrintsATableAndPasses() throws {
+        let result = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm", "--operation", "philox-normal"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("operation") && result.stdout.contains("max rel. error"))
+        #expect(result.stdout.contains("gemm TN") && result.stdout.contains("philox normal"))
+        #expect(!result.stdout.contains("FAIL"))
+        #expect(result.stdout.contains("checks: 20 passed, 0 failed"))
+    }
+
+    @Test("A device name that matches nothing is a one-line error listing the devices",
+          arguments: [(["devices", "--check"], ["GANCL_DEVICE": "nonexistent"]),
+                      (["devices", "--check", "--device", "nonexistent"], [:])])
+    func missingDevice(arguments: [String], environment: [String: String]) throws {
+        let result = try GANCL.run(arguments, environment: environment)
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("gan-cl: error: no OpenCL device matches 'nonexistent'; available: 0: "))
+    }
+
+    @Test func noPlatformNamesThePackageToInstall() throws {
+        let empty = try TemporaryDirectory()
+        let result = try GANCL.run(["devices"], environment: ["OCL_ICD_VENDORS": empty.path, "OCL_ICD_FILENAMES": ""])
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("no OpenCL platform found") && result.stderr.contains("pocl-opencl-icd"))
+    }
+
+    @Test func kernelsCanBeReadFromDisk() throws {
+        let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
+        let result = try GANCL.run(
+            ["devices", "--check", "--quick", "--operation", "scale"], environment: ["GANCL_KERNELS_DIR": kernels.path])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func aKernelBuildFailureShowsDeviceOptionsAndLog() throws {
+        let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
+        let gemm = kernels.url.appendingPathComponent("gemm.cl")
+        let source = try String(contentsOf: gemm, encoding: .utf8)
+        try source.replacingOccurrences(of: "acc[i][j] = fma(", with: "acc[i][j] = undeclared_function(")
+            .write(to: gemm, atomically: true, encoding: .utf8)
+        let result = try GANCL.run(
+            ["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_KERNELS_DIR": kernels.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("building gemm.cl for "))
+        #expect(result.stderr.contains("-D TILE_M="))
+        #expect(result.stderr.contains("undeclared_function"))
+    }
+
+    @Test func unknownOperationIsAUsageError() throws {
+        let result = try GANCL.run(["devices", "--check", "--operation", "nope"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unknown operation 'nope'"))
+    }
+}
+
+// MARK: - Running the executable
+
+struct ProcessResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+enum GANCL {
+    /// The `gan-cl` beside this test bundle in the build folder.
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("gan-cl")
+    }
+
+    /// Kernels/ of this checkout.
+    static var kernelsDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Kernels")
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw CLITestError("\(executable.path) is not built: run `swift build` with the same configuration first")
+        }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        merged.removeValue(forKey: "GANCL_DEVICE")
+        merged.removeValue(forKey: "GANCL_KERNELS_DIR")
+        for (key, value) in environment { merged[key] = value }
+        process.environment = merged
+        let out = Pipe()
+        let errFile = try TemporaryFile()
+        process.standardOutput = out
+        process.standardError = try FileHandle(forWritingTo: errFile.url)
+        try process.run()
+        // Standard error goes to a file, so neither pipe can fill and stall the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errData = try Data(contentsOf: errFile.url)
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+struct CLITestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A fresh directory, removed when the value goes away.
+final class TemporaryDirectory {
+    let url: URL
+    var path: String { url.path }
+
+    init(copying source: URL? = nil) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("gan-cl-test-\(UUID().uuidString)")
+        if let source {
+            try FileManager.default.copyItem(at: source, to: url)
+        } else {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// An empty file, removed when the value goes away.
+final class TemporaryFile {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("gan-cl-test-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CLITestError("cannot create \(url.path)")
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}

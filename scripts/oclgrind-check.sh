@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the small-shape conformance checks of every kernel under oclgrind and fails on
+# any invalid memory access, uninitialised value or data race it reports.
+#   scripts/oclgrind-check.sh [path/to/gan-cl]
+# Kernels are built with -cl-opt-disable under oclgrind: its uninitialised-value
+# checker cannot interpret the `freeze` instruction LLVM's optimiser inserts.
+set -uo pipefail
+binary=${1:-.build/release/gan-cl}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
+  "$binary" devices --check --quick >"$log" 2>&1
+status=$?
+tail -n 1 "$log"
+if grep -qE "Invalid (read|write)|Uninitialized|data race|OCLGRIND FATAL|API error|Oclgrind error" "$log"; then
+  echo "oclgrind reported problems:"
+  grep -E -A6 "Invalid (read|write)|Uninitialized|data race|OCLGRIND FATAL|API error|Oclgrind error" "$log" | head -n 80
+  exit 1
+fi
+if [ $status -ne 0 ]; then
+  echo "the checks failed under oclgrind:"
+  grep -E "FAIL|error" "$log" | head -n 40
+  exit 1
+fi
+echo "oclgrind: no invalid accesses, uninitialised values or data races"
