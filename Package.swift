@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "ComputeBackend", targets: ["ComputeBackend"]),
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
         .library(name: "OpenCLBackend", targets: ["OpenCLBackend"]),
+        .library(name: "GANCore", targets: ["GANCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,12 +36,23 @@ let package = Package(
             dependencies: ["COpenCL", "ComputeBackend"],
             resources: [.embedInCode("Kernels")]
         ),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Backend-independent GAN code: data, models, training, formats.
+        .target(
+            name: "GANCore",
+            dependencies: [
+                "ComputeBackend", "CZlib", "CPNG",
+                .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
         // One list of checks, run by `gan-cl devices --check` and by the tests.
         .target(name: "BackendConformance", dependencies: ["ComputeBackend", "CPUBackend"]),
         .executableTarget(
             name: "gan-cl",
             dependencies: [
-                "ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance",
+                "ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance", "GANCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +64,7 @@ let package = Package(
             name: "OpenCLBackendTests",
             dependencies: ["ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance"]
         ),
+        .testTarget(name: "GANCoreTests", dependencies: ["GANCore", "ComputeBackend", "CPUBackend", "OpenCLBackend"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
 )

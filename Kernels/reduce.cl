@@ -12,17 +12,18 @@
 
 #pragma OPENCL FP_CONTRACT OFF
 
-// x is (rows, columns), out is (columns): out[c] = sum_r x[r, c]
+// x is (rows, columns), out is (columns):
+//   out[c] = sum_r x[r, c], or out[c] += sum_r x[r, c] when accumulate != 0
 // Launch: global = columns, one work-item per column; rows in order, so neighbouring
 // work-items read neighbouring addresses.
 __kernel void sum_columns(__global const float* x, __global float* out,
-                          const int rows, const int columns)
+                          const int rows, const int columns, const int accumulate)
 {
     const int c = get_global_id(0);
     if (c >= columns) return;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++) sum += x[r * columns + c];
-    out[c] = sum;
+    out[c] = accumulate ? out[c] + sum : sum;
 }
 
 // x is (rows, columns), out is (rows): out[r] = sum_c x[r, c]

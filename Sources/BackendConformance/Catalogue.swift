@@ -91,13 +91,19 @@ public enum ConformanceCatalogue {
                       inputs: [random.floats(r * c, in: -2...2), random.floats(c, in: -2...2)],
                       outputCounts: [r * c], comparison: pointwise)
             }
-        case "sum-columns", "sum-rows":
+        case "sum-columns":
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let accumulate = index % 2 == 1
+                return Trial(operation: operation, label: accumulate ? "sum columns (accumulate)" : "sum columns",
+                             shape: shapeText(r, c), call: .sumColumns(rows: r, columns: c, accumulate: accumulate),
+                             inputs: [random.floats(r * c, in: -2...2)] + (accumulate ? [random.floats(c, in: -2...2)] : []),
+                             outputCounts: [c], comparison: pointwise)
+            }
+        case "sum-rows":
             return shapes.map { r, c in
-                let columns = operation == "sum-columns"
-                return Trial(operation: operation, label: columns ? "sum columns" : "sum rows", shape: shapeText(r, c),
-                             call: columns ? .sumColumns(rows: r, columns: c) : .sumRows(rows: r, columns: c),
-                             inputs: [random.floats(r * c, in: -2...2)], outputCounts: [columns ? c : r],
-                             comparison: pointwise)
+                Trial(operation: operation, label: "sum rows", shape: shapeText(r, c), call: .sumRows(rows: r, columns: c),
+                      inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r], comparison: pointwise)
             }
         case "mean":
             return shapes.map { r, c in

@@ -80,8 +80,10 @@ enum Magnitudes {
             return [absolute(c)]
         case .addBias(let rows, let columns):
             return [(0..<(rows * columns)).map { Double(abs(input[0][$0])) + Double(abs(input[1][$0 % columns])) }]
-        case .sumColumns(let rows, let columns):
-            return [(0..<columns).map { c in (0..<rows).reduce(0.0) { $0 + Double(abs(input[0][$1 * columns + c])) } }]
+        case .sumColumns(let rows, let columns, let accumulate):
+            return [(0..<columns).map { c in
+                (0..<rows).reduce(accumulate ? Double(abs(input[1][c])) : 0) { $0 + Double(abs(input[0][$1 * columns + c])) }
+            }]
         case .sumRows(let rows, let columns):
             return [(0..<rows).map { r in (0..<columns).reduce(0.0) { $0 + Double(abs(input[0][r * columns + $1])) } }]
         case .mean:

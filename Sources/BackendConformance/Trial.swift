@@ -10,8 +10,8 @@ public struct Trial: Sendable {
         case gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float)
         /// inputs [x, bias]; outputs [x]
         case addBias(rows: Int, columns: Int)
-        /// inputs [x]; outputs [out(columns)]
-        case sumColumns(rows: Int, columns: Int)
+        /// inputs [x] (and [x, out] when accumulating); outputs [out(columns)]
+        case sumColumns(rows: Int, columns: Int, accumulate: Bool)
         /// inputs [x]; outputs [out(rows)]
         case sumRows(rows: Int, columns: Int)
         /// inputs [x]; outputs [out(1)]
@@ -95,9 +95,9 @@ extension Trial {
         case .addBias(let rows, let columns):
             try backend.addBias(given[0], rows: rows, columns: columns, bias: given[1])
             outputs = [given[0]]
-        case .sumColumns(let rows, let columns):
-            outputs = [try fresh(0)]
-            try backend.sumColumns(given[0], rows: rows, columns: columns, into: outputs[0])
+        case .sumColumns(let rows, let columns, let accumulate):
+            outputs = [accumulate ? given[1] : try fresh(0)]
+            try backend.sumColumns(given[0], rows: rows, columns: columns, into: outputs[0], accumulate: accumulate)
         case .sumRows(let rows, let columns):
             outputs = [try fresh(0)]
             try backend.sumRows(given[0], rows: rows, columns: columns, into: outputs[0])

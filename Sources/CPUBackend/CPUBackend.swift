@@ -26,6 +26,7 @@ public final class CPUBackend: ComputeBackend {
     public typealias Buffer = CPUBuffer
 
     public let name = "cpu"
+    public private(set) var statistics = BackendStatistics()
 
     public init() {}
 
@@ -33,26 +34,31 @@ public final class CPUBackend: ComputeBackend {
 
     public func makeBuffer(count: Int) throws -> CPUBuffer {
         try ArgumentChecks.size(count, "buffer size")
+        statistics.buffersAllocated += 1
         return CPUBuffer(count: count)
     }
 
     public func write(_ values: [Float], to buffer: CPUBuffer, offset: Int) throws {
         try ArgumentChecks.range(buffer, offset: offset, count: values.count, "the buffer")
+        statistics.writes += 1
         for (i, value) in values.enumerated() { buffer.storage[offset + i] = value }
     }
 
     public func read(_ buffer: CPUBuffer, offset: Int, count: Int) throws -> [Float] {
         try ArgumentChecks.range(buffer, offset: offset, count: count, "the buffer")
+        statistics.reads += 1
         return Array(buffer.storage[offset..<(offset + count)])
     }
 
     public func copy(_ source: CPUBuffer, to destination: CPUBuffer, count: Int) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(source, holds: count, "source")
         try ArgumentChecks.buffer(destination, holds: count, "destination")
         for i in 0..<count { destination.storage[i] = source.storage[i] }
     }
 
     public func fill(_ buffer: CPUBuffer, with value: Float, count: Int) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
         for i in 0..<count { buffer.storage[i] = value }
     }
@@ -65,6 +71,7 @@ public final class CPUBackend: ComputeBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: CPUBuffer, b: CPUBuffer, beta: Float, c: CPUBuffer
     ) throws {
+        statistics.operations += 1
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
         CPUReference.gemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
@@ -72,21 +79,25 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func addBias(_ x: CPUBuffer, rows: Int, columns: Int, bias: CPUBuffer) throws {
+        statistics.operations += 1
         try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: bias, vectorLength: columns, "bias")
         CPUReference.addBias(x.storage, rows: rows, columns: columns, bias: bias.readOnly)
     }
 
-    public func sumColumns(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer) throws {
+    public func sumColumns(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer, accumulate: Bool) throws {
+        statistics.operations += 1
         try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: columns, "out")
-        CPUReference.sumColumns(x.readOnly, rows: rows, columns: columns, into: out.storage)
+        CPUReference.sumColumns(x.readOnly, rows: rows, columns: columns, into: out.storage, accumulate: accumulate)
     }
 
     public func sumRows(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer) throws {
+        statistics.operations += 1
         try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: rows, "out")
         CPUReference.sumRows(x.readOnly, rows: rows, columns: columns, into: out.storage)
     }
 
     public func mean(_ x: CPUBuffer, count: Int, into out: CPUBuffer) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
         try ArgumentChecks.buffer(out, holds: 1, "out")
         out.storage[0] = CPUReference.mean(UnsafeBufferPointer(x.prefix(count)))
@@ -95,17 +106,20 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Elementwise
 
     public func scale(_ x: CPUBuffer, count: Int, by factor: Float) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
         for i in 0..<count { x.storage[i] *= factor }
     }
 
     public func clamp(_ x: CPUBuffer, count: Int, lower: Float, upper: Float) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
         try ArgumentChecks.clampBounds(lower: lower, upper: upper)
         for i in 0..<count { x.storage[i] = min(max(x.storage[i], lower), upper) }
     }
 
     public func activationForward(_ activation: Activation, x: CPUBuffer, y: CPUBuffer, count: Int) throws {
+        statistics.operations += 1
         try activation.validate()
         try ArgumentChecks.buffers(["x": x, "y": y], hold: count)
         for i in 0..<count { y.storage[i] = CPUReference.activate(activation, x.storage[i]) }
@@ -114,6 +128,7 @@ public final class CPUBackend: ComputeBackend {
     public func activationBackward(
         _ activation: Activation, y: CPUBuffer, dy: CPUBuffer, dx: CPUBuffer, count: Int
     ) throws {
+        statistics.operations += 1
         try activation.validate()
         try ArgumentChecks.buffers(["y": y, "dy": dy, "dx": dx], hold: count)
         for i in 0..<count {
@@ -127,6 +142,7 @@ public final class CPUBackend: ComputeBackend {
         _ objective: LogitObjective, logits: CPUBuffer, count: Int,
         losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
     ) throws {
+        statistics.operations += 1
         try objective.validate()
         try ArgumentChecks.buffers(["logits": logits, "losses": losses, "gradients": gradients], hold: count)
         for i in 0..<count {
@@ -142,6 +158,7 @@ public final class CPUBackend: ComputeBackend {
         parameters: CPUBuffer, gradients: CPUBuffer, m: CPUBuffer, v: CPUBuffer, count: Int,
         hyper: AdamHyperparameters, step: Int
     ) throws {
+        statistics.operations += 1
         try ArgumentChecks.adam(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: step)
         let (c1, c2) = hyper.biasCorrections(step: step)
         for i in 0..<count {
@@ -155,6 +172,7 @@ public final class CPUBackend: ComputeBackend {
         parameters: CPUBuffer, gradients: CPUBuffer, velocity: CPUBuffer, count: Int,
         learningRate: Float, momentum: Float
     ) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffers(["parameters": parameters, "gradients": gradients, "velocity": velocity], hold: count)
         for i in 0..<count {
             let v = momentum * velocity.storage[i] + gradients.storage[i]
@@ -166,6 +184,7 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Random numbers
 
     public func uniform(_ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
         Philox.fillUniform(x.prefix(count), seed: seed, counter: counter)
     }
@@ -173,6 +192,7 @@ public final class CPUBackend: ComputeBackend {
     public func normal(
         _ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
     ) throws {
+        statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
         Philox.fillNormal(x.prefix(count), seed: seed, counter: counter, mean: mean, std: std)
     }

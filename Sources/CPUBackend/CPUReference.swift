@@ -52,15 +52,17 @@ public enum CPUReference {
         }
     }
 
-    /// out[c] = Σ_r x[r, c]; x is (rows, columns), out is (columns).
+    /// out[c] = Σ_r x[r, c], or out[c] += Σ_r x[r, c] when `accumulate`;
+    /// x is (rows, columns), out is (columns).
     public static func sumColumns<T: BinaryFloatingPoint>(
-        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>,
+        accumulate: Bool = false
     ) {
         var sums = [Double](repeating: 0, count: columns)
         for r in 0..<rows {
             for c in 0..<columns { sums[c] += Double(x[r * columns + c]) }
         }
-        for c in 0..<columns { out[c] = T(sums[c]) }
+        for c in 0..<columns { out[c] = accumulate ? out[c] + T(sums[c]) : T(sums[c]) }
     }
 
     /// out[r] = Σ_c x[r, c]; x is (rows, columns), out is (rows).

@@ -22,6 +22,9 @@ public protocol ComputeBackend: AnyObject {
     /// A short human-readable name: "cpu", or the OpenCL device's name.
     var name: String { get }
 
+    /// What this backend has done so far, for tests and benchmarks.
+    var statistics: BackendStatistics { get }
+
     // MARK: Memory
 
     /// A new buffer of `count` float32 elements with unspecified contents.
@@ -49,8 +52,9 @@ public protocol ComputeBackend: AnyObject {
 
     /// x[r, c] += bias[c] for an x of rows×columns.
     func addBias(_ x: Buffer, rows: Int, columns: Int, bias: Buffer) throws
-    /// out[c] = Σ_r x[r, c] (the bias gradient). out has `columns` elements.
-    func sumColumns(_ x: Buffer, rows: Int, columns: Int, into out: Buffer) throws
+    /// out[c] = Σ_r x[r, c] (the bias gradient), or out[c] += Σ_r x[r, c] when
+    /// `accumulate` (gradients of two passes). out has `columns` elements.
+    func sumColumns(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, accumulate: Bool) throws
     /// out[r] = Σ_c x[r, c]. out has `rows` elements.
     func sumRows(_ x: Buffer, rows: Int, columns: Int, into out: Buffer) throws
     /// out[0] = (1/count) Σ_i x[i]

@@ -134,6 +134,23 @@ public struct AdamHyperparameters: Equatable, Sendable {
     }
 }
 
+// MARK: - Statistics
+
+/// Counts of what a backend has done: a training step should allocate nothing and read
+/// nothing back outside its log steps, and its launch count is a cost to drive down.
+public struct BackendStatistics: Equatable, Sendable {
+    /// Buffers made.
+    public var buffersAllocated = 0
+    /// Reads back to the host.
+    public var reads = 0
+    /// Writes from the host.
+    public var writes = 0
+    /// Operations queued: kernel launches, copies and fills (on the CPU, operations run).
+    public var operations = 0
+
+    public init() {}
+}
+
 // MARK: - Errors
 
 /// Errors every backend can raise. Backend-specific failures (an OpenCL call that

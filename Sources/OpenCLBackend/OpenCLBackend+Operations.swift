@@ -24,9 +24,11 @@ extension OpenCLBackend {
             [.buffer(x), .buffer(bias), .int(rows), .int(columns)])
     }
 
-    public func sumColumns(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {
+    public func sumColumns(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer, accumulate: Bool) throws {
         try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: out, vectorLength: columns, "out")
-        try launch("reduce", "sum_columns", global: [columns], [.buffer(x), .buffer(out), .int(rows), .int(columns)])
+        try launch(
+            "reduce", "sum_columns", global: [columns],
+            [.buffer(x), .buffer(out), .int(rows), .int(columns), .int(accumulate ? 1 : 0)])
     }
 
     public func sumRows(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {

@@ -32,6 +32,13 @@ public final class OpenCLBackend: ComputeBackend {
     let programs: OpenCLProgramCache
     /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
     private let launchLock = Mutex(())
+    private let counters = Mutex(BackendStatistics())
+
+    public var statistics: BackendStatistics { counters.withLock { $0 } }
+
+    private func count(_ update: (inout BackendStatistics) -> Void) {
+        counters.withLock { update(&$0) }
+    }
 
     /// A backend on the device `spec` selects (see `OpenCLDevice.select`), or on the
     /// default device when `spec` is nil.
@@ -96,12 +103,14 @@ public final class OpenCLBackend: ComputeBackend {
         else {
             throw OpenCLError.call("clCreateBuffer(\(bytes) bytes)", status)
         }
+        self.count { $0.buffersAllocated += 1 }
         return OpenCLBuffer(count: count, memory: memory)
     }
 
     public func write(_ values: [Float], to buffer: OpenCLBuffer, offset: Int) throws {
         try ArgumentChecks.range(buffer, offset: offset, count: values.count, "the buffer")
         guard !values.isEmpty else { return }
+        count { $0.writes += 1 }
         let stride = MemoryLayout<Float>.stride
         try values.withUnsafeBytes { bytes in
             try OpenCLError.check(
@@ -116,6 +125,7 @@ public final class OpenCLBackend: ComputeBackend {
         try ArgumentChecks.range(buffer, offset: offset, count: count, "the buffer")
         var values = [Float](repeating: 0, count: count)
         guard count > 0 else { return values }
+        self.count { $0.reads += 1 }
         let stride = MemoryLayout<Float>.stride
         try values.withUnsafeMutableBytes { bytes in
             try OpenCLError.check(
@@ -131,6 +141,7 @@ public final class OpenCLBackend: ComputeBackend {
         try ArgumentChecks.buffer(source, holds: count, "source")
         try ArgumentChecks.buffer(destination, holds: count, "destination")
         guard count > 0, source !== destination else { return }
+        self.count { $0.operations += 1 }
         try OpenCLError.check(
             clEnqueueCopyBuffer(
                 queue, source.memory, destination.memory, 0, 0, count * MemoryLayout<Float>.stride, 0, nil, nil),
@@ -140,6 +151,7 @@ public final class OpenCLBackend: ComputeBackend {
     public func fill(_ buffer: OpenCLBuffer, with value: Float, count: Int) throws {
         try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
         guard count > 0 else { return }
+        self.count { $0.operations += 1 }
         var pattern = value
         try OpenCLError.check(
             clEnqueueFillBuffer(
@@ -207,5 +219,6 @@ public final class OpenCLBackend: ComputeBackend {
                 clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, nil, 0, nil, nil)
             }
         try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(name))")
+        count { $0.operations += 1 }
     }
 }

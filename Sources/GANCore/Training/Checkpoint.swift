@@ -1,0 +1,108 @@
+import ComputeBackend
+import Foundation
+
+/// A training run's full state in a safetensors file: both networks' weights and biases,
+/// Adam's moments of each, and in `__metadata__` the step counters, data position, noise
+/// counter, image size and the whole resolved config (README: "Checkpoints").
+public enum Checkpoint {
+    public static let format = "gan-cl-checkpoint-1"
+
+    /// A checkpoint read from disk, validated as a gan-cl checkpoint.
+    public struct Loaded {
+        public let path: String
+        public let file: SafetensorsFile
+        public let config: RunConfig
+        public let state: TrainingState
+        public let imageRows: Int
+        public let imageColumns: Int
+    }
+
+    // MARK: - Saving
+
+    /// The checkpoint of `trainer` as safetensors bytes (reads every tensor back).
+    public static func encode<B>(_ trainer: Trainer<B>) throws -> [UInt8] {
+        let named = trainer.generator.namedTensors(prefix: "generator")
+            + trainer.discriminator.namedTensors(prefix: "discriminator")
+        let tensors = try named.map { SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: try trainer.backend.read($0.buffer)) }
+        let state = trainer.state
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata = [
+            "format": format,
+            "step": "\(state.step)",
+            "discriminator_updates": "\(state.discriminatorUpdates)",
+            "epoch": "\(state.epoch)",
+            "batch_in_epoch": "\(state.batchInEpoch)",
+            "noise_counter": "\(state.noiseCounter)",
+            "image_rows": "\(trainer.dataset.rows)",
+            "image_columns": "\(trainer.dataset.columns)",
+            "generator": trainer.generator.shape.description,
+            "discriminator": trainer.discriminator.shape.description,
+            "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
+        ]
+        return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
+    }
+
+    // MARK: - Loading
+
+    public static func load(_ path: String) throws -> Loaded {
+        let file = try SafetensorsFile.read(path)
+        let m = file.metadata
+        guard m["format"] == format else {
+            throw GANError("\(path) is not a gan-cl checkpoint (its metadata has no format \(format))")
+        }
+        func integer(_ key: String) throws -> Int {
+            guard let text = m[key], let value = Int(text), value >= 0 else {
+                throw GANError("\(path): checkpoint metadata \(key) is missing or not a count")
+            }
+            return value
+        }
+        guard let configText = m["config"],
+              let config = try? JSONDecoder().decode(RunConfig.self, from: Data(configText.utf8))
+        else { throw GANError("\(path): checkpoint metadata has no readable config") }
+        var state = TrainingState()
+        state.step = try integer("step")
+        state.discriminatorUpdates = try integer("discriminator_updates")
+        state.epoch = try integer("epoch")
+        state.batchInEpoch = try integer("batch_in_epoch")
+        guard let counter = m["noise_counter"].flatMap(UInt64.init) else {
+            throw GANError("\(path): checkpoint metadata noise_counter is missing")
+        }
+        state.noiseCounter = counter
+        return Loaded(
+            path: path, file: file, config: config, state: state,
+            imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"))
+    }
+
+    /// Writes the tensors of `loaded` named `prefix.*` into `network`, after checking
+    /// that every tensor the network has is there with the network's shape.
+    public static func restore<B>(_ network: MLP<B>, prefix: String, from loaded: Loaded, includeOptimizer: Bool) throws {
+        for tensor in network.namedTensors(prefix: prefix) where includeOptimizer || !tensor.name.hasPrefix("optimizer.") {
+            guard let stored = loaded.file.tensor(tensor.name) else {
+                throw GANError("\(loaded.path) has no tensor \(tensor.name): it was written for a different architecture than \(prefix) \(network.shape)")
+            }
+            guard stored.shape == tensor.shape else {
+                throw GANError("\(loaded.path): \(tensor.name) has shape \(stored.shape), the \(prefix) \(network.shape) needs \(tensor.shape)")
+            }
+            try network.backend.write(stored.values, to: tensor.buffer, offset: 0)
+        }
+    }
+
+    /// Restores a trainer built from the checkpoint's own config.
+    public static func restore<B>(_ trainer: Trainer<B>, from loaded: Loaded) throws {
+        guard loaded.imageRows == trainer.dataset.rows, loaded.imageColumns == trainer.dataset.columns else {
+            throw GANError("\(loaded.path) was trained on \(loaded.imageRows)×\(loaded.imageColumns) images, the data has \(trainer.dataset.rows)×\(trainer.dataset.columns)")
+        }
+        try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
+        try restore(trainer.discriminator, prefix: "discriminator", from: loaded, includeOptimizer: true)
+        trainer.restore(loaded.state)
+    }
+
+    /// The generator of a checkpoint, ready to sample.
+    public static func generator<B>(from loaded: Loaded, on backend: B) throws -> MLP<B> {
+        let shape = loaded.config.generatorShape(pixels: loaded.imageRows * loaded.imageColumns)
+        let network = try MLP(backend: backend, shape: shape)
+        try restore(network, prefix: "generator", from: loaded, includeOptimizer: false)
+        return network
+    }
+}

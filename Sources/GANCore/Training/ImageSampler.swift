@@ -1,0 +1,37 @@
+import ComputeBackend
+
+/// Draws images from a generator: noise from a Philox stream, a forward pass, a read.
+/// Its buffers are made once, for chunks of up to `chunk` images.
+public final class ImageSampler<B: ComputeBackend> {
+    public let generator: MLP<B>
+    public let chunk: Int
+    private let activations: MLPActivations<B>
+    private let noise: B.Buffer
+
+    public init(generator: MLP<B>, chunk: Int) throws {
+        self.generator = generator
+        self.chunk = chunk
+        activations = try MLPActivations(backend: generator.backend, shape: generator.shape, capacity: chunk)
+        noise = try generator.backend.makeBuffer(count: chunk * generator.shape.inputs)
+    }
+
+    /// `count` images (count × pixels, in [-1, 1]) from noise keyed by `key`, starting at
+    /// counter 0: the same key gives the same images.
+    public func sample(count: Int, key: UInt64) throws -> [Float] {
+        let backend = generator.backend
+        let width = generator.shape.inputs, pixels = generator.shape.outputs
+        var result: [Float] = []
+        result.reserveCapacity(count * pixels)
+        var counter: UInt64 = 0
+        var done = 0
+        while done < count {
+            let rows = min(chunk, count - done)
+            try backend.normal(noise, count: rows * width, seed: key, counter: counter, mean: 0, std: 1)
+            counter += Philox.blocks(rows * width)
+            try generator.forward(noise, rows: rows, into: activations)
+            result += try backend.read(activations.output, offset: 0, count: rows * pixels)
+            done += rows
+        }
+        return result
+    }
+}

@@ -1,0 +1,202 @@
+import ComputeBackend
+
+/// A value from a config file or a command-line flag, before it is checked against the
+/// key it sets.
+public enum ConfigValue: Equatable, Sendable, CustomStringConvertible {
+    case integer(Int)
+    case number(Double)
+    case string(String)
+    case boolean(Bool)
+    case list([ConfigValue])
+
+    public var description: String {
+        switch self {
+        case .integer(let v): "\(v)"
+        case .number(let v): "\(v)"
+        case .string(let v): "'\(v)'"
+        case .boolean(let v): "\(v)"
+        case .list(let v): "[\(v.map(\.description).joined(separator: ", "))]"
+        }
+    }
+}
+
+/// Everything that defines a training run. Its keys are the `gan-cl train` flag names;
+/// a config file (JSON or TOML) uses the same keys, and flags win over the file.
+/// `config.json` in the run directory holds the resolved whole.
+public struct RunConfig: Codable, Equatable, Sendable {
+    public var data = ImageDataset.defaultDirectory
+    /// Passes over the data; ignored when `steps` is set.
+    public var epochs = 20
+    /// Generator updates in all; nil: `epochs` decides.
+    public var steps: Int?
+    public var batchSize = 64
+    /// "opencl" or "cpu"; nil: OpenCL when a device exists, else the CPU.
+    public var backend: String?
+    public var device: String?
+    public var seed: UInt64 = 1
+    public var out: String?
+    public var logEvery = 50
+    public var sampleEvery = 500
+    public var checkpointEvery = 1000
+    public var keepCheckpoints = 3
+    public var noiseDim = 100
+    public var gHidden = [128, 256, 512, 1024]
+    public var dHidden = [1024, 512, 256, 128]
+    /// "relu" or "leaky-relu" (slope `leakySlope`).
+    public var gActivation = "leaky-relu"
+    public var dActivation = "leaky-relu"
+    public var leakySlope: Float = 0.2
+    public var gLr: Float = 2e-4
+    public var dLr: Float = 2e-4
+    public var beta1: Float = 0.5
+    public var beta2: Float = 0.999
+    /// Discriminator updates per generator update.
+    public var dSteps = 1
+    /// The discriminator's target for real images: 1, or less for one-sided label smoothing.
+    public var realLabel: Float = 0.9
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case data, epochs, steps, batchSize = "batch-size", backend, device, seed, out
+        case logEvery = "log-every", sampleEvery = "sample-every", checkpointEvery = "checkpoint-every"
+        case keepCheckpoints = "keep-checkpoints", noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
+        case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
+        case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
+    }
+
+    /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
+    public static let keys = CodingKeys.allCases.map(\.rawValue) + ["lr"]
+
+    // MARK: - Setting keys
+
+    /// Sets `key` from `value`; `source` names the file or flag in errors.
+    public mutating func set(_ key: String, _ value: ConfigValue, source: String) throws {
+        func fail(_ expected: String) -> GANError {
+            GANError("\(source): \(key) must be \(expected), got \(value)")
+        }
+        func integer(minimum: Int = 1) throws -> Int {
+            let v: Int
+            switch value {
+            case .integer(let i): v = i
+            case .string(let s): guard let i = Int(s) else { throw fail("an integer") }; v = i
+            case .number(let d) where d == d.rounded() && abs(d) < 1e15: v = Int(d)
+            default: throw fail("an integer")
+            }
+            guard v >= minimum else { throw fail("at least \(minimum)") }
+            return v
+        }
+        func number(_ range: ClosedRange<Double>, open: Bool = false) throws -> Float {
+            let v: Double
+            switch value {
+            case .integer(let i): v = Double(i)
+            case .number(let d): v = d
+            case .string(let s): guard let d = Double(s) else { throw fail("a number") }; v = d
+            default: throw fail("a number")
+            }
+            guard range.contains(v), !(open && (v == range.lowerBound)) else {
+                throw fail("a number in \(open ? "(" : "[")\(range.lowerBound), \(range.upperBound)]")
+            }
+            return Float(v)
+        }
+        func text() throws -> String {
+            guard case .string(let s) = value, !s.isEmpty else { throw fail("a non-empty string") }
+            return s
+        }
+        func widths() throws -> [Int] {
+            let items: [ConfigValue]
+            switch value {
+            case .list(let l): items = l
+            case .string(let s): items = s.split(separator: ",").map { .string(String($0).trimmingSpaces()) }
+            case .integer: items = [value]
+            default: throw fail("a list of positive integers")
+            }
+            let parsed = items.compactMap { item -> Int? in
+                switch item {
+                case .integer(let i): i
+                case .string(let s): Int(s)
+                default: nil
+                }
+            }
+            guard parsed.count == items.count, !parsed.isEmpty, parsed.allSatisfy({ $0 >= 1 }) else {
+                throw fail("a list of positive integers such as 128,256,512")
+            }
+            return parsed
+        }
+        func activation() throws -> String {
+            let s = try text()
+            guard ["relu", "leaky-relu"].contains(s) else { throw fail("relu or leaky-relu") }
+            return s
+        }
+
+        switch key {
+        case "data": data = try text()
+        case "epochs": epochs = try integer()
+        case "steps": steps = try integer()
+        case "batch-size": batchSize = try integer()
+        case "backend":
+            let s = try text()
+            guard ["opencl", "cpu"].contains(s) else { throw fail("opencl or cpu") }
+            backend = s
+        case "device": device = try text()
+        case "seed":
+            let v = try integer(minimum: 0)
+            seed = UInt64(v)
+        case "out": out = try text()
+        case "log-every": logEvery = try integer()
+        case "sample-every": sampleEvery = try integer()
+        case "checkpoint-every": checkpointEvery = try integer()
+        case "keep-checkpoints": keepCheckpoints = try integer()
+        case "noise-dim": noiseDim = try integer()
+        case "g-hidden": gHidden = try widths()
+        case "d-hidden": dHidden = try widths()
+        case "g-activation": gActivation = try activation()
+        case "d-activation": dActivation = try activation()
+        case "leaky-slope": leakySlope = try number(0...1, open: true)
+        case "lr":
+            gLr = try number(0...1, open: true)
+            dLr = gLr
+        case "g-lr": gLr = try number(0...1, open: true)
+        case "d-lr": dLr = try number(0...1, open: true)
+        case "beta1": beta1 = try number(0...0.999_999)
+        case "beta2": beta2 = try number(0...0.999_999)
+        case "d-steps": dSteps = try integer()
+        case "real-label": realLabel = try number(0...1, open: true)
+        default:
+            throw GANError("\(source): unknown key '\(key)'; known keys: \(Self.keys.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: - Derived
+
+    public func activation(named name: String) -> Activation {
+        name == "relu" ? .relu : .leakyReLU(slope: leakySlope)
+    }
+
+    /// noise → hidden → pixels, tanh out (images in [-1, 1]).
+    public func generatorShape(pixels: Int) -> MLPShape {
+        MLPShape(widths: [noiseDim] + gHidden + [pixels], hidden: activation(named: gActivation), output: .tanh)
+    }
+
+    /// pixels → hidden → one logit.
+    public func discriminatorShape(pixels: Int) -> MLPShape {
+        MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(named: dActivation), output: .identity)
+    }
+
+    public var adamG: AdamHyperparameters { AdamHyperparameters(learningRate: gLr, beta1: beta1, beta2: beta2) }
+    public var adamD: AdamHyperparameters { AdamHyperparameters(learningRate: dLr, beta1: beta1, beta2: beta2) }
+
+    /// Generator updates in the whole run.
+    public func totalSteps(batchesPerEpoch: Int) -> Int {
+        steps ?? max(1, epochs * batchesPerEpoch / dSteps)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}

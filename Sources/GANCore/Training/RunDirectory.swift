@@ -1,0 +1,100 @@
+import Foundation
+
+/// A run's directory (DESIGN.md): config.json, metrics.csv, curves.svg,
+/// samples/step-NNNNNN.png, checkpoints/step-NNNNNN.safetensors.
+public final class RunDirectory {
+    public let path: String
+
+    public static let metricsHeader = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds"
+
+    /// Opens `path`, creating it and its folders, and proves it writable by writing a
+    /// probe file, so a bad --out fails before any training.
+    public init(creating path: String) throws {
+        self.path = path
+        let manager = FileManager.default
+        do {
+            for folder in [path, "\(path)/samples", "\(path)/checkpoints"] {
+                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+        } catch {
+            throw GANError("cannot create run directory \(path): \(Self.reason(error))")
+        }
+        try writeAtomically(Array("probe\n".utf8), to: "\(path)/.write-probe")
+        unlink("\(path)/.write-probe")
+    }
+
+    /// Opens an existing run directory to resume it.
+    public init(existing path: String) throws {
+        guard isDirectory(path) else { throw GANError("--resume: \(path) is not a run directory") }
+        self.path = path
+        try writeAtomically(Array("probe\n".utf8), to: "\(path)/.write-probe")
+        unlink("\(path)/.write-probe")
+    }
+
+    private static func reason(_ error: Error) -> String {
+        ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? error.localizedDescription
+    }
+
+    // MARK: - Files
+
+    public func writeConfig(_ config: RunConfig) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(Array(try encoder.encode(config)) + [0x0A], to: "\(path)/config.json")
+    }
+
+    public func samplePath(step: Int) -> String { "\(path)/samples/step-\(Self.number(step)).png" }
+    public func checkpointPath(step: Int) -> String { "\(path)/checkpoints/step-\(Self.number(step)).safetensors" }
+
+    private static func number(_ step: Int) -> String {
+        let digits = String(step)
+        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// Appends one row to metrics.csv, writing the header first into a new file.
+    public func appendMetrics(step: Int, epoch: Int, _ m: StepMetrics, imagesPerSecond: Double, elapsed: Double) throws {
+        let file = "\(path)/metrics.csv"
+        var text = fileExists(file) ? "" : Self.metricsHeader + "\n"
+        text += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f\n", step, epoch, m.discriminatorLoss, m.generatorLoss,
+                       m.realScore, m.fakeScore, imagesPerSecond, elapsed)
+        guard let handle = FileHandle(forWritingAtPath: file) ?? {
+            FileManager.default.createFile(atPath: file, contents: nil)
+            return FileHandle(forWritingAtPath: file)
+        }() else { throw GANError("cannot write \(file)") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
+    /// The loss history in metrics.csv, up to and including `step` (rows past it are
+    /// from before a resume and are dropped).
+    public func lossHistory(through step: Int) -> [LossCurve.Point] {
+        guard let text = try? String(contentsOfFile: "\(path)/metrics.csv", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let f = line.split(separator: ",")
+            guard f.count >= 4, let s = Int(f[0]), s <= step, let d = Double(f[2]), let g = Double(f[3]) else { return nil }
+            return LossCurve.Point(step: s, discriminatorLoss: d, generatorLoss: g)
+        }
+    }
+
+    public func writeCurves(_ points: [LossCurve.Point]) throws {
+        try writeAtomically(Array(LossCurve.svg(points).utf8), to: "\(path)/curves.svg")
+    }
+
+    // MARK: - Checkpoints
+
+    /// Writes a checkpoint atomically, then removes all but the newest `keep`.
+    public func saveCheckpoint(_ bytes: [UInt8], step: Int, keep: Int) throws {
+        try writeAtomically(bytes, to: checkpointPath(step: step))
+        for old in checkpoints().dropLast(keep) { unlink(old) }
+    }
+
+    /// Checkpoint files, oldest first.
+    public func checkpoints() -> [String] {
+        let folder = "\(path)/checkpoints"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }.sorted().map { "\(folder)/\($0)" }
+    }
+
+    public func newestCheckpoint() -> String? { checkpoints().last }
+}

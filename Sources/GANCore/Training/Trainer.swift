@@ -1,0 +1,212 @@
+import ComputeBackend
+import RealModule
+
+/// Where a run is: everything besides the tensors that a checkpoint must hold for a
+/// resumed run to continue bit for bit.
+public struct TrainingState: Equatable, Sendable {
+    /// Generator updates done.
+    public var step = 0
+    /// Discriminator updates done (Adam's step count for D).
+    public var discriminatorUpdates = 0
+    /// The epoch the next real batch comes from, from 0.
+    public var epoch = 0
+    /// The next batch's index within that epoch.
+    public var batchInEpoch = 0
+    /// The next Philox counter of the training noise stream.
+    public var noiseCounter: UInt64 = 0
+
+    public init() {}
+}
+
+/// The figures of one logged step, computed on the host from what the step left on the
+/// device (read back only on log steps).
+public struct StepMetrics: Equatable, Sendable {
+    /// Discriminator loss: mean BCE on real plus mean BCE on fake.
+    public var discriminatorLoss: Double
+    /// Generator loss: mean −log D(G(z)) (non-saturating).
+    public var generatorLoss: Double
+    /// Mean D(x) on the real batch, as a probability.
+    public var realScore: Double
+    /// Mean D(G(z)) on the fake batch of the last discriminator update.
+    public var fakeScore: Double
+}
+
+/// Independent Philox keys derived from the run's seed, one per purpose.
+public enum RandomStream: UInt64 {
+    case initialization = 1
+    case noise = 2
+    case sampleGrid = 3
+    case sampling = 4
+
+    public func key(seed: UInt64) -> UInt64 {
+        var generator = SplitMix64(seed: seed ^ (rawValue &* 0xA076_1D64_78BD_642F))
+        return generator.next()
+    }
+}
+
+/// The classic GAN training loop (Goodfellow et al. 2014) with the non-saturating
+/// generator loss: per step, `d-steps` discriminator updates on a real and a fake batch,
+/// then one generator update, each with Adam. Every buffer is made in `init`; a step
+/// allocates nothing and reads nothing back unless it is asked for metrics.
+public final class Trainer<B: ComputeBackend> {
+    public let backend: B
+    public let config: RunConfig
+    public let dataset: ImageDataset
+    public let order: BatchOrder
+    public let generator: MLP<B>
+    public let discriminator: MLP<B>
+    public private(set) var state = TrainingState()
+
+    private let batch: Int
+    private let generatorActivations: MLPActivations<B>
+    private let discriminatorActivations: MLPActivations<B>
+    private let realImages: B.Buffer
+    private let noise: B.Buffer
+    private let realLosses, fakeLosses, generatorLosses: B.Buffer
+    private let realLogits, fakeLogits: B.Buffer
+    private let noiseKey: UInt64
+    private var permutation: [Int]
+    private var hostBatch: [Float]
+
+    public init(backend: B, config: RunConfig, dataset: ImageDataset) throws {
+        self.backend = backend
+        self.config = config
+        self.dataset = dataset
+        order = try BatchOrder(count: dataset.count, batchSize: config.batchSize, seed: config.seed)
+        batch = config.batchSize
+        let pixels = dataset.pixelsPerImage
+        generator = try MLP(backend: backend, shape: config.generatorShape(pixels: pixels))
+        discriminator = try MLP(backend: backend, shape: config.discriminatorShape(pixels: pixels))
+        generatorActivations = try MLPActivations(backend: backend, shape: generator.shape, capacity: batch)
+        discriminatorActivations = try MLPActivations(
+            backend: backend, shape: discriminator.shape, capacity: batch,
+            inputGradient: generatorActivations.outputGradient)
+        realImages = try backend.makeBuffer(count: batch * pixels)
+        noise = try backend.makeBuffer(count: batch * config.noiseDim)
+        realLosses = try backend.makeBuffer(count: batch)
+        fakeLosses = try backend.makeBuffer(count: batch)
+        generatorLosses = try backend.makeBuffer(count: batch)
+        realLogits = try backend.makeBuffer(count: batch)
+        fakeLogits = try backend.makeBuffer(count: batch)
+        noiseKey = RandomStream.noise.key(seed: config.seed)
+        permutation = order.permutation(epoch: 0)
+        hostBatch = [Float](repeating: 0, count: batch * pixels)
+        let initKey = RandomStream.initialization.key(seed: config.seed)
+        try generator.initialize(seed: initKey)
+        try discriminator.initialize(seed: initKey ^ 0xD15C)
+    }
+
+    /// Generator updates in the whole run.
+    public var totalSteps: Int { config.totalSteps(batchesPerEpoch: order.batchesPerEpoch) }
+
+    /// Continues from a checkpoint's state (its tensors are written separately).
+    public func restore(_ restored: TrainingState) {
+        state = restored
+        permutation = order.permutation(epoch: restored.epoch)
+    }
+
+    // MARK: - One step
+
+    /// One training step: `d-steps` discriminator updates, then a generator update.
+    /// With `metrics`, reads this step's losses and scores back and returns them.
+    @discardableResult
+    public func step(metrics: Bool) throws -> StepMetrics? {
+        for _ in 0..<config.dSteps { try discriminatorUpdate(keepLogits: metrics) }
+        try generatorUpdate()
+        return metrics ? try readMetrics() : nil
+    }
+
+    private func discriminatorUpdate(keepLogits: Bool) throws {
+        try loadRealBatch()
+        try drawNoise()
+        try generator.forward(noise, rows: batch, into: generatorActivations)
+        let d = discriminatorActivations
+        let scale = 1 / Float(batch)
+
+        try discriminator.forward(realImages, rows: batch, into: d)
+        try backend.objective(
+            .crossEntropy(target: config.realLabel), logits: d.output, count: batch,
+            losses: realLosses, gradients: d.outputGradient, gradientScale: scale)
+        if keepLogits { try backend.copy(d.output, to: realLogits, count: batch) }
+        try discriminator.backward(
+            realImages, rows: batch, activations: d, parameterGradients: true, accumulate: false, inputGradient: false)
+
+        try discriminator.forward(generatorActivations.output, rows: batch, into: d)
+        try backend.objective(
+            .crossEntropy(target: 0), logits: d.output, count: batch,
+            losses: fakeLosses, gradients: d.outputGradient, gradientScale: scale)
+        if keepLogits { try backend.copy(d.output, to: fakeLogits, count: batch) }
+        try discriminator.backward(
+            generatorActivations.output, rows: batch, activations: d,
+            parameterGradients: true, accumulate: true, inputGradient: false)
+
+        state.discriminatorUpdates += 1
+        try discriminator.adamStep(config.adamD, step: state.discriminatorUpdates)
+    }
+
+    private func generatorUpdate() throws {
+        try drawNoise()
+        try generator.forward(noise, rows: batch, into: generatorActivations)
+        let d = discriminatorActivations
+        try discriminator.forward(generatorActivations.output, rows: batch, into: d)
+        // Non-saturating: the generator maximises log D(G(z)), i.e. BCE with target 1.
+        try backend.objective(
+            .crossEntropy(target: 1), logits: d.output, count: batch,
+            losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(batch))
+        // D's input gradient buffer is G's output gradient buffer.
+        try discriminator.backward(
+            generatorActivations.output, rows: batch, activations: d,
+            parameterGradients: false, accumulate: false, inputGradient: true)
+        try generator.backward(
+            noise, rows: batch, activations: generatorActivations,
+            parameterGradients: true, accumulate: false, inputGradient: false)
+        state.step += 1
+        try generator.adamStep(config.adamG, step: state.step)
+    }
+
+    private func drawNoise() throws {
+        let count = batch * config.noiseDim
+        try backend.normal(noise, count: count, seed: noiseKey, counter: state.noiseCounter, mean: 0, std: 1)
+        state.noiseCounter += Philox.blocks(count)
+    }
+
+    /// Writes the next batch of the epoch's permutation to the device, starting the next
+    /// epoch (and its permutation) when this one has no full batch left.
+    private func loadRealBatch() throws {
+        if state.batchInEpoch >= order.batchesPerEpoch {
+            state.epoch += 1
+            state.batchInEpoch = 0
+            permutation = order.permutation(epoch: state.epoch)
+        }
+        let pixels = dataset.pixelsPerImage
+        let first = state.batchInEpoch * batch
+        hostBatch.withUnsafeMutableBufferPointer { out in
+            dataset.pixels.withUnsafeBufferPointer { source in
+                for row in 0..<batch {
+                    let image = permutation[first + row]
+                    for p in 0..<pixels {
+                        out[row * pixels + p] = Float(source[image * pixels + p]) / 127.5 - 1
+                    }
+                }
+            }
+        }
+        try backend.write(hostBatch, to: realImages, offset: 0)
+        state.batchInEpoch += 1
+    }
+
+    private func readMetrics() throws -> StepMetrics {
+        func mean(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }
+        func meanProbability(_ logits: [Float]) -> Double {
+            mean(logits.map { $0 >= 0 ? 1 / (1 + (-$0).exp) : $0.exp / (1 + $0.exp) })
+        }
+        return StepMetrics(
+            discriminatorLoss: mean(try backend.read(realLosses)) + mean(try backend.read(fakeLosses)),
+            generatorLoss: mean(try backend.read(generatorLosses)),
+            realScore: meanProbability(try backend.read(realLogits)),
+            fakeScore: meanProbability(try backend.read(fakeLogits)))
+    }
+}
+
+extension Float {
+    var exp: Float { Float(Double.exp(Double(self))) }
+}

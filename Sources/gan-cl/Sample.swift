@@ -1,0 +1,60 @@
+import ArgumentParser
+import ComputeBackend
+import Foundation
+import GANCore
+
+/// `gan-cl sample`
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw images from a checkpoint's generator.",
+        discussion: """
+            The output's extension chooses the format: .png (a grid 8 images wide), .npy \
+            (float32, count × pixels, values in [-1, 1]) or .csv (one image per line).
+
+            Example:
+              gan-cl sample --checkpoint runs/fmnist/checkpoints/step-018740.safetensors --count 64 --out grid.png
+            """)
+
+    @Option(help: "A checkpoint written by gan-cl train.") var checkpoint: String
+    @Option(help: "How many images.") var count: Int = 64
+    @Option(help: "Seed of the noise: the same seed gives the same images.") var seed: UInt64 = 0
+    @Option(help: "Output file: .png, .npy or .csv.") var out: String
+    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
+    @Option(help: "OpenCL device: index, platform:device, or part of a name.") var device: String?
+
+    func run() throws {
+        try reportingErrors {
+            let format = (out as NSString).pathExtension.lowercased()
+            guard ["png", "npy", "csv"].contains(format) else {
+                throw GANError("--out \(out): the extension must be .png, .npy or .csv")
+            }
+            guard count >= 1 else { throw GANError("--count must be at least 1, got \(count)") }
+            if let backend, !["opencl", "cpu"].contains(backend) {
+                throw GANError("--backend must be opencl or cpu, got '\(backend)'")
+            }
+            let loaded = try Checkpoint.load(checkpoint)
+            try withBackend(named: backend, device: device) { backend in
+                try write(try draw(on: backend, from: loaded), loaded: loaded, format: format)
+            }
+        }
+    }
+
+    private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded) throws -> [Float] {
+        let generator = try Checkpoint.generator(from: loaded, on: backend)
+        let sampler = try ImageSampler(generator: generator, chunk: min(count, 256))
+        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
+    }
+
+    private func write(_ images: [Float], loaded: Checkpoint.Loaded, format: String) throws {
+        let pixels = loaded.imageRows * loaded.imageColumns
+        switch format {
+        case "png":
+            try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)
+        case "npy":
+            try writeAtomically(SampleFiles.npy(images, rows: count, columns: pixels), to: out)
+        default:
+            try writeAtomically(SampleFiles.csv(images, rows: count, columns: pixels), to: out)
+        }
+        print("wrote \(count) samples to \(out)")
+    }
+}

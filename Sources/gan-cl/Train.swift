@@ -1,0 +1,139 @@
+import ArgumentParser
+import ComputeBackend
+import Foundation
+import GANCore
+import OpenCLBackend
+
+/// `gan-cl train`
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a GAN on Fashion-MNIST or any MNIST-format data.",
+        discussion: """
+            Defaults train the MLP GAN (G 100→128→256→512→1024→784, D 784→1024→512→256→128→1) \
+            on /usr/share/datasets/fashion-mnist for 20 epochs. A run directory (default \
+            runs/<time>) gets config.json, metrics.csv, curves.svg, samples/ and checkpoints/.
+            Config files (JSON, or TOML by the .toml extension) take the flag names as keys; flags win.
+
+            Examples:
+              gan-cl train
+              gan-cl train --epochs 5 --batch-size 128 --out runs/fmnist
+              gan-cl train --data ~/mnist --g-hidden 256,512,1024 --d-steps 2
+              gan-cl train --config run.toml --backend cpu
+              gan-cl train --resume runs/fmnist --epochs 40
+            """)
+
+    @Option(help: "Directory of MNIST-format IDX files (.gz or raw).") var data: String?
+    @Option(help: "Passes over the data (default 20).") var epochs: String?
+    @Option(help: "Generator updates in all (instead of --epochs).") var steps: String?
+    @Option(help: "Images per batch (default 64).") var batchSize: String?
+    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
+    @Option(help: "OpenCL device: index, platform:device, or part of a name (or GANCL_DEVICE).") var device: String?
+    @Option(help: "Seed of initialisation, noise and data order (default 1).") var seed: String?
+    @Option(help: "Run directory (default runs/<date-time>).") var out: String?
+    @Option(help: "Log metrics every N steps (default 50).") var logEvery: String?
+    @Option(help: "Write a sample grid every N steps (default 500).") var sampleEvery: String?
+    @Option(help: "Write a checkpoint every N steps (default 1000).") var checkpointEvery: String?
+    @Option(help: "Checkpoints to keep (default 3).") var keepCheckpoints: String?
+    @Option(help: "Noise dimensions (default 100).") var noiseDim: String?
+    @Option(help: "Generator hidden widths (default 128,256,512,1024).") var gHidden: String?
+    @Option(help: "Discriminator hidden widths (default 1024,512,256,128).") var dHidden: String?
+    @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: String?
+    @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: String?
+    @Option(help: "LeakyReLU slope (default 0.2).") var leakySlope: String?
+    @Option(help: "Adam learning rate of both networks (default 2e-4).") var lr: String?
+    @Option(help: "Generator learning rate.") var gLr: String?
+    @Option(help: "Discriminator learning rate.") var dLr: String?
+    @Option(help: "Adam beta1 (default 0.5).") var beta1: String?
+    @Option(help: "Adam beta2 (default 0.999).") var beta2: String?
+    @Option(help: "Discriminator updates per generator update (default 1).") var dSteps: String?
+    @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9).") var realLabel: String?
+    @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
+    @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
+
+    /// The flags given, as config keys, in a fixed order.
+    private var givenFlags: [(String, String)] {
+        let all: [(String, String?)] = [
+            ("data", data), ("epochs", epochs), ("steps", steps), ("batch-size", batchSize), ("backend", backend),
+            ("device", device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
+            ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
+            ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation), ("d-activation", dActivation),
+            ("leaky-slope", leakySlope), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
+            ("d-steps", dSteps), ("real-label", realLabel),
+        ]
+        return all.compactMap { key, value in value.map { (key, $0) } }
+    }
+
+    /// Keys a resumed run may change: how long, how often, and where it runs.
+    static let resumableKeys: Set = ["epochs", "steps", "log-every", "sample-every", "checkpoint-every", "keep-checkpoints", "backend", "device"]
+
+    func run() throws {
+        try reportingErrors {
+            if let resume { try resumeRun(resume) } else { try newRun() }
+        }
+    }
+
+    private func newRun() throws {
+        var settings = RunConfig()
+        if let config {
+            for (key, value) in try ConfigFile.read(config) { try settings.set(key, value, source: config) }
+        }
+        for (key, value) in givenFlags { try settings.set(key, .string(value), source: "--\(key)") }
+        if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
+        let dataset = try ImageDataset.load(directory: settings.data)
+        _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
+        let directory = try RunDirectory(creating: settings.out!)
+        try withBackend(named: settings.backend, device: settings.device) { backend in
+            try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: nil)
+        }
+    }
+
+    private func resumeRun(_ path: String) throws {
+        if config != nil { throw GANError("--config cannot be combined with --resume: the run's saved config is used") }
+        let directory = try RunDirectory(existing: path)
+        guard let newest = directory.newestCheckpoint() else {
+            throw GANError("--resume: \(path) has no checkpoint in \(path)/checkpoints")
+        }
+        let loaded = try Checkpoint.load(newest)
+        var settings = loaded.config
+        for (key, value) in givenFlags {
+            guard Self.resumableKeys.contains(key) else {
+                throw GANError("--\(key) cannot change when resuming; only \(Self.resumableKeys.sorted().map { "--\($0)" }.joined(separator: ", ")) can")
+            }
+            try settings.set(key, .string(value), source: "--\(key)")
+        }
+        settings.out = path
+        let dataset = try ImageDataset.load(directory: settings.data)
+        try withBackend(named: settings.backend, device: settings.device) { backend in
+            try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
+        }
+    }
+
+    private func train<B: ComputeBackend>(
+        on backend: B, settings: RunConfig, dataset: ImageDataset, directory: RunDirectory, resumeFrom: Checkpoint.Loaded?
+    ) throws {
+        let trainer = try Trainer(backend: backend, config: settings, dataset: dataset)
+        if let resumeFrom {
+            try Checkpoint.restore(trainer, from: resumeFrom)
+            print("Resuming \(directory.path) at step \(trainer.state.step) from \(resumeFrom.path)")
+        }
+        var resolved = settings
+        resolved.backend = backend is OpenCLBackend ? "opencl" : "cpu"
+        try directory.writeConfig(resolved)
+        let total = trainer.totalSteps
+        let batches = trainer.order.batchesPerEpoch
+        let epochs = (total * settings.dSteps + batches - 1) / batches
+        print("Training on \(backend.name): G \(trainer.generator.shape), D \(trainer.discriminator.shape)")
+        print("\(dataset.count) images of \(dataset.rows)×\(dataset.columns), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
+        var display = ProgressDisplay(totalEpochs: epochs)
+        let session = try TrainingSession(trainer: trainer, directory: directory)
+        try session.run { display.show($0) }
+        print("Done at step \(trainer.state.step): \(directory.newestCheckpoint() ?? "")")
+    }
+
+    private static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        return formatter.string(from: Date())
+    }
+}
