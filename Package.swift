@@ -65,6 +65,6 @@ let package = Package(
             dependencies: ["ComputeBackend", "CPUBackend", "OpenCLBackend", "BackendConformance"]
         ),
         .testTarget(name: "GANCoreTests", dependencies: ["GANCore", "ComputeBackend", "CPUBackend", "OpenCLBackend"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "CLITests", dependencies: ["GANCore"]),
     ]
 )

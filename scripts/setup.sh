@@ -9,16 +9,27 @@ packages=(
   pocl-opencl-icd      # PoCL: an OpenCL device on the CPU (used by the tests)
   oclgrind             # OpenCL simulator: checks kernels for bad accesses and races
   clinfo               # lists OpenCL platforms, to compare with `gan-cl devices`
+  zlib1g-dev           # reads gzip-compressed IDX files
+  libpng-dev           # writes sample grids
+  dataset-fashion-mnist  # the default training data, in /usr/share/datasets/fashion-mnist
+  python3-pip          # installs the test helpers below
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "Installing: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+# The tests check that Python's safetensors loads gan-cl's checkpoints.
+if ! python3 -c "import numpy, safetensors" 2>/dev/null; then
+  echo "Installing the Python test helpers numpy and safetensors"
+  python3 -m pip install -q --disable-pip-version-check numpy safetensors 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages numpy safetensors
+fi

@@ -2,12 +2,13 @@ import ArgumentParser
 import CPUBackend
 import ComputeBackend
 import Foundation
+import GANCore
 import OpenCLBackend
 
 /// `gan-cl bench`: timings that benchmarks/README.md records.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure backend speed.", subcommands: [BenchGEMM.self])
+        abstract: "Measure backend speed.", subcommands: [BenchGEMM.self, BenchTrain.self])
 }
 
 /// One GEMM shape of the benchmark.
@@ -147,5 +148,94 @@ struct BenchGEMM: ParsableCommand {
         }
         samples.sort()
         return shape.flops / samples[samples.count / 2] / 1e9
+    }
+}
+
+/// `gan-cl bench train`
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Seconds per epoch and images per second of the MLP GAN's training step, per backend and batch size.",
+        discussion: """
+            A timed block is several training steps (no logging) followed by a wait for the \
+            device; each figure is the median block after warm-up steps. Images per second \
+            count the real images the discriminator sees. Launches are the backend operations \
+            queued per step.
+            """)
+
+    @Option(help: "Directory of MNIST-format IDX files.") var data: String = ImageDataset.defaultDirectory
+    @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"
+    @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
+    @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
+    @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+
+    struct Row: Codable {
+        let backend: String
+        let batchSize: Int
+        let imagesPerSecond: Double
+        let secondsPerEpoch: Double
+        let launchesPerStep: Double
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }) else { throw GANError("--batches takes positive integers") }
+            guard ["opencl", "cpu", "both"].contains(backend) else { throw GANError("--backend must be opencl, cpu or both") }
+            let dataset = try ImageDataset.load(directory: data)
+            var rows: [Row] = []
+            let table = TablePrinter(columns: [("backend", 34), ("batch", 5), ("images/s", 10), ("s/epoch", 9), ("launches/step", 13)])
+            table.printHeader()
+            func measure<B: ComputeBackend>(_ backend: B) throws {
+                for size in sizes {
+                    let row = try time(backend, batch: size, dataset: dataset)
+                    rows.append(row)
+                    table.printRow([backend.name, "\(size)", String(format: "%.0f", row.imagesPerSecond),
+                                    String(format: "%.1f", row.secondsPerEpoch), String(format: "%.0f", row.launchesPerStep)])
+                }
+            }
+            if backend != "cpu" { try measure(try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))) }
+            if backend != "opencl" { try measure(CPUBackend()) }
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
+                print("wrote \(json)")
+            }
+        }
+    }
+
+    private func time<B: ComputeBackend>(_ backend: B, batch: Int, dataset: ImageDataset) throws -> Row {
+        var config = RunConfig()
+        config.batchSize = batch
+        let trainer = try Trainer(backend: backend, config: config, dataset: dataset)
+        try trainer.step(metrics: false)
+        try trainer.step(metrics: false)
+        try backend.finish()
+        // Size a block to about a tenth of the budget, from one timed step.
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        try trainer.step(metrics: false)
+        try backend.finish()
+        let single = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        let stepsPerBlock = max(1, Int(seconds / 10 / max(single, 1e-6)))
+        var blocks: [Double] = []
+        let launchesBefore = backend.statistics.operations
+        var steps = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        while blocks.count < 3 || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < seconds {
+            t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<stepsPerBlock { try trainer.step(metrics: false) }
+            try backend.finish()
+            blocks.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(stepsPerBlock))
+            steps += stepsPerBlock
+        }
+        blocks.sort()
+        let perStep = blocks[blocks.count / 2]
+        return Row(
+            backend: backend.name, batchSize: batch,
+            imagesPerSecond: Double(batch * config.dSteps) / perStep,
+            secondsPerEpoch: perStep * Double(trainer.order.batchesPerEpoch / config.dSteps),
+            launchesPerStep: Double(backend.statistics.operations - launchesBefore) / Double(steps))
     }
 }

@@ -1,7 +1,9 @@
 import ComputeBackend
 
 /// Draws images from a generator: noise from a Philox stream, a forward pass, a read.
-/// Its buffers are made once, for chunks of up to `chunk` images.
+/// Its buffers are made once, for chunks of up to `chunk` images. Chunks are a multiple
+/// of 4 images, so every chunk but the last draws whole Philox blocks and the images do
+/// not depend on the chunk size.
 public final class ImageSampler<B: ComputeBackend> {
     public let generator: MLP<B>
     public let chunk: Int
@@ -10,6 +12,7 @@ public final class ImageSampler<B: ComputeBackend> {
 
     public init(generator: MLP<B>, chunk: Int) throws {
         self.generator = generator
+        let chunk = (max(chunk, 1) + 3) / 4 * 4
         self.chunk = chunk
         activations = try MLPActivations(backend: generator.backend, shape: generator.shape, capacity: chunk)
         noise = try generator.backend.makeBuffer(count: chunk * generator.shape.inputs)

@@ -1,0 +1,185 @@
+import ComputeBackend
+import Foundation
+import GANCore
+import Testing
+
+@Suite("Formats and inputs")
+struct FormatTests {
+    // MARK: IDX
+
+    func idx(_ dimensions: [Int], payload: Int? = nil, magic: [UInt8] = [0, 0, 8]) -> [UInt8] {
+        var bytes = magic + [UInt8(dimensions.count)]
+        for d in dimensions { bytes += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+        var random = SplitMix64(seed: 1)
+        bytes += (0..<(payload ?? dimensions.reduce(1, *))).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        return bytes
+    }
+
+    @Test func idxParsesImagesAndLabels() throws {
+        let images = try IDXFile.parse(idx([3, 4, 5]), path: "x")
+        #expect(images.dimensions == [3, 4, 5] && images.bytes.count == 60)
+        let labels = try IDXFile.parse(idx([7]), path: "y")
+        #expect(labels.dimensions == [7] && labels.bytes.count == 7)
+    }
+
+    @Test("Bad IDX data is a one-line error naming the file and the fault", arguments: [
+        ("wrong magic", [UInt8](arrayLiteral: 1, 2, 8, 1, 0, 0, 0, 1, 9), "not an IDX file"),
+        ("wrong type", [UInt8](arrayLiteral: 0, 0, 0x0D, 1, 0, 0, 0, 1, 9, 9, 9, 9), "is not unsigned bytes"),
+        ("short", [UInt8](arrayLiteral: 0, 0), "too short"),
+        ("truncated header", [UInt8](arrayLiteral: 0, 0, 8, 3, 0, 0), "truncated IDX header"),
+    ])
+    func idxRejectsBadHeaders(_ name: String, _ bytes: [UInt8], _ message: String) {
+        #expect { try IDXFile.parse(bytes, path: "data.idx") } throws: { error in
+            "\(error)".hasPrefix("data.idx: ") && "\(error)".contains(message) && !"\(error)".contains("\n")
+        }
+    }
+
+    @Test func idxRejectsTruncatedAndOverlongData() {
+        #expect { try IDXFile.parse(idx([10, 28, 28], payload: 7000), path: "f") } throws: { "\($0)".contains("truncated") }
+        #expect { try IDXFile.parse(idx([10], payload: 11), path: "f") } throws: { "\($0)".contains("1 bytes after") }
+    }
+
+    // MARK: Safetensors
+
+    func sample() -> SafetensorsFile {
+        SafetensorsFile(
+            tensors: [
+                .init(name: "b.weight", shape: [2, 3], values: [1, -2, 3.5, 4, 5, -6e-8]),
+                .init(name: "a.bias", shape: [3], values: [0.25, .pi, -1]),
+                .init(name: "scalarish", shape: [1, 1], values: [42]),
+            ],
+            metadata: ["format": "test", "step": "12"])
+    }
+
+    @Test func safetensorsRoundTrips() throws {
+        let bytes = try sample().encoded()
+        #expect(try SafetensorsFile.decode(bytes, path: "t").tensors.sorted { $0.name < $1.name } == sample().tensors.sorted { $0.name < $1.name })
+        #expect(try SafetensorsFile.decode(bytes, path: "t").metadata == sample().metadata)
+    }
+
+    /// The header as the format defines it: 8-byte little-endian length N, N bytes of
+    /// JSON, then tensors whose data_offsets tile the data exactly, in range.
+    @Test func safetensorsHeaderFollowsTheFormat() throws {
+        let bytes = try sample().encoded()
+        let n = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        #expect((8 + n) % 8 == 0)
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        let dataLength = bytes.count - 8 - n
+        var ranges: [(Int, Int)] = []
+        for (name, value) in header where name != "__metadata__" {
+            let entry = try #require(value as? [String: Any])
+            #expect(entry["dtype"] as? String == "F32")
+            let shape = try #require(entry["shape"] as? [Int])
+            let offsets = try #require(entry["data_offsets"] as? [Int])
+            #expect(offsets.count == 2 && offsets[0] <= offsets[1] && offsets[1] <= dataLength)
+            #expect(offsets[1] - offsets[0] == 4 * shape.reduce(1, *))
+            ranges.append((offsets[0], offsets[1]))
+        }
+        ranges.sort { $0.0 < $1.0 }
+        #expect(ranges.first?.0 == 0 && ranges.last?.1 == dataLength)
+        for (x, y) in zip(ranges, ranges.dropFirst()) { #expect(x.1 == y.0) }
+        #expect((header["__metadata__"] as? [String: String])?["step"] == "12")
+    }
+
+    func corrupt(_ edit: (inout [UInt8], Int) -> Void) throws -> [UInt8] {
+        var bytes = try sample().encoded()
+        let n = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        edit(&bytes, n)
+        return bytes
+    }
+
+    /// The sample file with `old` replaced by `new` (of the same length) in its header.
+    func replacing(_ old: String, _ new: String) throws -> [UInt8] {
+        try corrupt { bytes, n in
+            let header = String(decoding: bytes[8..<(8 + n)], as: UTF8.self).replacingOccurrences(of: old, with: new)
+            bytes.replaceSubrange(8..<(8 + n), with: Array(header.utf8))
+        }
+    }
+
+    @Test func safetensorsRejectsCorruptFiles() throws {
+        let cases: [([UInt8], String)] = [
+            (Array(try sample().encoded().prefix(5)), "shorter than the 8-byte header length"),
+            (try corrupt { bytes, _ in bytes[0] = 0xFF; bytes[1] = 0xFF }, "runs past the end"),
+            (try corrupt { bytes, n in bytes[8 + 1] = UInt8(ascii: "#") }, "not valid JSON"),
+            (try corrupt { bytes, n in bytes.removeLast(4) }, "outside the"),
+            (try replacing("\"F32\"", "\"F16\""), "dtype F16"),
+            (try replacing("[2,3]", "[3,3]"), "needs 36 bytes"),
+            (try corrupt { bytes, _ in bytes += [0, 0, 0, 0] }, "bytes after the last tensor"),
+        ]
+        for (bytes, message) in cases {
+            #expect { try SafetensorsFile.decode(bytes, path: "c.safetensors") } throws: { error in
+                "\(error)".hasPrefix("c.safetensors: not a valid safetensors file") && "\(error)".contains(message)
+            }
+        }
+    }
+
+    @Test func safetensorsRejectsOverlappingTensors() throws {
+        // Two tensors claiming the same bytes, and nothing else.
+        let header = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
+        bytes += Array(header.utf8) + [0, 0, 128, 63]
+        #expect { try SafetensorsFile.decode(bytes, path: "o") } throws: { "\($0)".contains("overlaps") }
+    }
+
+    // MARK: NPY, PNG
+
+    @Test func npyHeaderIsNumPys() {
+        let bytes = SampleFiles.npy([1, 2, 3, 4, 5, 6], rows: 2, columns: 3)
+        #expect(Array(bytes.prefix(8)) == [0x93] + Array("NUMPY".utf8) + [1, 0])
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        #expect((10 + headerLength) % 64 == 0)
+        let header = String(decoding: bytes[10..<(10 + headerLength)], as: UTF8.self)
+        #expect(header.contains("'descr': '<f4'") && header.contains("'shape': (2, 3)") && header.hasSuffix("\n"))
+        #expect(bytes.count == 10 + headerLength + 24)
+    }
+
+    @Test func pngGridHasTheRightSize() throws {
+        let path = "/tmp/gan-cl-grid-\(UInt32.random(in: 0...UInt32.max)).png"
+        defer { unlink(path) }
+        var random = SplitMix64(seed: 4)
+        let images = (0..<(10 * 28 * 28)).map { _ in random.unitFloat() * 2 - 1 }
+        try ImageGrid.writePNG(images, count: 10, rows: 28, columns: 28, across: 4, to: path)
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        #expect(Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        func be32(_ o: Int) -> Int { Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]) }
+        #expect(be32(16) == 4 * 30 + 2 && be32(20) == 3 * 30 + 2)
+        #expect(bytes[24] == 8 && bytes[25] == 0, "8-bit grayscale")
+    }
+
+    // MARK: Config
+
+    @Test func configKeysAreCheckedAsFlagsAre() throws {
+        var config = RunConfig()
+        try config.set("batch-size", .string("128"), source: "--batch-size")
+        try config.set("g-hidden", .string("64, 128"), source: "--g-hidden")
+        try config.set("lr", .number(1e-3), source: "f.json")
+        #expect(config.batchSize == 128 && config.gHidden == [64, 128] && config.gLr == 1e-3 && config.dLr == 1e-3)
+        let bad: [(String, ConfigValue, String)] = [
+            ("batch-size", .string("0"), "at least 1"), ("batch-size", .string("x"), "an integer"),
+            ("g-hidden", .string("64,-1"), "positive integers"), ("lr", .number(0), "(0.0, 1.0]"),
+            ("backend", .string("cuda"), "opencl or cpu"), ("g-activation", .string("gelu"), "relu or leaky-relu"),
+            ("colour", .string("red"), "unknown key 'colour'"), ("epochs", .boolean(true), "an integer"),
+        ]
+        for (key, value, message) in bad {
+            #expect { try config.set(key, value, source: "src") } throws: { "\($0)".hasPrefix("src: ") && "\($0)".contains(message) }
+        }
+    }
+
+    @Test func configFilesInJSONAndTOML() throws {
+        let json = "/tmp/gan-cl-config-\(UInt32.random(in: 0...UInt32.max)).json"
+        let toml = json.replacingOccurrences(of: ".json", with: ".toml")
+        defer { unlink(json); unlink(toml) }
+        try #"{"batch-size": 32, "g-hidden": [16, 32], "lr": 0.001, "backend": "cpu"}"#.write(toFile: json, atomically: true, encoding: .utf8)
+        try "batch-size = 32\ng-hidden = [16, 32]\nlr = 0.001\nbackend = \"cpu\"\n".write(toFile: toml, atomically: true, encoding: .utf8)
+        for path in [json, toml] {
+            var config = RunConfig()
+            for (key, value) in try ConfigFile.read(path) { try config.set(key, value, source: path) }
+            #expect(config.batchSize == 32 && config.gHidden == [16, 32] && config.gLr == 0.001 && config.backend == "cpu")
+        }
+        try "batch-size = [\n".write(toFile: toml, atomically: true, encoding: .utf8)
+        #expect { try ConfigFile.read(toml) } throws: { "\($0)".contains("invalid TOML") }
+        try "[1, 2]".write(toFile: json, atomically: true, encoding: .utf8)
+        #expect { try ConfigFile.read(json) } throws: { "\($0)".contains("not a JSON object") }
+    }
+}

@@ -1,0 +1,128 @@
+import CPUBackend
+import ComputeBackend
+import GANCore
+import OpenCLBackend
+import Testing
+
+/// A small random image set: enough for epochs to turn over within a few steps.
+func syntheticDataset(count: Int = 200, seed: UInt64 = 7) -> ImageDataset {
+    var random = SplitMix64(seed: seed)
+    let pixels = (0..<(count * 28 * 28)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    let labels = (0..<count).map { _ in UInt8(random.next() % 10) }
+    return ImageDataset(count: count, rows: 28, columns: 28, pixels: pixels, labels: labels)
+}
+
+/// A small model so tests run in seconds: 12 full batches of 16 per epoch.
+func smallConfig(seed: UInt64 = 3) -> RunConfig {
+    var config = RunConfig()
+    config.batchSize = 16
+    config.gHidden = [32, 48]
+    config.dHidden = [40]
+    config.noiseDim = 10
+    config.seed = seed
+    return config
+}
+
+@Suite("Trainer", .serialized)
+struct TrainerTests {
+    /// k steps, a checkpoint through its bytes, a new trainer restored from it, k more
+    /// steps: the same bits as 2k steps straight. 2k crosses two epoch boundaries.
+    func resumeIsBitIdentical<B: ComputeBackend>(on makeBackend: () throws -> B) throws {
+        let dataset = syntheticDataset()
+        let k = 13
+        var config = smallConfig()
+        config.dSteps = 2
+
+        let straight = try Trainer(backend: try makeBackend(), config: config, dataset: dataset)
+        for _ in 0..<(2 * k) { try straight.step(metrics: false) }
+
+        let first = try Trainer(backend: try makeBackend(), config: config, dataset: dataset)
+        for _ in 0..<k { try first.step(metrics: false) }
+        let bytes = try Checkpoint.encode(first)
+        let path = try temporaryFile(bytes)
+        let loaded = try Checkpoint.load(path)
+        #expect(loaded.state == first.state)
+        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, dataset: dataset)
+        try Checkpoint.restore(resumed, from: loaded)
+        for _ in 0..<k { try resumed.step(metrics: false) }
+
+        #expect(resumed.state == straight.state)
+        #expect(straight.state.epoch == 4, "2k steps with 2 D updates each cross epochs")
+        let a = try SafetensorsFile.decode(try Checkpoint.encode(straight), path: "straight")
+        let b = try SafetensorsFile.decode(try Checkpoint.encode(resumed), path: "resumed")
+        #expect(a.tensors.count == (3 + 2) * 6, "3 G layers and 2 D layers, 6 tensors each")
+        for (x, y) in zip(a.tensors, b.tensors) {
+            #expect(x.name == y.name)
+            #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(x.name) differs")
+        }
+        // And training changed the weights at all (the comparison is not of two copies
+        // of the initial state).
+        let initial = try SafetensorsFile.decode(
+            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, dataset: dataset)), path: "initial")
+        #expect(initial.tensor("generator.layers.0.weight")!.values != a.tensor("generator.layers.0.weight")!.values)
+    }
+
+    @Test func resumeIsBitIdenticalOnTheCPU() throws {
+        try resumeIsBitIdentical { CPUBackend() }
+    }
+
+    @Test func resumeIsBitIdenticalOnOpenCL() throws {
+        try resumeIsBitIdentical { try OpenCLBackend(deviceSpec: nil) }
+    }
+
+    /// A step allocates no buffers and reads nothing back unless asked for metrics.
+    func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B) throws {
+        let trainer = try Trainer(backend: backend, config: smallConfig(), dataset: syntheticDataset())
+        try trainer.step(metrics: true)
+        let before = backend.statistics
+        for _ in 0..<50 { try trainer.step(metrics: false) }
+        let after = backend.statistics
+        #expect(after.buffersAllocated == before.buffersAllocated)
+        #expect(after.reads == before.reads)
+        #expect(after.writes - before.writes == 50, "one real batch written per step")
+        #expect(after.operations > before.operations)
+        let logged = try #require(try trainer.step(metrics: true))
+        #expect(backend.statistics.buffersAllocated == before.buffersAllocated)
+        #expect(logged.discriminatorLoss.isFinite && logged.generatorLoss.isFinite)
+        #expect(logged.realScore > 0 && logged.realScore < 1 && logged.fakeScore > 0 && logged.fakeScore < 1)
+    }
+
+    @Test func stepsAllocateAndReadNothingOnTheCPU() throws {
+        try stepsAllocateAndReadNothing(CPUBackend())
+    }
+
+    @Test func stepsAllocateAndReadNothingOnOpenCL() throws {
+        try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil))
+    }
+
+    @Test func batchOrderIsASeededPermutationPerEpoch() throws {
+        let order = try BatchOrder(count: 100, batchSize: 16, seed: 5)
+        #expect(order.batchesPerEpoch == 6)
+        let e0 = order.permutation(epoch: 0), e1 = order.permutation(epoch: 1)
+        #expect(e0.sorted() == Array(0..<100) && e1.sorted() == Array(0..<100))
+        #expect(e0 != e1)
+        #expect(e0 == order.permutation(epoch: 0))
+        #expect(try BatchOrder(count: 100, batchSize: 16, seed: 6).permutation(epoch: 0) != e0)
+        #expect(throws: GANError.self) { try BatchOrder(count: 100, batchSize: 0, seed: 5) }
+        #expect(throws: GANError.self) { try BatchOrder(count: 10, batchSize: 16, seed: 5) }
+    }
+
+    @Test func samplerIsDeterministicAndInRange() throws {
+        let backend = CPUBackend()
+        let trainer = try Trainer(backend: backend, config: smallConfig(), dataset: syntheticDataset())
+        let sampler = try ImageSampler(generator: trainer.generator, chunk: 7)
+        let a = try sampler.sample(count: 20, key: 9), b = try sampler.sample(count: 20, key: 9)
+        #expect(a.count == 20 * 784 && zip(a, b).allSatisfy { $0 == $1 })
+        #expect(a.allSatisfy { $0 >= -1 && $0 <= 1 })
+        #expect(try sampler.sample(count: 20, key: 10) != a)
+        // Chunking does not change the images.
+        let whole = try ImageSampler(generator: trainer.generator, chunk: 20).sample(count: 20, key: 9)
+        #expect(zip(whole, a).filter { $0 != $1 }.count == 0)
+    }
+}
+
+func temporaryFile(_ bytes: [UInt8]) throws -> String {
+    let path = "/tmp/gan-cl-test-\(UInt64.random(in: 0...UInt64.max)).bin"
+    try writeAtomically(bytes, to: path)
+    return path
+}
