@@ -49,12 +49,6 @@ public struct ImageDataset: Sendable {
             pixels: images.bytes, labels: labels.bytes)
     }
 
-    /// Pixel p of image i scaled to [-1, 1], the range of the generator's tanh.
-    @inline(__always)
-    public func scaledPixel(image i: Int, pixel p: Int) -> Float {
-        Float(pixels[i * pixelsPerImage + p]) / 127.5 - 1
-    }
-
     private static func find(_ directory: String, _ name: String) throws -> String {
         for candidate in ["\(directory)/\(name).gz", "\(directory)/\(name)"] where fileExists(candidate) {
             return candidate

@@ -170,8 +170,9 @@ public final class Trainer<B: ComputeBackend> {
         state.noiseCounter += Philox.blocks(count)
     }
 
-    /// Writes the next batch of the epoch's permutation to the device, starting the next
-    /// epoch (and its permutation) when this one has no full batch left.
+    /// Writes the next batch of the epoch's permutation to the device, pixels scaled to
+    /// [-1, 1] (the range of the generator's tanh), starting the next epoch (and its
+    /// permutation) when this one has no full batch left.
     private func loadRealBatch() throws {
         if state.batchInEpoch >= order.batchesPerEpoch {
             state.epoch += 1

@@ -13,8 +13,6 @@ public struct TrainingProgress: Sendable {
     public let elapsed: Double
     /// Set on log steps.
     public let metrics: StepMetrics?
-    /// Files written during this step.
-    public let written: [String]
 }
 
 /// Runs a trainer to its last step, writing the run directory as it goes: metrics and
@@ -50,7 +48,6 @@ public final class TrainingSession<B: ComputeBackend> {
             let isLog = step % config.logEvery == 0 || step == total
             let metrics = try trainer.step(metrics: isLog)
             intervalSteps += 1
-            var written: [String] = []
             if let metrics {
                 // Reading the metrics waited for the queue, so the clock covers the work.
                 let seconds = Date().timeIntervalSince(intervalStart)
@@ -68,16 +65,14 @@ public final class TrainingSession<B: ComputeBackend> {
                 let images = try sampler.sample(count: 64, key: gridKey)
                 try ImageGrid.writePNG(
                     images, count: 64, rows: trainer.dataset.rows, columns: trainer.dataset.columns, across: 8, to: path)
-                written.append(path)
             }
             if step % config.checkpointEvery == 0 || step == total {
                 try directory.saveCheckpoint(try Checkpoint.encode(trainer), step: step, keep: config.keepCheckpoints)
-                written.append(directory.checkpointPath(step: step))
             }
             try report(TrainingProgress(
                 step: step, totalSteps: total, epoch: trainer.state.epoch, batchInEpoch: trainer.state.batchInEpoch,
                 batchesPerEpoch: trainer.order.batchesPerEpoch, imagesPerSecond: rate,
-                elapsed: Date().timeIntervalSince(start), metrics: metrics, written: written))
+                elapsed: Date().timeIntervalSince(start), metrics: metrics))
         }
     }
 }
