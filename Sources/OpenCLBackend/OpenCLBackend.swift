@@ -6,13 +6,41 @@ import Synchronization
 public final class OpenCLBuffer: BackendBuffer {
     public let count: Int
     let memory: cl_mem
+    private let bytes: Int
+    private let ledger: DeviceMemoryLedger
 
-    init(count: Int, memory: cl_mem) {
+    init(count: Int, memory: cl_mem, bytes: Int, ledger: DeviceMemoryLedger) {
         self.count = count
         self.memory = memory
+        self.bytes = bytes
+        self.ledger = ledger
     }
 
-    deinit { clReleaseMemObject(memory) }
+    deinit {
+        clReleaseMemObject(memory)
+        ledger.release(bytes)
+    }
+}
+
+/// The bytes a backend's live buffers hold on the device. Drivers allocate lazily, so
+/// without this an oversized run would fail at some later launch with a bare
+/// CL_MEM_OBJECT_ALLOCATION_FAILURE instead of at allocation with the figures.
+final class DeviceMemoryLedger: Sendable {
+    private let held = Mutex(0)
+
+    /// Reserves `bytes`, or throws when that would pass `limit`.
+    func reserve(_ bytes: Int, limit: Int, device: String) throws {
+        try held.withLock { total in
+            guard total + bytes <= limit else {
+                throw OpenCLError.deviceMemoryExhausted(bytes: bytes, held: total, limit: limit, device: device)
+            }
+            total += bytes
+        }
+    }
+
+    func release(_ bytes: Int) {
+        held.withLock { $0 -= bytes }
+    }
 }
 
 /// The OpenCL backend: one device, one context, one in-order queue, and the kernel
@@ -33,6 +61,7 @@ public final class OpenCLBackend: ComputeBackend {
     /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
     private let launchLock = Mutex(())
     private let counters = Mutex(BackendStatistics())
+    private let ledger = DeviceMemoryLedger()
 
     public var statistics: BackendStatistics { counters.withLock { $0 } }
 
@@ -97,14 +126,19 @@ public final class OpenCLBackend: ComputeBackend {
         guard bytes <= device.maxAllocationBytes else {
             throw OpenCLError.allocationTooLarge(bytes: bytes, limit: device.maxAllocationBytes, device: device.name)
         }
+        try ledger.reserve(bytes, limit: device.globalMemoryBytes, device: device.name)
         var status: cl_int = CL_SUCCESS
         guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status),
               status == CL_SUCCESS
         else {
+            ledger.release(bytes)
+            if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_OUT_OF_HOST_MEMORY {
+                throw OpenCLError.allocationFailed(bytes: bytes, device: device.name, status: status)
+            }
             throw OpenCLError.call("clCreateBuffer(\(bytes) bytes)", status)
         }
         self.count { $0.buffersAllocated += 1 }
-        return OpenCLBuffer(count: count, memory: memory)
+        return OpenCLBuffer(count: count, memory: memory, bytes: bytes, ledger: ledger)
     }
 
     public func write(_ values: [Float], to buffer: OpenCLBuffer, offset: Int) throws {

@@ -12,6 +12,10 @@ public enum OpenCLError: Error, Equatable, CustomStringConvertible {
     case buildFailed(program: String, device: String, options: String, log: String)
     /// A buffer larger than the device allows in one allocation.
     case allocationTooLarge(bytes: Int, limit: Int, device: String)
+    /// The live buffers plus a new one would pass the device's global memory.
+    case deviceMemoryExhausted(bytes: Int, held: Int, limit: Int, device: String)
+    /// The driver refused an allocation.
+    case allocationFailed(bytes: Int, device: String, status: Int32)
     /// A kernel source is missing from the binary or from `GANCL_KERNELS_DIR`.
     case missingKernelSource(String)
 
@@ -28,7 +32,11 @@ public enum OpenCLError: Error, Equatable, CustomStringConvertible {
             let trimmed = log.trimmingWhitespace()
             return "building \(program).cl for \(device) with options '\(options)' failed:\n\(trimmed.isEmpty ? "(the compiler gave no log)" : trimmed)"
         case .allocationTooLarge(let bytes, let limit, let device):
-            return "a buffer of \(bytes) bytes exceeds \(device)'s largest allocation of \(limit) bytes; try a smaller batch size"
+            return "a buffer of \(bytes) bytes exceeds \(device)'s largest allocation of \(limit) bytes; try a smaller batch size or narrower layers"
+        case .deviceMemoryExhausted(let bytes, let held, let limit, let device):
+            return "a buffer of \(bytes) bytes would bring gan-cl's buffers on \(device) to \(held + bytes) bytes, past its \(limit) bytes of global memory; try a smaller batch size or narrower layers"
+        case .allocationFailed(let bytes, let device, let status):
+            return "\(device) could not allocate a buffer of \(bytes) bytes (\(OpenCLError.name(of: status))); try a smaller batch size or narrower layers"
         case .missingKernelSource(let name):
             return "kernel source \(name).cl not found"
         }

@@ -55,6 +55,6 @@ struct Sample: ParsableCommand {
         default:
             try writeAtomically(SampleFiles.csv(images, rows: count, columns: pixels), to: out)
         }
-        print("wrote \(count) samples to \(out)")
+        say("wrote \(count) samples to \(out)")
     }
 }

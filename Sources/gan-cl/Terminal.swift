@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GANCore
 
 /// Runs `body`; any error other than an exit code becomes one `gan-cl: error: …` line
 /// on standard error and exit status 1.
@@ -8,10 +9,20 @@ func reportingErrors(_ body: () throws -> Void) throws {
         try body()
     } catch let exit as ExitCode {
         throw exit
+    } catch let interrupted as TrainingInterrupted {
+        FileHandle.standardError.write(Data("gan-cl: \(interrupted)\n".utf8))
+        throw ExitCode(interrupted.exitCode)
     } catch {
         FileHandle.standardError.write(Data("gan-cl: error: \(error)\n".utf8))
         throw ExitCode.failure
     }
+}
+
+/// Prints a status line and flushes it, so a log file has it even if the process is
+/// killed a moment later.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }
 
 /// Prints a fixed-width text table, one row at a time.

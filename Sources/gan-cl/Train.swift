@@ -47,6 +47,9 @@ struct Train: ParsableCommand {
     @Option(help: "Adam beta2 (default 0.999).") var beta2: String?
     @Option(help: "Discriminator updates per generator update (default 1).") var dSteps: String?
     @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9).") var realLabel: String?
+    @Option(help: "On a NaN or infinity in a loss, gradient or weight: stop, or rollback to the newest checkpoint (default stop).") var onDivergence: String?
+    @Option(help: "With --on-divergence rollback: multiply the learning rates by this (default 0.5).") var rollbackLrFactor: String?
+    @Option(help: "With --on-divergence rollback: roll back at most this many times (default 3).") var maxRollbacks: String?
     @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
     @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
 
@@ -58,13 +61,17 @@ struct Train: ParsableCommand {
             ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation), ("d-activation", dActivation),
             ("leaky-slope", leakySlope), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel),
+            ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence),
+            ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
 
     /// Keys a resumed run may change: how long, how often, and where it runs.
-    static let resumableKeys: Set = ["epochs", "steps", "log-every", "sample-every", "checkpoint-every", "keep-checkpoints", "backend", "device"]
+    static let resumableKeys: Set = [
+        "epochs", "steps", "log-every", "sample-every", "checkpoint-every", "keep-checkpoints", "backend", "device",
+        "on-divergence", "rollback-lr-factor", "max-rollbacks",
+    ]
 
     func run() throws {
         try reportingErrors {
@@ -114,7 +121,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(backend: backend, config: settings, dataset: dataset)
         if let resumeFrom {
             try Checkpoint.restore(trainer, from: resumeFrom)
-            print("Resuming \(directory.path) at step \(trainer.state.step) from \(resumeFrom.path)")
+            say("Resuming \(directory.path) at step \(trainer.state.step) from \(resumeFrom.path)")
         }
         var resolved = settings
         resolved.backend = backend is OpenCLBackend ? "opencl" : "cpu"
@@ -122,12 +129,13 @@ struct Train: ParsableCommand {
         let total = trainer.totalSteps
         let batches = trainer.order.batchesPerEpoch
         let epochs = (total * settings.dSteps + batches - 1) / batches
-        print("Training on \(backend.name): G \(trainer.generator.shape), D \(trainer.discriminator.shape)")
-        print("\(dataset.count) images of \(dataset.rows)×\(dataset.columns), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
+        say("Training on \(backend.name): G \(trainer.generator.shape), D \(trainer.discriminator.shape)")
+        say("\(dataset.count) images of \(dataset.rows)×\(dataset.columns), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
         var display = ProgressDisplay(totalEpochs: epochs)
         let session = try TrainingSession(trainer: trainer, directory: directory)
-        try session.run { display.show($0) }
-        print("Done at step \(trainer.state.step): \(directory.newestCheckpoint() ?? "")")
+        Interruption.install()
+        try session.run(notice: { note($0) }) { display.show($0) }
+        say("Done at step \(trainer.state.step): \(directory.newestCheckpoint() ?? "")")
     }
 
     private static func timestamp() -> String {

@@ -128,7 +128,7 @@ struct BehaviourTests {
         #expect {
             _ = try backend.makeBuffer(count: elements)
         } throws: { error in
-            "\(error)".contains("\(backend.device.maxAllocationBytes)") && "\(error)".contains("smaller batch")
+            "\(error)".contains("\(backend.device.maxAllocationBytes)") && "\(error)".contains("smaller batch size")
         }
     }
 
@@ -150,4 +150,25 @@ func residentBytes() -> Int {
     let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+extension OpenCLTests.BehaviourTests {
+    /// Buffers that together pass the device's global memory fail at allocation, with
+    /// the figures, rather than at some later launch.
+    @Test func allocationsPastGlobalMemoryNameTheLimit() throws {
+        let backend = try SharedBackend.get()
+        let device = backend.device
+        let elements = min(device.maxAllocationBytes, 256 << 20) / 4
+        var held: [OpenCLBuffer] = []
+        #expect {
+            for _ in 0...(device.globalMemoryBytes / (elements * 4) + 1) { held.append(try backend.makeBuffer(count: elements)) }
+        } throws: { error in
+            "\(error)".contains("past its \(device.globalMemoryBytes) bytes of global memory")
+        }
+        let count = held.count
+        held.removeAll()
+        // Released buffers give their bytes back.
+        held = try (0..<count).map { _ in try backend.makeBuffer(count: elements) }
+        #expect(held.count == count)
+    }
 }

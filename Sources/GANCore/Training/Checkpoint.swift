@@ -4,6 +4,30 @@ import Foundation
 /// A training run's full state in a safetensors file: both networks' weights and biases,
 /// Adam's moments of each, and in `__metadata__` the step counters, data position, noise
 /// counter, image size and the whole resolved config (README: "Checkpoints").
+/// A tensor or loss holding a NaN or an infinity.
+public struct NonFiniteState: Error {
+    public let what: String
+}
+
+/// Training stopped because a loss, gradient or weight stopped being finite.
+public struct TrainingDiverged: Error, CustomStringConvertible {
+    public let step: Int
+    public let what: String
+    public let lastGoodCheckpoint: String?
+    public let rollbacks: Int
+
+    public var description: String {
+        var text = "training diverged at step \(step): non-finite values in \(what)"
+        if rollbacks > 0 { text += " after \(rollbacks) rollback\(rollbacks == 1 ? "" : "s")" }
+        if let lastGoodCheckpoint {
+            text += "; the last good checkpoint is \(lastGoodCheckpoint) (--on-divergence rollback restarts from it with lower learning rates)"
+        } else {
+            text += "; no checkpoint was written before it"
+        }
+        return text
+    }
+}
+
 public enum Checkpoint {
     public static let format = "gan-cl-checkpoint-1"
 
@@ -24,6 +48,10 @@ public enum Checkpoint {
         let named = trainer.generator.namedTensors(prefix: "generator")
             + trainer.discriminator.namedTensors(prefix: "discriminator")
         let tensors = try named.map { SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: try trainer.backend.read($0.buffer)) }
+        // A checkpoint is the state to fall back on: never write a diverged one.
+        if let bad = tensors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
+            throw NonFiniteState(what: bad.name)
+        }
         let state = trainer.state
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -54,8 +54,34 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var dSteps = 1
     /// The discriminator's target for real images: 1, or less for one-sided label smoothing.
     public var realLabel: Float = 0.9
+    /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
+    /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
+    /// `maxRollbacks` times.
+    public var onDivergence = "stop"
+    public var rollbackLrFactor: Float = 0.5
+    public var maxRollbacks = 3
 
     public init() {}
+
+    /// Reads a config, taking the default for any key it lacks.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+        }
+        try read(.data, &data); try read(.epochs, &epochs); steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        try read(.batchSize, &batchSize); backend = try c.decodeIfPresent(String.self, forKey: .backend)
+        device = try c.decodeIfPresent(String.self, forKey: .device); try read(.seed, &seed)
+        out = try c.decodeIfPresent(String.self, forKey: .out); try read(.logEvery, &logEvery)
+        try read(.sampleEvery, &sampleEvery); try read(.checkpointEvery, &checkpointEvery)
+        try read(.keepCheckpoints, &keepCheckpoints); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
+        try read(.dHidden, &dHidden); try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
+        try read(.leakySlope, &leakySlope); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
+        try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
+        try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
+        try read(.maxRollbacks, &maxRollbacks)
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, epochs, steps, batchSize = "batch-size", backend, device, seed, out
@@ -63,6 +89,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case keepCheckpoints = "keep-checkpoints", noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
+        case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -162,6 +189,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "beta2": beta2 = try number(0...0.999_999)
         case "d-steps": dSteps = try integer()
         case "real-label": realLabel = try number(0...1, open: true)
+        case "on-divergence":
+            let s = try text()
+            guard ["stop", "rollback"].contains(s) else { throw fail("stop or rollback") }
+            onDivergence = s
+        case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
+        case "max-rollbacks": maxRollbacks = try integer()
         default:
             throw GANError("\(source): unknown key '\(key)'; known keys: \(Self.keys.joined(separator: ", "))")
         }

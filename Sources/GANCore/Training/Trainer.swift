@@ -50,7 +50,7 @@ public enum RandomStream: UInt64 {
 /// allocates nothing and reads nothing back unless it is asked for metrics.
 public final class Trainer<B: ComputeBackend> {
     public let backend: B
-    public let config: RunConfig
+    public private(set) var config: RunConfig
     public let dataset: ImageDataset
     public let order: BatchOrder
     public let generator: MLP<B>
@@ -65,6 +65,7 @@ public final class Trainer<B: ComputeBackend> {
     private let realLosses, fakeLosses, generatorLosses: B.Buffer
     private let realLogits, fakeLogits: B.Buffer
     private let noiseKey: UInt64
+    private let healthProbe: B.Buffer
     private var permutation: [Int]
     private var hostBatch: [Float]
 
@@ -89,6 +90,7 @@ public final class Trainer<B: ComputeBackend> {
         realLogits = try backend.makeBuffer(count: batch)
         fakeLogits = try backend.makeBuffer(count: batch)
         noiseKey = RandomStream.noise.key(seed: config.seed)
+        healthProbe = try backend.makeBuffer(count: 1)
         permutation = order.permutation(epoch: 0)
         hostBatch = [Float](repeating: 0, count: batch * pixels)
         let initKey = RandomStream.initialization.key(seed: config.seed)
@@ -103,6 +105,34 @@ public final class Trainer<B: ComputeBackend> {
     public func restore(_ restored: TrainingState) {
         state = restored
         permutation = order.permutation(epoch: restored.epoch)
+    }
+
+    /// Multiplies both learning rates by `factor` (after a rollback).
+    public func scaleLearningRates(by factor: Float) {
+        config.gLr *= factor
+        config.dLr *= factor
+    }
+
+    /// The first parameter or gradient tensor holding a NaN or an infinity, by name;
+    /// nil when all are finite. Reads one float per tensor (a mean, which any
+    /// non-finite element makes non-finite): for log steps only.
+    /// Parameters of both networks come before gradients, which a bad parameter spoils.
+    public func firstNonFiniteTensor() throws -> String? {
+        for gradients in [false, true] {
+            for (network, prefix) in [(generator, "generator"), (discriminator, "discriminator")] {
+                for (i, layer) in network.layers.enumerated() {
+                    let tensors = gradients
+                        ? [("weight gradient", layer.weightGradient, layer.inputs * layer.outputs),
+                           ("bias gradient", layer.biasGradient, layer.outputs)]
+                        : [("weight", layer.weight, layer.inputs * layer.outputs), ("bias", layer.bias, layer.outputs)]
+                    for (what, buffer, count) in tensors {
+                        try backend.mean(buffer, count: count, into: healthProbe)
+                        if !(try backend.read(healthProbe)[0]).isFinite { return "the \(prefix)'s layer \(i) \(what)" }
+                    }
+                }
+            }
+        }
+        return nil
     }
 
     // MARK: - One step

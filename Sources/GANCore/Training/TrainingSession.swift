@@ -18,40 +18,57 @@ public struct TrainingProgress: Sendable {
 /// Runs a trainer to its last step, writing the run directory as it goes: metrics and
 /// the loss curve every `log-every` steps, a sample grid every `sample-every`, a
 /// checkpoint every `checkpoint-every` and after the last step.
+///
+/// Nothing is lost: a signal (see `Interruption`) ends the step, writes a checkpoint and
+/// throws `TrainingInterrupted`; a non-finite loss, gradient or weight, looked for at
+/// every log step and before every checkpoint, throws `TrainingDiverged` or, with
+/// `on-divergence rollback`, restores the newest checkpoint with lower learning rates;
+/// a checkpoint that cannot be written leaves the previous one and is reported.
 public final class TrainingSession<B: ComputeBackend> {
     public let trainer: Trainer<B>
     public let directory: RunDirectory
     private let sampler: ImageSampler<B>
     private let gridKey: UInt64
     private var history: [LossCurve.Point]
+    private var rollbacks = 0
 
     public init(trainer: Trainer<B>, directory: RunDirectory) throws {
         self.trainer = trainer
         self.directory = directory
         sampler = try ImageSampler(generator: trainer.generator, chunk: 64)
         gridKey = RandomStream.sampleGrid.key(seed: trainer.config.seed)
-        let resumedAt = trainer.state.step
-        try directory.truncateMetrics(after: resumedAt)
-        history = directory.lossHistory(through: resumedAt)
+        history = []
+        try resetHistory()
     }
 
-    public func run(_ report: (TrainingProgress) throws -> Void) throws {
-        let config = trainer.config
+    private func resetHistory() throws {
+        try directory.truncateMetrics(after: trainer.state.step)
+        history = directory.lossHistory(through: trainer.state.step)
+    }
+
+    /// Runs to the last step. `report` gets every step's progress; `notice` gets lines
+    /// for the user (a rollback, a checkpoint that could not be written).
+    public func run(notice: (String) -> Void = { _ in }, _ report: (TrainingProgress) throws -> Void) throws {
         let total = trainer.totalSteps
-        let imagesPerStep = Double(config.batchSize * config.dSteps)
         let start = Date()
         var intervalStart = Date()
         var intervalSteps = 0
         var rate = 0.0
+        var lastCheckpointFailed = false
         while trainer.state.step < total {
+            let config = trainer.config
             let step = trainer.state.step + 1
             let isLog = step % config.logEvery == 0 || step == total
             let metrics = try trainer.step(metrics: isLog)
             intervalSteps += 1
             if let metrics {
+                if let bad = try nonFinite(metrics) {
+                    try diverged(at: step, what: bad, notice: notice)
+                    continue
+                }
                 // Reading the metrics waited for the queue, so the clock covers the work.
                 let seconds = Date().timeIntervalSince(intervalStart)
-                rate = Double(intervalSteps) * imagesPerStep / max(seconds, 1e-9)
+                rate = Double(intervalSteps * config.batchSize * config.dSteps) / max(seconds, 1e-9)
                 intervalStart = Date()
                 intervalSteps = 0
                 try directory.appendMetrics(
@@ -61,32 +78,78 @@ public final class TrainingSession<B: ComputeBackend> {
                 try directory.writeCurves(history)
             }
             if step % config.sampleEvery == 0 || step == total {
-                let path = directory.samplePath(step: step)
                 let images = try sampler.sample(count: 64, key: gridKey)
                 try ImageGrid.writePNG(
-                    images, count: 64, rows: trainer.dataset.rows, columns: trainer.dataset.columns, across: 8, to: path)
+                    images, count: 64, rows: trainer.dataset.rows, columns: trainer.dataset.columns, across: 8,
+                    to: directory.samplePath(step: step))
             }
-            if step % config.checkpointEvery == 0 || step == total {
-                try directory.saveCheckpoint(try Checkpoint.encode(trainer), step: step, keep: config.keepCheckpoints)
+            let interrupted = Interruption.pending
+            if step % config.checkpointEvery == 0 || step == total || interrupted != nil {
+                do {
+                    try directory.saveCheckpoint(try Checkpoint.encode(trainer), step: step, keep: config.keepCheckpoints)
+                    lastCheckpointFailed = false
+                } catch let bad as NonFiniteState {
+                    try diverged(at: step, what: bad.what, notice: notice)
+                    continue
+                } catch {
+                    lastCheckpointFailed = true
+                    notice("checkpoint at step \(step) not written: \(error); the newest complete checkpoint is still \(directory.newestCheckpoint() ?? "none")")
+                }
             }
             try report(TrainingProgress(
                 step: step, totalSteps: total, epoch: trainer.state.epoch, batchInEpoch: trainer.state.batchInEpoch,
                 batchesPerEpoch: trainer.order.batchesPerEpoch, imagesPerSecond: rate,
                 elapsed: Date().timeIntervalSince(start), metrics: metrics))
+            if let interrupted {
+                throw TrainingInterrupted(
+                    signal: interrupted, step: step,
+                    checkpoint: lastCheckpointFailed ? "not" : directory.checkpointPath(step: step),
+                    runDirectory: directory.path)
+            }
         }
+        if lastCheckpointFailed {
+            throw GANError("the final checkpoint could not be written; the newest complete one is \(directory.newestCheckpoint() ?? "none")")
+        }
+    }
+
+    /// What is not finite after a log step: a parameter or gradient (which names where
+    /// it went wrong), else a loss.
+    private func nonFinite(_ metrics: StepMetrics) throws -> String? {
+        if let tensor = try trainer.firstNonFiniteTensor() { return tensor }
+        if !metrics.discriminatorLoss.isFinite { return "the discriminator loss" }
+        if !metrics.generatorLoss.isFinite { return "the generator loss" }
+        return nil
+    }
+
+    /// Stops, or rolls back to the newest checkpoint with lower learning rates.
+    private func diverged(at step: Int, what: String, notice: (String) -> Void) throws {
+        let newest = directory.newestCheckpoint()
+        let config = trainer.config
+        guard config.onDivergence == "rollback", rollbacks < config.maxRollbacks, let newest else {
+            throw TrainingDiverged(step: step, what: what, lastGoodCheckpoint: newest, rollbacks: rollbacks)
+        }
+        let loaded = try Checkpoint.load(newest)
+        try Checkpoint.restore(trainer, from: loaded)
+        trainer.scaleLearningRates(by: config.rollbackLrFactor)
+        rollbacks += 1
+        try resetHistory()
+        notice("training diverged at step \(step) (non-finite values in \(what)); rolled back to step \(loaded.state.step) from \(newest) with learning rates ×\(config.rollbackLrFactor): G \(trainer.config.gLr), D \(trainer.config.dLr) (rollback \(rollbacks) of \(config.maxRollbacks))")
     }
 }
 
 extension RunDirectory {
-    /// Drops metrics.csv rows after `step`: a resumed run logs those steps again.
+    /// Keeps only the well-formed metrics.csv rows up to `step`: a resumed or rolled-back
+    /// run logs the later steps again, and a killed run may have left half a line.
     func truncateMetrics(after step: Int) throws {
         let file = "\(path)/metrics.csv"
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard !lines.isEmpty else { return }
-        let header = lines.removeFirst()
-        let kept = lines.filter { line in Int(line.split(separator: ",").first ?? "").map { $0 <= step } ?? false }
-        guard kept.count != lines.count else { return }
-        try writeAtomically(Array(([header] + kept).joined(separator: "\n").utf8) + [0x0A], to: file)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let fields = Self.metricsHeader.split(separator: ",").count
+        let kept = lines.dropFirst().filter { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return f.count == fields && f.allSatisfy { Double($0) != nil } && Int(f[0]).map { $0 <= step } == true
+        }
+        let cleaned = ([Self.metricsHeader] + kept.map(String.init)).joined(separator: "\n") + "\n"
+        if cleaned != text { try writeAtomically(Array(cleaned.utf8), to: file) }
     }
 }
