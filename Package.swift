@@ -14,7 +14,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -44,7 +43,6 @@ let package = Package(
             dependencies: [
                 "ComputeBackend", "CZlib", "CPNG",
                 .product(name: "RealModule", package: "swift-numerics"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         // One list of checks, run by `gan-cl devices --check` and by the tests.

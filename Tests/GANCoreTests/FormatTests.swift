@@ -183,3 +183,103 @@ struct FormatTests {
         #expect { try ConfigFile.read(json) } throws: { "\($0)".contains("not a JSON object") }
     }
 }
+
+@Suite("NPY input")
+struct NPYTests {
+    @Test func readsWhatSampleWrites() throws {
+        var random = SplitMix64(seed: 8)
+        let values = (0..<(5 * 7)).map { _ in random.unitFloat() * 2 - 1 }
+        let file = try NPYFile.decode(SampleFiles.npy(values, rows: 5, columns: 7), path: "s.npy")
+        #expect(file.rows == 5 && file.columns == 7 && file.elementType == .float32 && file.values == values)
+    }
+
+    func npy(_ header: String, data: [UInt8], version: UInt8 = 1) -> [UInt8] {
+        var h = header
+        while (10 + h.utf8.count + 1) % 64 != 0 { h += " " }
+        h += "\n"
+        return [0x93] + Array("NUMPY".utf8) + [version, 0, UInt8(h.utf8.count & 255), UInt8(h.utf8.count >> 8)] + Array(h.utf8) + data
+    }
+
+    @Test func readsUnsignedBytes() throws {
+        let file = try NPYFile.decode(npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", data: [0, 1, 2, 253, 254, 255]), path: "u")
+        #expect(file.elementType == .uint8 && file.values == [0, 1, 2, 253, 254, 255])
+    }
+
+    @Test func rejectsBadFiles() {
+        let good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }"
+        let cases: [([UInt8], String)] = [
+            (Array("not numpy at all".utf8), "no NumPy magic"),
+            (npy(good, data: [UInt8](repeating: 0, count: 16), version: 9), "format version 9.0"),
+            (npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", data: [UInt8](repeating: 0, count: 32)), "dtype '<f8'"),
+            (npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", data: [UInt8](repeating: 0, count: 16)), "Fortran-ordered"),
+            (npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", data: [UInt8](repeating: 0, count: 32)), "not two non-negative sizes"),
+            (npy(good, data: [UInt8](repeating: 0, count: 12)), "needs 16 bytes of data, the file holds 12"),
+            (Array(npy(good, data: []).prefix(20)), "runs past the end"),
+            (npy("{'fortran_order': False, 'shape': (2, 2), }", data: [UInt8](repeating: 0, count: 16)), "no 'descr'"),
+        ]
+        for (bytes, message) in cases {
+            #expect { try NPYFile.decode(bytes, path: "x.npy") } throws: {
+                "\($0)".hasPrefix("x.npy: not a valid .npy file: ") && "\($0)".contains(message)
+            }
+        }
+    }
+}
+
+@Suite("Flat TOML config files")
+struct TOMLTests {
+    func parse(_ text: String) throws -> [(String, ConfigValue)] {
+        try ConfigFile.parse(Array(text.utf8), toml: true, path: "c.toml")
+    }
+
+    @Test func readsTheValuesConfigsUse() throws {
+        let entries = try parse("""
+            # a comment
+            batch-size = 1_024   # trailing comment
+            "g-hidden" = [128, 256,
+                          512, ]  # a multi-line array
+            lr = 2e-4
+            beta1 = 0.5
+            data = "C:\\\\data\\t\\u00e9"
+            device = 'nvidia\\raw'
+            seed = 0x1F
+            flag = true
+
+            """)
+        #expect(entries.map(\.0) == ["batch-size", "g-hidden", "lr", "beta1", "data", "device", "seed", "flag"])
+        #expect(entries[0].1 == .integer(1024))
+        #expect(entries[1].1 == .list([.integer(128), .integer(256), .integer(512)]))
+        #expect(entries[2].1 == .number(2e-4) && entries[3].1 == .number(0.5))
+        #expect(entries[4].1 == .string("C:\\data\té") && entries[5].1 == .string("nvidia\\raw"))
+        #expect(entries[6].1 == .integer(31) && entries[7].1 == .boolean(true))
+    }
+
+    /// Found by Fuzz/FuzzConfig: TOMLKit's toml++ aborted on this table header
+    /// (an assertion in parse_key). Now it is an ordinary error.
+    @Test func regressionTableHeaderWithABadKey() {
+        #expect { try parse("[&= ") } throws: { "\($0)" == "c.toml:1: invalid TOML: TOML tables are not used in gan-cl config files: keys are flat flag names, as in batch-size = 64" }
+    }
+
+    @Test func rejectsWhatIsNotFlatTOML() {
+        let cases: [(String, String)] = [
+            ("a = 1\n[table]\nb = 2", "c.toml:2: invalid TOML: TOML tables"),
+            ("a.b = 1", "dotted keys"),
+            ("a = {b = 1}", "inline tables"),
+            ("a = 1979-05-27", "dates and times"),
+            ("a = \"\"\"x\"\"\"", "multi-line strings"),
+            ("a = \"open", "unterminated string"),
+            ("a = 1\na = 2", "c.toml:2: invalid TOML: the key a appears twice"),
+            ("a = 1 2", "unexpected '2'"),
+            ("a = 01", "'01' is not"),
+            ("a = 1__0", "'1__0' is not"),
+            ("a = [1, 2", "',' or ']' expected"),
+            ("a = \"\\q\"", "invalid escape"),
+            ("= 3", "a key expected"),
+            ("a 3", "'=' after the key a expected"),
+            (String(repeating: "[", count: 40), "TOML tables"),
+            ("a = " + String(repeating: "[", count: 40), "nested too deeply"),
+        ]
+        for (text, message) in cases {
+            #expect { try parse(text) } throws: { "\($0)".contains(message) }
+        }
+    }
+}

@@ -74,7 +74,11 @@ public enum Checkpoint {
     // MARK: - Loading
 
     public static func load(_ path: String) throws -> Loaded {
-        let file = try SafetensorsFile.read(path)
+        try validate(try SafetensorsFile.read(path), path: path)
+    }
+
+    /// Checks that a safetensors file is a gan-cl checkpoint and reads its metadata.
+    public static func validate(_ file: SafetensorsFile, path: String) throws -> Loaded {
         let m = file.metadata
         guard m["format"] == format else {
             throw GANError("\(path) is not a gan-cl checkpoint (its metadata has no format \(format))")

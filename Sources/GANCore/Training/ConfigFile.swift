@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// A config file: a JSON object or a TOML document whose keys are `gan-cl train`'s flag
 /// names (`batch-size = 128`, `g-hidden = [128, 256, 512, 1024]`).
@@ -9,9 +8,15 @@ public enum ConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw GANError("--config: cannot read \(path)")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw GANError("\(path): not UTF-8 text") }
-        if path.lowercased().hasSuffix(".toml") { return try toml(text, path: path) }
-        return try json(data, path: path)
+        return try parse(Array(data), toml: path.lowercased().hasSuffix(".toml"), path: path)
+    }
+
+    /// Parses a config file's bytes as TOML or JSON; `path` names it in errors.
+    public static func parse(_ bytes: [UInt8], toml isTOML: Bool, path: String) throws -> [(String, ConfigValue)] {
+        guard !bytes.contains(0), let text = String(bytes: bytes, encoding: .utf8) else {
+            throw GANError("\(path): not UTF-8 text")
+        }
+        return isTOML ? try toml(text, path: path) : try json(Data(bytes), path: path)
     }
 
     static func json(_ data: Data, path: String) throws -> [(String, ConfigValue)] {
@@ -25,26 +30,7 @@ public enum ConfigFile {
     }
 
     static func toml(_ text: String, path: String) throws -> [(String, ConfigValue)] {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw GANError("\(path):\(error.source.begin.line): invalid TOML: \(error.description)")
-        } catch {
-            throw GANError("\(path): invalid TOML")
-        }
-        return try table.map { key, value in (key, try convert(value, key: key, path: path)) }
-    }
-
-    private static func convert(_ value: any TOMLValueConvertible, key: String, path: String) throws -> ConfigValue {
-        switch value.type {
-        case .int: return .integer(value.int!)
-        case .double: return .number(value.double!)
-        case .string: return .string(value.string!)
-        case .bool: return .boolean(value.bool!)
-        case .array: return .list(try value.array!.map { try convert($0, key: key, path: path) })
-        default: throw GANError("\(path): \(key) has a TOML \(value.type) value; config keys take numbers, strings, booleans or lists")
-        }
+        try FlatTOML.parse(text, path: path)
     }
 
     private static func describe(_ error: Error) -> String {

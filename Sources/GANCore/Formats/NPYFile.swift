@@ -1,0 +1,94 @@
+/// A 2-D array from a NumPy `.npy` file (format versions 1.0 to 3.0): float32 ('<f4')
+/// or unsigned bytes ('|u1'), C order. Samples from any source arrive this way.
+public struct NPYFile: Equatable {
+    public enum ElementType: String, Sendable {
+        case float32 = "<f4"
+        case uint8 = "|u1"
+    }
+
+    public let rows: Int
+    public let columns: Int
+    public let elementType: ElementType
+    /// rows × columns values as stored (bytes widened to Float for '|u1').
+    public let values: [Float]
+
+    /// Parses and validates an .npy file; `path` names it in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> NPYFile {
+        func fail(_ why: String) -> GANError { GANError("\(path): not a valid .npy file: \(why)") }
+        let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("no NumPy magic string") }
+        let major = bytes[6]
+        let headerLength: Int
+        let headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw fail("truncated header length") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default:
+            throw fail("format version \(major).\(bytes[7]) is not 1.0, 2.0 or 3.0")
+        }
+        guard headerLength <= bytes.count - headerStart else {
+            throw fail("header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
+        }
+        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        guard let descr = field("descr", in: header), let typeText = quoted(descr) else { throw fail("the header has no 'descr'") }
+        guard let type = ElementType(rawValue: typeText == "u1" ? "|u1" : typeText) else {
+            throw fail("dtype '\(typeText)' is not float32 ('<f4') or uint8 ('|u1')")
+        }
+        guard let order = field("fortran_order", in: header) else { throw fail("the header has no 'fortran_order'") }
+        guard order.hasPrefix("False") else { throw fail("Fortran-ordered arrays are not read; save with C order") }
+        guard let shapeText = field("shape", in: header), shapeText.hasPrefix("("), let close = shapeText.firstIndex(of: ")") else {
+            throw fail("the header has no 'shape' tuple")
+        }
+        let dimensions = shapeText[shapeText.index(after: shapeText.startIndex)..<close]
+            .split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        let shape = dimensions.compactMap { Int($0) }
+        guard shape.count == dimensions.count, shape.count == 2, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+            throw fail("shape (\(dimensions.joined(separator: ", "))) is not two non-negative sizes (samples, features)")
+        }
+        let itemSize = type == .float32 ? 4 : 1
+        let count = shape[0] * shape[1]
+        let dataStart = headerStart + headerLength
+        guard bytes.count - dataStart == count * itemSize else {
+            throw fail("shape (\(shape[0]), \(shape[1])) needs \(count * itemSize) bytes of data, the file holds \(bytes.count - dataStart)")
+        }
+        let values: [Float]
+        if type == .float32 {
+            values = (0..<count).map { i in
+                let o = dataStart + 4 * i
+                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+                return Float(bitPattern: bits)
+            }
+        } else {
+            values = bytes[dataStart...].map(Float.init)
+        }
+        return NPYFile(rows: shape[0], columns: shape[1], elementType: type, values: values)
+    }
+
+    /// The text after `'key':` in a header dict, up to the end of the header.
+    private static func field(_ key: String, in header: String) -> Substring? {
+        guard let range = header.range(of: "'\(key)':") else { return nil }
+        return header[range.upperBound...].drop(while: { $0 == " " })
+    }
+
+    /// The contents of a leading quoted string.
+    private static func quoted(_ text: Substring) -> String? {
+        guard let quote = text.first, quote == "'" || quote == "\"" else { return nil }
+        let rest = text.dropFirst()
+        guard let end = rest.firstIndex(of: quote) else { return nil }
+        return String(rest[..<end])
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in characters: String) -> String {
+        var s = self
+        while let f = s.first, characters.contains(f) { s.removeFirst() }
+        while let l = s.last, characters.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
