@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine and runs every test of gan-cl:
-# the build, the kernels under oclgrind, and the Swift test suite.
+# Sets up a fresh Debian machine and runs every test of gan-cl: the kernels under
+# oclgrind, each parser under libFuzzer for 60 s, the Swift test suite under
+# AddressSanitizer, and the Swift test suite in release mode.
+#   scripts/test.sh           everything (what CI runs)
+#   scripts/test.sh --quick   without the fuzzing and AddressSanitizer runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
 
 scripts/setup.sh
 swift build -c release
@@ -10,6 +15,18 @@ swift build -c release --build-tests
 
 echo "== Kernels under oclgrind (small shapes) =="
 scripts/oclgrind-check.sh .build/release/gan-cl
+
+if ! $quick; then
+  echo "== Parsers under libFuzzer =="
+  scripts/fuzz.sh 60
+
+  echo "== Swift tests under AddressSanitizer =="
+  swift build -c release --sanitize=address --build-tests --scratch-path .build-asan
+  # PoCL's LLVM keeps allocations to the end of the process, which LeakSanitizer would
+  # report; ASan's quarantine of freed memory would look like growth to the memory test.
+  ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=16 \
+    swift test -c release --sanitize=address --skip-build --scratch-path .build-asan
+fi
 
 echo "== Swift tests =="
 swift test -c release --skip-build
