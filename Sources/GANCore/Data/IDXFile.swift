@@ -64,20 +64,25 @@ func readMaybeGzip(_ path: String) throws -> [UInt8] {
     while true {
         let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
         if n < 0 {
-            var code: Int32 = 0
-            let message = String(cString: gzerror(file, &code))
-            throw GANError("\(path): corrupt gzip data (\(message))")
+            throw GANError("\(path): corrupt gzip data (\(gzipMessage(file, path)))")
         }
         if n == 0 { break }
         result.append(contentsOf: chunk[0..<Int(n)])
     }
     var code: Int32 = 0
-    let message = String(cString: gzerror(file, &code))
+    _ = gzerror(file, &code)
     if code != Z_OK && code != Z_STREAM_END {
         // zlib reports a stream cut short as Z_BUF_ERROR ("unexpected end of file").
-        throw GANError("\(path): truncated or corrupt gzip data (\(message))")
+        throw GANError("\(path): truncated or corrupt gzip data (\(gzipMessage(file, path)))")
     }
     return result
+}
+
+/// zlib's message for the last error, without the path it puts in front.
+private func gzipMessage(_ file: gzFile, _ path: String) -> String {
+    var code: Int32 = 0
+    let message = String(cString: gzerror(file, &code))
+    return message.hasPrefix("\(path): ") ? String(message.dropFirst(path.count + 2)) : message
 }
 
 #if canImport(Glibc)

@@ -11,13 +11,8 @@ public final class RunDirectory {
     /// probe file, so a bad --out fails before any training.
     public init(creating path: String) throws {
         self.path = path
-        let manager = FileManager.default
-        do {
-            for folder in [path, "\(path)/samples", "\(path)/checkpoints"] {
-                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            }
-        } catch {
-            throw GANError("cannot create run directory \(path): \(Self.reason(error))")
+        for folder in [path, "\(path)/samples", "\(path)/checkpoints"] {
+            try Self.makeDirectories(folder, for: path)
         }
         try writeAtomically(Array("probe\n".utf8), to: "\(path)/.write-probe")
         unlink("\(path)/.write-probe")
@@ -31,8 +26,18 @@ public final class RunDirectory {
         unlink("\(path)/.write-probe")
     }
 
-    private static func reason(_ error: Error) -> String {
-        ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? error.localizedDescription
+    /// mkdir -p, with the system's reason when a component cannot be made.
+    private static func makeDirectories(_ folder: String, for run: String) throws {
+        var built = folder.hasPrefix("/") ? "" : "."
+        for component in folder.split(separator: "/") {
+            built += "/\(component)"
+            if mkdir(built, 0o755) != 0 && errno != EEXIST {
+                throw GANError("cannot create run directory \(run): \(built): \(String(cString: strerror(errno)))")
+            }
+            guard isDirectory(built) else {
+                throw GANError("cannot create run directory \(run): \(built) exists and is not a directory")
+            }
+        }
     }
 
     // MARK: - Files
