@@ -113,14 +113,11 @@ struct BenchGEMM: ParsableCommand {
                                 reference.map { String(format: "%.2f", $0) } ?? "-"])
             }
             if let json {
-                let report = Report(
-                    device: backend.device.name, driver: backend.device.driverVersion,
-                    tunables: backend.tunables.gemm.description, date: ISO8601DateFormatter().string(from: Date()),
-                    rows: rows)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try encoder.encode(report).write(to: URL(fileURLWithPath: json))
-                print("wrote \(json)")
+                try writeJSON(
+                    Report(device: backend.device.name, driver: backend.device.driverVersion,
+                           tunables: backend.tunables.gemm.description, date: ISO8601DateFormatter().string(from: Date()),
+                           rows: rows),
+                    to: json)
             }
         }
     }
@@ -197,12 +194,7 @@ struct BenchTrain: ParsableCommand {
             }
             if backend != "cpu" { try measure(try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))) }
             if backend != "opencl" { try measure(CPUBackend()) }
-            if let json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
-                print("wrote \(json)")
-            }
+            if let json { try writeJSON(rows, to: json) }
         }
     }
 

@@ -25,6 +25,14 @@ func say(_ line: String) {
     fflush(nil)
 }
 
+/// Writes a benchmark's results as pretty-printed JSON and says where.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    say("wrote \(path)")
+}
+
 /// Prints a fixed-width text table, one row at a time.
 struct TablePrinter {
     let columns: [(String, Int)]
