@@ -77,7 +77,7 @@ public final class OpenCLBackend: ComputeBackend {
 
     public init(device: OpenCLDevice, tunables: OpenCLTunables? = nil) throws {
         self.device = device
-        let tunables = tunables ?? OpenCLTunables.defaults(for: device)
+        let tunables = try tunables ?? OpenCLTunables.defaults(for: device)
         self.tunables = tunables
         var status: cl_int = CL_SUCCESS
         var deviceID: cl_device_id? = device.id

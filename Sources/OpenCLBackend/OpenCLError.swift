@@ -16,6 +16,8 @@ public enum OpenCLError: Error, Equatable, CustomStringConvertible {
     case deviceMemoryExhausted(bytes: Int, held: Int, limit: Int, device: String)
     /// The driver refused an allocation.
     case allocationFailed(bytes: Int, device: String, status: Int32)
+    /// Tunables that the kernels cannot be built with.
+    case badTunables(String)
     /// A kernel source is missing from the binary or from `GANCL_KERNELS_DIR`.
     case missingKernelSource(String)
 
@@ -37,6 +39,8 @@ public enum OpenCLError: Error, Equatable, CustomStringConvertible {
             return "a buffer of \(bytes) bytes would bring gan-cl's buffers on \(device) to \(held + bytes) bytes, past its \(limit) bytes of global memory; try a smaller batch size or narrower layers"
         case .allocationFailed(let bytes, let device, let status):
             return "\(device) could not allocate a buffer of \(bytes) bytes (\(OpenCLError.name(of: status))); try a smaller batch size or narrower layers"
+        case .badTunables(let message):
+            return message
         case .missingKernelSource(let name):
             return "kernel source \(name).cl not found"
         }

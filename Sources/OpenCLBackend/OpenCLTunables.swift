@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The GEMM kernel's tile shape (see the header of Kernels/gemm.cl).
 public struct GEMMTunables: Equatable, Sendable, CustomStringConvertible {
     public var tileM: Int
@@ -37,8 +41,27 @@ public struct OpenCLTunables: Equatable, Sendable {
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
         reduceWorkGroup: 64)
 
-    /// The built-in choice for `device`.
-    public static func defaults(for device: OpenCLDevice) -> OpenCLTunables {
+    /// `GANCL_GEMM_TUNABLES=TILE_M,TILE_N,TILE_K,WPT_M,WPT_N` overrides the GEMM choice,
+    /// for kernel work and tuning experiments.
+    public static let gemmOverrideVariable = "GANCL_GEMM_TUNABLES"
+
+    /// The built-in choice for `device`, or the override's.
+    public static func defaults(for device: OpenCLDevice) throws -> OpenCLTunables {
+        var chosen = builtIn(for: device)
+        if let text = getenv(gemmOverrideVariable).map({ String(cString: $0) }), !text.isEmpty {
+            let v = text.split(separator: ",").compactMap { Int($0) }
+            guard v.count == 5, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
+                throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N with WPT_M dividing TILE_M and WPT_N dividing TILE_N")
+            }
+            chosen.gemm = GEMMTunables(tileM: v[0], tileN: v[1], tileK: v[2], workPerThreadM: v[3], workPerThreadN: v[4])
+            guard chosen.gemm.threads <= device.maxWorkGroupSize else {
+                throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text) needs \(chosen.gemm.threads) work-items per group; \(device.name) allows \(device.maxWorkGroupSize)")
+            }
+        }
+        return chosen
+    }
+
+    static func builtIn(for device: OpenCLDevice) -> OpenCLTunables {
         var chosen = fallback
         let vendor = device.vendor.lowercased()
         if device.isGPU {
@@ -48,8 +71,9 @@ public struct OpenCLTunables: Equatable, Sendable {
             chosen.reduceWorkGroup = 256
         } else if device.platformName.lowercased().contains("portable computing language") || vendor.contains("pocl") {
             // PoCL runs a work-group's items as loops on one core: fewer, larger
-            // work-items keep more of a tile in registers.
-            chosen.gemm = GEMMTunables(tileM: 64, tileN: 64, tileK: 16, workPerThreadM: 8, workPerThreadN: 8)
+            // work-items keep more of a tile in registers. 64×128 tiles measured 1.5–2×
+            // faster than 64×64 on the GAN's shapes (benchmarks/README.md, 2026-11-22).
+            chosen.gemm = GEMMTunables(tileM: 64, tileN: 128, tileK: 16, workPerThreadM: 8, workPerThreadN: 8)
             chosen.reduceWorkGroup = 64
         }
         return chosen.fitted(to: device)
