@@ -62,6 +62,15 @@ struct CLITests {
         #expect(result.stderr.contains("undeclared_function"))
     }
 
+    @Test func gemmTunablesCanBeOverridden() throws {
+        let other = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": "32,64,8,4,8"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stdout.contains("GEMM tunables: 32x64x8 tiles, 4x8 per work-item"))
+        let bad = try GANCL.run(["devices", "--check", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": "64,64,16,7,8"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "gan-cl: error: GANCL_GEMM_TUNABLES=64,64,16,7,8: expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N with WPT_M dividing TILE_M and WPT_N dividing TILE_N\n")
+    }
+
     @Test func unknownOperationIsAUsageError() throws {
         let result = try GANCL.run(["devices", "--check", "--operation", "nope"])
         #expect(result.status != 0)
@@ -99,6 +108,7 @@ enum GANCL {
         var merged = ProcessInfo.processInfo.environment
         merged.removeValue(forKey: "GANCL_DEVICE")
         merged.removeValue(forKey: "GANCL_KERNELS_DIR")
+        merged.removeValue(forKey: "GANCL_GEMM_TUNABLES")
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
         let out = Pipe()
