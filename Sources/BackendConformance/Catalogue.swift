@@ -77,7 +77,7 @@ public enum ConformanceCatalogue {
                     // With beta = 0, C is poisoned: the operation must not read it.
                     let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
                     trials.append(Trial(
-                        operation: operation, label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta)",
+                        label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta)",
                         shape: "\(m)x\(n)x\(k)",
                         call: .gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta),
                         inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c],
@@ -87,7 +87,7 @@ public enum ConformanceCatalogue {
             return trials
         case "bias-add":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "bias add", shape: shapeText(r, c), call: .addBias(rows: r, columns: c),
+                Trial(label: "bias add", shape: shapeText(r, c), call: .addBias(rows: r, columns: c),
                       inputs: [random.floats(r * c, in: -2...2), random.floats(c, in: -2...2)],
                       outputCounts: [r * c], comparison: pointwise)
             }
@@ -95,30 +95,30 @@ public enum ConformanceCatalogue {
             return shapes.enumerated().map { index, shape in
                 let (r, c) = shape
                 let accumulate = index % 2 == 1
-                return Trial(operation: operation, label: accumulate ? "sum columns (accumulate)" : "sum columns",
+                return Trial(label: accumulate ? "sum columns (accumulate)" : "sum columns",
                              shape: shapeText(r, c), call: .sumColumns(rows: r, columns: c, accumulate: accumulate),
                              inputs: [random.floats(r * c, in: -2...2)] + (accumulate ? [random.floats(c, in: -2...2)] : []),
                              outputCounts: [c], comparison: pointwise)
             }
         case "sum-rows":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "sum rows", shape: shapeText(r, c), call: .sumRows(rows: r, columns: c),
+                Trial(label: "sum rows", shape: shapeText(r, c), call: .sumRows(rows: r, columns: c),
                       inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r], comparison: pointwise)
             }
         case "mean":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "mean", shape: shapeText(r, c), call: .mean,
+                Trial(label: "mean", shape: shapeText(r, c), call: .mean,
                       inputs: [random.floats(r * c, in: -2...2)], outputCounts: [1], comparison: pointwise)
             }
         case "scale":
             return shapes.map { r, c in
                 let factor = random.floats(1, in: -3...3)[0]
-                return Trial(operation: operation, label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
+                return Trial(label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
             }
         case "clamp":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "clamp [-0.01, 0.01]", shape: shapeText(r, c),
+                Trial(label: "clamp [-0.01, 0.01]", shape: shapeText(r, c),
                       call: .clamp(lower: -0.01, upper: 0.01), inputs: [random.floats(r * c, in: -0.05...0.05)],
                       outputCounts: [r * c], comparison: pointwise)
             }
@@ -130,12 +130,12 @@ public enum ConformanceCatalogue {
                     let x = random.logits(r * c)
                     let label = "\(activation) \(forward ? "forward" : "backward")"
                     if forward {
-                        return Trial(operation: operation, label: label, shape: shapeText(r, c),
+                        return Trial(label: label, shape: shapeText(r, c),
                                      call: .activationForward(activation), inputs: [x], outputCounts: [r * c],
                                      comparison: pointwise)
                     }
                     let y = x.map { CPUReference.activate(activation, $0) }
-                    return Trial(operation: operation, label: label, shape: shapeText(r, c),
+                    return Trial(label: label, shape: shapeText(r, c),
                                  call: .activationBackward(activation), inputs: [y, random.floats(r * c, in: -2...2)],
                                  outputCounts: [r * c], comparison: pointwise)
                 }
@@ -148,7 +148,7 @@ public enum ConformanceCatalogue {
             ]
             return objectives.flatMap { objective in
                 shapes.map { r, c in
-                    Trial(operation: operation, label: "\(objective)", shape: shapeText(r, c),
+                    Trial(label: "\(objective)", shape: shapeText(r, c),
                           call: .objective(objective, gradientScale: 1 / Float(r * c)), inputs: [random.logits(r * c)],
                           outputCounts: [r * c, r * c], comparison: pointwise)
                 }
@@ -160,7 +160,7 @@ public enum ConformanceCatalogue {
                     ? AdamHyperparameters()
                     : AdamHyperparameters(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
                 let step = 1 + index * 97
-                return Trial(operation: operation, label: "adam lr=\(hyper.learningRate) β1=\(hyper.beta1) t=\(step)",
+                return Trial(label: "adam lr=\(hyper.learningRate) β1=\(hyper.beta1) t=\(step)",
                              shape: shapeText(shape.0, shape.1), call: .adam(hyper, step: step),
                              inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
                                       random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
@@ -168,7 +168,7 @@ public enum ConformanceCatalogue {
             }
         case "sgd":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "sgd lr=0.01 momentum=0.9", shape: shapeText(r, c),
+                Trial(label: "sgd lr=0.01 momentum=0.9", shape: shapeText(r, c),
                       call: .sgd(learningRate: 0.01, momentum: 0.9),
                       inputs: [random.floats(r * c, in: -1...1), random.floats(r * c, in: -1...1),
                                random.floats(r * c, in: -1...1)],
@@ -180,7 +180,7 @@ public enum ConformanceCatalogue {
                 // Every third draw starts just below a 32-bit boundary of the counter.
                 let counter = index % 3 == 0 ? 0xFFFF_FFFE : random.next() >> 8
                 let uniform = operation == "philox-uniform"
-                return Trial(operation: operation, label: uniform ? "philox uniform" : "philox normal",
+                return Trial(label: uniform ? "philox uniform" : "philox normal",
                              shape: "\(count)",
                              call: uniform ? .uniform(seed: seed, counter: counter)
                                            : .normal(seed: seed, counter: counter, mean: 0.5, std: 2),
@@ -188,12 +188,12 @@ public enum ConformanceCatalogue {
             }
         case "copy":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "copy", shape: shapeText(r, c), call: .copy,
+                Trial(label: "copy", shape: shapeText(r, c), call: .copy,
                       inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: .bitExact)
             }
         case "fill":
             return shapes.map { r, c in
-                Trial(operation: operation, label: "fill", shape: shapeText(r, c), call: .fill(random.floats(1, in: -9...9)[0]),
+                Trial(label: "fill", shape: shapeText(r, c), call: .fill(random.floats(1, in: -9...9)[0]),
                       inputs: [], outputCounts: [r * c], comparison: .bitExact)
             }
         default:

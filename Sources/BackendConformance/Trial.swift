@@ -49,8 +49,6 @@ public struct Trial: Sendable {
         case relative(tolerance: Double)
     }
 
-    /// The family this trial belongs to ("gemm", "adam", ...), for filtering.
-    public let operation: String
     /// The row label: the operation with its variant ("gemm NT", "tanh forward").
     public let label: String
     public let shape: String
@@ -60,10 +58,9 @@ public struct Trial: Sendable {
     public let comparison: Comparison
 
     public init(
-        operation: String, label: String, shape: String, call: Call, inputs: [[Float]], outputCounts: [Int],
+        label: String, shape: String, call: Call, inputs: [[Float]], outputCounts: [Int],
         comparison: Comparison
     ) {
-        self.operation = operation
         self.label = label
         self.shape = shape
         self.call = call

@@ -11,6 +11,15 @@ struct Bench: ParsableCommand {
         abstract: "Measure backend speed.", subcommands: [BenchGEMM.self, BenchTrain.self])
 }
 
+/// The batch sizes of `--batches 64,256`.
+func parseBatchSizes(_ text: String) throws -> [Int] {
+    let sizes = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+        throw GANError("--batches takes positive integers such as 64,256, got '\(text)'")
+    }
+    return sizes.compactMap { $0 }
+}
+
 /// One GEMM shape of the benchmark.
 struct GEMMCase: Codable {
     let name: String
@@ -92,12 +101,7 @@ struct BenchGEMM: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let batchSizes = try batches.split(separator: ",").map { text -> Int in
-                guard let b = Int(text.trimmingCharacters(in: .whitespaces)), b > 0 else {
-                    throw ValidationError("--batches takes positive integers, got '\(batches)'")
-                }
-                return b
-            }
+            let batchSizes = try parseBatchSizes(batches)
             let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
             try backend.buildAllPrograms()
             let cpu = CPUBackend()
@@ -177,8 +181,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }) else { throw GANError("--batches takes positive integers") }
+            let sizes = try parseBatchSizes(batches)
             guard ["opencl", "cpu", "both"].contains(backend) else { throw GANError("--backend must be opencl, cpu or both") }
             let dataset = try ImageDataset.load(directory: data)
             var rows: [Row] = []

@@ -51,7 +51,8 @@ struct Devices: ParsableCommand {
             print("    driver:         \(d.driverVersion)")
             print("    type:           \(d.typeName)")
             print("    compute units:  \(d.computeUnits)")
-            print("    global memory:  \(formatBytes(d.globalMemoryBytes))")
+            print("    global memory:  \(formatBytes(d.globalMemoryBytes)) (largest buffer \(formatBytes(d.maxAllocationBytes)))")
+            print("    local memory:   \(d.localMemoryBytes / 1024) KiB; work-groups up to \(d.maxWorkGroupSize)")
             print("    OpenCL C:       \(d.openCLCVersion)")
         }
     }
