@@ -38,7 +38,8 @@ public enum Interruption {
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let signal: Int32
     public let step: Int
-    public let checkpoint: String
+    /// The checkpoint written at the interruption; nil if writing it failed.
+    public let checkpoint: String?
     public let runDirectory: String
 
     /// 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
@@ -46,6 +47,7 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
 
     public var description: String {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
-        return "interrupted by \(name) at step \(step); checkpoint \(checkpoint) written; resume with: gan-cl train --resume \(runDirectory)"
+        let written = checkpoint.map { "checkpoint \($0) written" } ?? "its checkpoint could not be written"
+        return "interrupted by \(name) at step \(step); \(written); resume with: gan-cl train --resume \(runDirectory)"
     }
 }

@@ -14,14 +14,18 @@ public final class RunDirectory {
         for folder in [path, "\(path)/samples", "\(path)/checkpoints"] {
             try Self.makeDirectories(folder, for: path)
         }
-        try writeAtomically(Array("probe\n".utf8), to: "\(path)/.write-probe")
-        unlink("\(path)/.write-probe")
+        try probe()
     }
 
     /// Opens an existing run directory to resume it.
     public init(existing path: String) throws {
         guard isDirectory(path) else { throw GANError("--resume: \(path) is not a run directory") }
         self.path = path
+        try probe()
+    }
+
+    /// Writes and removes a small file, so an unwritable or full directory fails now.
+    private func probe() throws {
         try writeAtomically(Array("probe\n".utf8), to: "\(path)/.write-probe")
         unlink("\(path)/.write-probe")
     }

@@ -103,7 +103,7 @@ public final class TrainingSession<B: ComputeBackend> {
             if let interrupted {
                 throw TrainingInterrupted(
                     signal: interrupted, step: step,
-                    checkpoint: lastCheckpointFailed ? "not" : directory.checkpointPath(step: step),
+                    checkpoint: lastCheckpointFailed ? nil : directory.checkpointPath(step: step),
                     runDirectory: directory.path)
             }
         }
