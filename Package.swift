@@ -56,7 +56,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ComputeBackendTests",
-            dependencies: ["ComputeBackend", "CPUBackend"]
+            dependencies: ["ComputeBackend", "CPUBackend", "BackendConformance"]
         ),
         .testTarget(
             name: "OpenCLBackendTests",

@@ -52,3 +52,29 @@ __kernel void objective(__global const float* logits, __global float* losses,
     losses[i] = loss;
     gradients[i] = grad * gradient_scale;
 }
+
+// Softmax cross-entropy, one work-item per row; global = rows.
+//   logits, gradients are (rows, classes); labels, losses are (rows).
+//   losses[r]       = log sum_c exp(z[r,c]) - z[r, label]   (label = (int)labels[r])
+//   gradients[r, c] = gradient_scale * (softmax(z_r)[c] - (c == label))
+// A label outside [0, classes) leaves only the log-sum-exp term.
+__kernel void softmax_cross_entropy(__global const float* logits, __global const float* labels,
+                                    __global float* losses, __global float* gradients,
+                                    const int rows, const int classes, const float gradient_scale)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float* z = logits + (size_t)r * classes;
+    __global float* g = gradients + (size_t)r * classes;
+    float top = z[0];
+    for (int c = 1; c < classes; ++c) top = fmax(top, z[c]);
+    float total = 0.0f;
+    for (int c = 0; c < classes; ++c) total += exp(z[c] - top);
+    const float log_sum = top + log(total);
+    const float label_value = labels[r];
+    const int label = (label_value >= 0.0f && label_value < (float)classes) ? (int)label_value : -1;
+    for (int c = 0; c < classes; ++c) {
+        g[c] = gradient_scale * (exp(z[c] - log_sum) - (c == label ? 1.0f : 0.0f));
+    }
+    losses[r] = label >= 0 ? log_sum - z[label] : log_sum;
+}

@@ -14,7 +14,7 @@ public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
         "gemm", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
-        "activation-forward", "activation-backward", "objective", "adam", "sgd",
+        "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
@@ -153,6 +153,15 @@ public enum ConformanceCatalogue {
                           outputCounts: [r * c, r * c], comparison: pointwise)
                 }
             }
+        case "softmax-cross-entropy":
+            // Rows of logits of any scale (±100 included) against labels in range and,
+            // in every seventh row, out of range (no target).
+            return shapes.map { r, c in
+                let labels = (0..<r).map { i in i % 7 == 6 ? Float(-1) : Float(random.index(c)) }
+                return Trial(label: "softmax cross-entropy", shape: shapeText(r, c),
+                             call: .softmaxCrossEntropy(rows: r, classes: c, gradientScale: 1 / Float(r)),
+                             inputs: [random.logits(r * c), labels], outputCounts: [r, r * c], comparison: pointwise)
+            }
         case "adam":
             return shapes.enumerated().map { index, shape in
                 let count = shape.0 * shape.1
@@ -211,6 +220,9 @@ struct TestRandom {
     init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
     mutating func next() -> UInt64 { generator.next() }
+
+    /// An integer in 0..<bound.
+    mutating func index(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 
     mutating func floats(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
         (0..<count).map { _ in range.lowerBound + (range.upperBound - range.lowerBound) * generator.unitFloat() }

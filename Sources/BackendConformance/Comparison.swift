@@ -105,6 +105,14 @@ enum Magnitudes {
                 }
             }
             return [losses, gradients]
+        case .softmaxCrossEntropy(let rows, let classes, let gradientScale):
+            // The loss subtracts a logit from the log-sum-exp; a gradient subtracts 1
+            // from a probability.
+            let logits = input[0]
+            let losses = (0..<rows).map { r in
+                Double(abs(reference[0][r])) + (0..<classes).map { Double(abs(logits[r * classes + $0])) }.max()! + 1
+            }
+            return [losses, reference[1].map { _ in 2 * Double(abs(gradientScale)) }]
         case .adam(let hyper, _):
             let (p, g, m, v) = (input[0], input[1], input[2], input[3])
             return [

@@ -10,7 +10,7 @@ public enum Conformance {
         on backend: B, size: ConformanceSize, operations: [String] = ConformanceCatalogue.operations,
         report: (TrialResult) -> Void = { _ in }
     ) throws -> [TrialResult] {
-        let reference = CPUBackend()
+        let reference = CPUBackend(referenceGEMM: true)
         var results: [TrialResult] = []
         for operation in operations {
             for trial in ConformanceCatalogue.trials(of: operation, size: size) {
@@ -24,7 +24,7 @@ public enum Conformance {
 
     /// One trial on `backend` and on `reference`, compared.
     public static func check<B: ComputeBackend>(
-        _ trial: Trial, on backend: B, reference: CPUBackend = CPUBackend()
+        _ trial: Trial, on backend: B, reference: CPUBackend = CPUBackend(referenceGEMM: true)
     ) throws -> TrialResult {
         let expected = try trial.run(on: reference)
         let actual = try trial.run(on: backend)

@@ -26,6 +26,8 @@ public struct Trial: Sendable {
         case activationBackward(Activation)
         /// inputs [logits]; outputs [losses, gradients]
         case objective(LogitObjective, gradientScale: Float)
+        /// inputs [logits, labels]; outputs [losses(rows), gradients(rows × classes)]
+        case softmaxCrossEntropy(rows: Int, classes: Int, gradientScale: Float)
         /// inputs [p, g, m, v]; outputs [p, m, v]
         case adam(AdamHyperparameters, step: Int)
         /// inputs [p, g, velocity]; outputs [p, velocity]
@@ -117,6 +119,11 @@ extension Trial {
             outputs = [try fresh(0), try fresh(1)]
             try backend.objective(
                 objective, logits: given[0], count: inputs[0].count,
+                losses: outputs[0], gradients: outputs[1], gradientScale: gradientScale)
+        case .softmaxCrossEntropy(let rows, let classes, let gradientScale):
+            outputs = [try fresh(0), try fresh(1)]
+            try backend.softmaxCrossEntropy(
+                logits: given[0], labels: given[1], rows: rows, classes: classes,
                 losses: outputs[0], gradients: outputs[1], gradientScale: gradientScale)
         case .adam(let hyper, let step):
             try backend.adamStep(

@@ -20,15 +20,22 @@ public final class CPUBuffer: BackendBuffer {
     }
 }
 
-/// The plain-Swift backend: every operation is `CPUReference` in float32, run at once on
-/// the calling thread, so there is no queue to wait for.
+/// The plain-Swift backend: every operation runs at once on the calling thread, so there
+/// is no queue to wait for. Every operation is `CPUReference` in float32, except GEMM,
+/// which by default is `BlockedGEMM` (vectorised, on both cores; tested against the
+/// reference) and with `referenceGEMM` the plain loop, as the conformance checks use.
 public final class CPUBackend: ComputeBackend {
     public typealias Buffer = CPUBuffer
 
-    public let name = "cpu"
+    public let name: String
     public private(set) var statistics = BackendStatistics()
+    /// GEMM is `CPUReference.gemm`, not `BlockedGEMM`.
+    public let referenceGEMM: Bool
 
-    public init() {}
+    public init(referenceGEMM: Bool = false) {
+        self.referenceGEMM = referenceGEMM
+        name = referenceGEMM ? "cpu (reference)" : "cpu"
+    }
 
     // MARK: Memory
 
@@ -73,9 +80,15 @@ public final class CPUBackend: ComputeBackend {
     ) throws {
         statistics.operations += 1
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
-        CPUReference.gemm(
-            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-            alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage)
+        if referenceGEMM {
+            CPUReference.gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage)
+        } else {
+            BlockedGEMM.gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage)
+        }
     }
 
     public func addBias(_ x: CPUBuffer, rows: Int, columns: Int, bias: CPUBuffer) throws {
@@ -149,6 +162,22 @@ public final class CPUBackend: ComputeBackend {
             let (loss, gradient) = CPUReference.objective(objective, logits.storage[i])
             losses.storage[i] = loss
             gradients.storage[i] = gradient * gradientScale
+        }
+    }
+
+    public func softmaxCrossEntropy(
+        logits: CPUBuffer, labels: CPUBuffer, rows: Int, classes: Int,
+        losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.softmax(logits: logits, labels: labels, rows: rows, classes: classes, losses: losses, gradients: gradients)
+        for r in 0..<rows {
+            let row = UnsafeBufferPointer(rebasing: logits.readOnly[(r * classes)..<((r + 1) * classes)])
+            let gradient = UnsafeMutableBufferPointer(rebasing: gradients.storage[(r * classes)..<((r + 1) * classes)])
+            let label = labels.storage[r]
+            let index = label >= 0 && label < Float(classes) ? Int(label) : -1
+            losses.storage[r] = CPUReference.softmaxCrossEntropy(row, label: index, gradient: gradient)
+            for c in 0..<classes { gradient[c] *= gradientScale }
         }
     }
 

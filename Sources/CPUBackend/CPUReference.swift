@@ -140,6 +140,21 @@ public enum CPUReference {
         }
     }
 
+    /// Softmax cross-entropy of one row of logits against `label` (see
+    /// `ComputeBackend.softmaxCrossEntropy`): the loss, and softmax − one-hot in `gradient`.
+    public static func softmaxCrossEntropy<T: Real & BinaryFloatingPoint>(
+        _ z: UnsafeBufferPointer<T>, label: Int, gradient: UnsafeMutableBufferPointer<T>
+    ) -> T {
+        let top = z.max() ?? 0
+        var total: T = 0
+        for c in 0..<z.count { total += T.exp(z[c] - top) }
+        let logSum = top + T.log(total)
+        for c in 0..<z.count {
+            gradient[c] = T.exp(z[c] - logSum) - (c == label ? 1 : 0)
+        }
+        return (0..<z.count).contains(label) ? logSum - z[label] : logSum
+    }
+
     // MARK: - Optimisers
 
     /// One Adam step on one element; returns (p, m, v).

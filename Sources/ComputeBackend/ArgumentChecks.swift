@@ -28,6 +28,19 @@ public enum ArgumentChecks {
         guard step >= 1 else { throw BackendError.invalidArgument("Adam's step counts from 1, got \(step)") }
     }
 
+    /// The checks of `ComputeBackend.softmaxCrossEntropy`.
+    public static func softmax<B: BackendBuffer>(
+        logits: B, labels: B, rows: Int, classes: Int, losses: B, gradients: B
+    ) throws {
+        try size(rows, "rows")
+        try size(classes, "classes")
+        guard rows.multipliedReportingOverflow(by: classes).overflow == false else {
+            throw BackendError.invalidArgument("rows × classes overflows")
+        }
+        try buffers(["logits": logits, "gradients": gradients], hold: rows * classes)
+        try buffers(["labels": labels, "losses": losses], hold: rows)
+    }
+
     /// Throws unless `lower` ≤ `upper`.
     public static func clampBounds(lower: Float, upper: Float) throws {
         guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper, got \(lower) > \(upper)") }

@@ -84,6 +84,15 @@ public protocol ComputeBackend: AnyObject {
         losses: Buffer, gradients: Buffer, gradientScale: Float
     ) throws
 
+    /// Softmax cross-entropy of each row of `logits` (rows × classes) against the class
+    /// whose index `labels[r]` holds (as a float): losses[r] = log Σ_c e^z[r,c] − z[r, label]
+    /// and gradients[r, c] = gradientScale · (softmax(z_r)[c] − [c = label]).
+    /// A label outside 0..<classes leaves only the log-sum-exp term (no target).
+    func softmaxCrossEntropy(
+        logits: Buffer, labels: Buffer, rows: Int, classes: Int,
+        losses: Buffer, gradients: Buffer, gradientScale: Float
+    ) throws
+
     // MARK: Optimisers
 
     /// One Adam step with bias correction, in place on params, m and v.

@@ -90,6 +90,17 @@ extension OpenCLBackend {
              .float(objective.parameter), .float(gradientScale)])
     }
 
+    public func softmaxCrossEntropy(
+        logits: OpenCLBuffer, labels: OpenCLBuffer, rows: Int, classes: Int,
+        losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
+    ) throws {
+        try ArgumentChecks.softmax(logits: logits, labels: labels, rows: rows, classes: classes, losses: losses, gradients: gradients)
+        try launch(
+            "loss", "softmax_cross_entropy", global: [rows],
+            [.buffer(logits), .buffer(labels), .buffer(losses), .buffer(gradients), .int(rows), .int(classes),
+             .float(gradientScale)])
+    }
+
     public func adamStep(
         parameters: OpenCLBuffer, gradients: OpenCLBuffer, m: OpenCLBuffer, v: OpenCLBuffer, count: Int,
         hyper: AdamHyperparameters, step: Int

@@ -189,7 +189,7 @@ struct BenchTrain: ParsableCommand {
             table.printHeader()
             func measure<B: ComputeBackend>(_ backend: B) throws {
                 for size in sizes {
-                    let row = try time(backend, batch: size, dataset: dataset)
+                    let row = try time(backend, batch: size, data: .images(dataset))
                     rows.append(row)
                     table.printRow([backend.name, "\(size)", String(format: "%.0f", row.imagesPerSecond),
                                     String(format: "%.1f", row.secondsPerEpoch), String(format: "%.0f", row.launchesPerStep)])
@@ -201,10 +201,10 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    private func time<B: ComputeBackend>(_ backend: B, batch: Int, dataset: ImageDataset) throws -> Row {
+    private func time<B: ComputeBackend>(_ backend: B, batch: Int, data: TrainingData) throws -> Row {
         var config = RunConfig()
         config.batchSize = batch
-        let trainer = try Trainer(backend: backend, config: config, dataset: dataset)
+        let trainer = try Trainer(backend: backend, config: config, data: data)
         try trainer.step(metrics: false)
         try trainer.step(metrics: false)
         try backend.finish()

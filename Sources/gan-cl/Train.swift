@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
               gan-cl train --resume runs/fmnist --epochs 40
             """)
 
-    @Option(help: "Directory of MNIST-format IDX files (.gz or raw).") var data: String?
+    @Option(help: "Directory of MNIST-format IDX files (.gz or raw), or a 2-D mixture: ring8 or grid25 (with its own preset).") var data: String?
     @Option(help: "Passes over the data (default 20).") var epochs: String?
     @Option(help: "Generator updates in all (instead of --epochs).") var steps: String?
     @Option(help: "Images per batch (default 64).") var batchSize: String?
@@ -50,6 +50,9 @@ struct Train: ParsableCommand {
     @Option(help: "On a NaN or infinity in a loss, gradient or weight: stop, or rollback to the newest checkpoint (default stop).") var onDivergence: String?
     @Option(help: "With --on-divergence rollback: multiply the learning rates by this (default 0.5).") var rollbackLrFactor: String?
     @Option(help: "With --on-divergence rollback: roll back at most this many times (default 3).") var maxRollbacks: String?
+    @Option(help: "Evaluate every N steps as well as after the last (metrics.csv columns, eval.json); 0: never.") var evalEvery: String?
+    @Option(help: "Samples per evaluation (default 10000 for images, 2500 for 2-D data).") var evalSamples: String?
+    @Option(help: "The reference classifier for image metrics (default models/fmnist-classifier.safetensors).") var classifier: String?
     @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
     @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
 
@@ -62,7 +65,8 @@ struct Train: ParsableCommand {
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation), ("d-activation", dActivation),
             ("leaky-slope", leakySlope), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
             ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence),
-            ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks),
+            ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
+            ("eval-samples", evalSamples),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
@@ -70,7 +74,7 @@ struct Train: ParsableCommand {
     /// Keys a resumed run may change: how long, how often, and where it runs.
     static let resumableKeys: Set = [
         "epochs", "steps", "log-every", "sample-every", "checkpoint-every", "keep-checkpoints", "backend", "device",
-        "on-divergence", "rollback-lr-factor", "max-rollbacks",
+        "on-divergence", "rollback-lr-factor", "max-rollbacks", "eval-every", "eval-samples",
     ]
 
     func run() throws {
@@ -81,12 +85,20 @@ struct Train: ParsableCommand {
 
     private func newRun() throws {
         var settings = RunConfig()
+        var given = Set<String>()
         if let config {
-            for (key, value) in try ConfigFile.read(config) { try settings.set(key, value, source: config) }
+            for (key, value) in try ConfigFile.read(config) {
+                try settings.set(key, value, source: config)
+                given.insert(key)
+            }
         }
-        for (key, value) in givenFlags { try settings.set(key, .string(value), source: "--\(key)") }
+        for (key, value) in givenFlags {
+            try settings.set(key, .string(value), source: "--\(key)")
+            given.insert(key)
+        }
+        try settings.applyMixturePreset(except: given)
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
-        let dataset = try ImageDataset.load(directory: settings.data)
+        let dataset = try TrainingData.load(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
         let directory = try RunDirectory(creating: settings.out!)
         try withBackend(named: settings.backend, device: settings.device) { backend in
@@ -109,16 +121,16 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
         }
         settings.out = path
-        let dataset = try ImageDataset.load(directory: settings.data)
+        let dataset = try TrainingData.load(settings.data, seed: settings.seed)
         try withBackend(named: settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
         }
     }
 
     private func train<B: ComputeBackend>(
-        on backend: B, settings: RunConfig, dataset: ImageDataset, directory: RunDirectory, resumeFrom: Checkpoint.Loaded?
+        on backend: B, settings: RunConfig, dataset: TrainingData, directory: RunDirectory, resumeFrom: Checkpoint.Loaded?
     ) throws {
-        let trainer = try Trainer(backend: backend, config: settings, dataset: dataset)
+        let trainer = try Trainer(backend: backend, config: settings, data: dataset)
         if let resumeFrom {
             try Checkpoint.restore(trainer, from: resumeFrom)
             say("Resuming \(directory.path) at step \(trainer.state.step) from \(resumeFrom.path)")
@@ -130,9 +142,10 @@ struct Train: ParsableCommand {
         let batches = trainer.order.batchesPerEpoch
         let epochs = (total * settings.dSteps + batches - 1) / batches
         say("Training on \(backend.name): G \(trainer.generator.shape), D \(trainer.discriminator.shape)")
-        say("\(dataset.count) images of \(dataset.rows)×\(dataset.columns), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
+        say("\(dataset.summary), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
         var display = ProgressDisplay(totalEpochs: epochs)
-        let session = try TrainingSession(trainer: trainer, directory: directory)
+        let session = try TrainingSession(
+            trainer: trainer, directory: directory, classifierPath: classifier ?? ReferenceClassifier.defaultPath())
         Interruption.install()
         try session.run(notice: { note($0) }) { display.show($0) }
         say("Done at step \(trainer.state.step): \(directory.newestCheckpoint() ?? "")")

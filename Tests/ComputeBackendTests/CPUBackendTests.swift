@@ -1,5 +1,6 @@
 import CPUBackend
 import ComputeBackend
+import BackendConformance
 import Testing
 
 @Suite("CPU backend: optimisers and argument checks")
@@ -79,5 +80,22 @@ struct CPUBackendTests {
             try backend.adamStep(parameters: small, gradients: small, m: small, v: small, count: 6, hyper: .init(), step: 0)
         }
         #expect(throws: BackendError.self) { try backend.clamp(small, count: 6, lower: 1, upper: -1) }
+    }
+}
+
+@Suite("CPU backend: blocked GEMM")
+struct BlockedGEMMTests {
+    /// The vectorised GEMM the CPU backend trains with agrees with the plain reference
+    /// loop on every transpose pair, α and β, on shapes that do not divide its 4×16 blocks.
+    @Test func blockedGEMMMatchesTheReference() throws {
+        // The full catalogue's GEMM shapes up to 300 on a side (the larger ones only add time).
+        let trials = ConformanceCatalogue.trials(of: "gemm", size: .full).filter { trial in
+            trial.shape.split(separator: "x").allSatisfy { Int($0).map { $0 <= 300 } ?? false }
+        }
+        let results = try trials.map { try Conformance.check($0, on: CPUBackend()) }
+        #expect(results.count >= 20)
+        for result in results { #expect(result.passed, "\(result.trial.label) \(result.trial.shape): error \(result.maxError) \(result.detail)") }
+        let shapes = Set(results.map(\.trial.shape))
+        #expect(shapes.contains("7x13x5") && shapes.contains("129x257x65"))
     }
 }

@@ -20,6 +20,7 @@ func smallConfig(seed: UInt64 = 3) -> RunConfig {
     config.dHidden = [40]
     config.noiseDim = 10
     config.seed = seed
+    config.evalEvery = 0  // the synthetic images are not Fashion-MNIST
     return config
 }
 
@@ -33,16 +34,16 @@ struct TrainerTests {
         var config = smallConfig()
         config.dSteps = 2
 
-        let straight = try Trainer(backend: try makeBackend(), config: config, dataset: dataset)
+        let straight = try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))
         for _ in 0..<(2 * k) { try straight.step(metrics: false) }
 
-        let first = try Trainer(backend: try makeBackend(), config: config, dataset: dataset)
+        let first = try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))
         for _ in 0..<k { try first.step(metrics: false) }
         let bytes = try Checkpoint.encode(first)
         let path = try temporaryFile(bytes)
         let loaded = try Checkpoint.load(path)
         #expect(loaded.state == first.state)
-        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, dataset: dataset)
+        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, data: .images(dataset))
         try Checkpoint.restore(resumed, from: loaded)
         for _ in 0..<k { try resumed.step(metrics: false) }
 
@@ -58,7 +59,7 @@ struct TrainerTests {
         // And training changed the weights at all (the comparison is not of two copies
         // of the initial state).
         let initial = try SafetensorsFile.decode(
-            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, dataset: dataset)), path: "initial")
+            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))), path: "initial")
         #expect(initial.tensor("generator.layers.0.weight")!.values != a.tensor("generator.layers.0.weight")!.values)
     }
 
@@ -72,7 +73,7 @@ struct TrainerTests {
 
     /// A step allocates no buffers and reads nothing back unless asked for metrics.
     func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B) throws {
-        let trainer = try Trainer(backend: backend, config: smallConfig(), dataset: syntheticDataset())
+        let trainer = try Trainer(backend: backend, config: smallConfig(), data: .images(syntheticDataset()))
         try trainer.step(metrics: true)
         let before = backend.statistics
         for _ in 0..<50 { try trainer.step(metrics: false) }
@@ -109,7 +110,7 @@ struct TrainerTests {
 
     @Test func samplerIsDeterministicAndInRange() throws {
         let backend = CPUBackend()
-        let trainer = try Trainer(backend: backend, config: smallConfig(), dataset: syntheticDataset())
+        let trainer = try Trainer(backend: backend, config: smallConfig(), data: .images(syntheticDataset()))
         let sampler = try ImageSampler(generator: trainer.generator, chunk: 7)
         let a = try sampler.sample(count: 20, key: 9), b = try sampler.sample(count: 20, key: 9)
         #expect(a.count == 20 * 784 && zip(a, b).allSatisfy { $0 == $1 })

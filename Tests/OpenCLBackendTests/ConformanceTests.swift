@@ -90,12 +90,17 @@ struct BehaviourTests {
             _ = try backend.read(y, offset: 0, count: 16)
         }
         for _ in 0..<1000 { try round() }
-        let before = residentBytes()
-        for _ in 0..<10_000 { try round() }
-        let growth = residentBytes() - before
-        // A leak of the two 16 KiB buffers per round would be over 300 MiB; other test
-        // targets in this process may allocate a little meanwhile.
-        #expect(growth < 48 << 20, "resident memory grew by \(growth) bytes")
+        // A leak of the two 16 KiB buffers per round would be over 300 MiB in every
+        // attempt; tests running beside this one (the evaluation's feature sets) can
+        // grow the process meanwhile, so the smallest growth of three attempts counts.
+        var growths: [Int] = []
+        for _ in 0..<3 {
+            let before = residentBytes()
+            for _ in 0..<10_000 { try round() }
+            growths.append(residentBytes() - before)
+            if growths.last! < 48 << 20 { break }
+        }
+        #expect(growths.min()! < 48 << 20, "resident memory grew by \(growths) bytes")
     }
 
     @Test func statusCodesHaveTheirNames() {

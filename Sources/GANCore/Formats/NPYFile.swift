@@ -1,3 +1,5 @@
+import Foundation
+
 /// A 2-D array from a NumPy `.npy` file (format versions 1.0 to 3.0): float32 ('<f4')
 /// or unsigned bytes ('|u1'), C order. Samples from any source arrive this way.
 public struct NPYFile: Equatable {
@@ -90,5 +92,15 @@ extension Substring {
         while let f = s.first, characters.contains(f) { s.removeFirst() }
         while let l = s.last, characters.contains(l) { s.removeLast() }
         return String(s)
+    }
+}
+
+extension NPYFile {
+    /// Reads and validates the .npy file at `path`.
+    public static func read(_ path: String) throws -> NPYFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GANError("\(path): cannot read (missing or unreadable)")
+        }
+        return try decode(Array(data), path: path)
     }
 }

@@ -62,8 +62,8 @@ public enum Checkpoint {
             "epoch": "\(state.epoch)",
             "batch_in_epoch": "\(state.batchInEpoch)",
             "noise_counter": "\(state.noiseCounter)",
-            "image_rows": "\(trainer.dataset.rows)",
-            "image_columns": "\(trainer.dataset.columns)",
+            "image_rows": "\(trainer.data.layout.rows)",
+            "image_columns": "\(trainer.data.layout.columns)",
             "generator": trainer.generator.shape.description,
             "discriminator": trainer.discriminator.shape.description,
             "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
@@ -122,8 +122,9 @@ public enum Checkpoint {
 
     /// Restores a trainer built from the checkpoint's own config.
     public static func restore<B>(_ trainer: Trainer<B>, from loaded: Loaded) throws {
-        guard loaded.imageRows == trainer.dataset.rows, loaded.imageColumns == trainer.dataset.columns else {
-            throw GANError("\(loaded.path) was trained on \(loaded.imageRows)×\(loaded.imageColumns) images, the data has \(trainer.dataset.rows)×\(trainer.dataset.columns)")
+        let layout = trainer.data.layout
+        guard loaded.imageRows == layout.rows, loaded.imageColumns == layout.columns else {
+            throw GANError("\(loaded.path) was trained on \(loaded.imageRows)×\(loaded.imageColumns) examples, the data has \(layout.rows)×\(layout.columns)")
         }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
         try restore(trainer.discriminator, prefix: "discriminator", from: loaded, includeOptimizer: true)

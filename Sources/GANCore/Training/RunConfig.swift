@@ -60,6 +60,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var onDivergence = "stop"
     public var rollbackLrFactor: Float = 0.5
     public var maxRollbacks = 3
+    /// Evaluate every N steps (and after the last); nil: after the last step only; 0: never.
+    public var evalEvery: Int?
+    /// Samples per evaluation; nil: 10,000 for images, 2,500 for a 2-D mixture.
+    public var evalSamples: Int?
 
     public init() {}
 
@@ -81,6 +85,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
+        evalSamples = try c.decodeIfPresent(Int.self, forKey: .evalSamples)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -90,6 +96,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
+        case evalEvery = "eval-every", evalSamples = "eval-samples"
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -195,8 +202,34 @@ public struct RunConfig: Codable, Equatable, Sendable {
             onDivergence = s
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()
+        case "eval-every": evalEvery = try integer(minimum: 0)
+        case "eval-samples": evalSamples = try integer(minimum: 10)
         default:
             throw GANError("\(source): unknown key '\(key)'; known keys: \(Self.keys.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: - The 2-D preset
+
+    /// The recipe for a 2-D mixture (`--data ring8` or `grid25`), taken for every key
+    /// the user did not set: a small MLP on both sides (noise 2, four hidden layers of
+    /// 128), batches of 256 and a fixed number of steps; the optimiser and losses are the
+    /// image defaults. Chosen on ring8 and grid25 (benchmarks/README.md).
+    public static let mixturePreset: [(key: String, value: ConfigValue)] = [
+        ("noise-dim", .integer(2)), ("g-hidden", .list([.integer(128), .integer(128), .integer(128), .integer(128)])),
+        ("d-hidden", .list([.integer(128), .integer(128), .integer(128), .integer(128)])), ("batch-size", .integer(256)),
+        ("steps", .integer(5000)), ("log-every", .integer(100)), ("sample-every", .integer(500)),
+        ("checkpoint-every", .integer(1000)), ("eval-every", .integer(1000)),
+    ]
+
+    /// Applies `mixturePreset` when `data` names a mixture, except for `given` keys
+    /// (`steps` counts as given when `epochs` is).
+    public mutating func applyMixturePreset(except given: Set<String>) throws {
+        guard mixture != nil else { return }
+        for (key, value) in Self.mixturePreset {
+            if given.contains(key) { continue }
+            if key == "steps", given.contains("epochs") { continue }
+            try set(key, value, source: "the 2-D preset")
         }
     }
 
@@ -206,9 +239,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
         name == "relu" ? .relu : .leakyReLU(slope: leakySlope)
     }
 
-    /// noise → hidden → pixels, tanh out (images in [-1, 1]).
+    /// The 2-D mixture `data` names, if it names one.
+    public var mixture: Mixture2D? { Mixture2D.named(data) }
+
+    /// noise → hidden → pixels, tanh out (images in [-1, 1]); linear out for a 2-D
+    /// mixture, whose points are not bounded to [-1, 1].
     public func generatorShape(pixels: Int) -> MLPShape {
-        MLPShape(widths: [noiseDim] + gHidden + [pixels], hidden: activation(named: gActivation), output: .tanh)
+        MLPShape(
+            widths: [noiseDim] + gHidden + [pixels], hidden: activation(named: gActivation),
+            output: mixture == nil ? .tanh : .identity)
     }
 
     /// pixels → hidden → one logit.

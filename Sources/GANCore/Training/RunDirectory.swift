@@ -5,7 +5,15 @@ import Foundation
 public final class RunDirectory {
     public let path: String
 
-    public static let metricsHeader = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds"
+    /// metrics.csv's evaluation columns, empty on rows without an evaluation and on
+    /// those that do not apply to the data (images or a 2-D mixture).
+    public static let evaluationColumns = [
+        "fd_fmnist", "kid", "precision", "recall", "density", "coverage", "classes_covered", "modes_covered",
+        "high_quality", "mode_kl",
+    ]
+
+    public static let metricsHeader = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds,"
+        + evaluationColumns.joined(separator: ",")
 
     /// Opens `path`, creating it and its folders, and proves it writable by writing a
     /// probe file, so a bad --out fails before any training.
@@ -52,7 +60,9 @@ public final class RunDirectory {
         try writeAtomically(Array(try encoder.encode(config)) + [0x0A], to: "\(path)/config.json")
     }
 
-    public func samplePath(step: Int) -> String { "\(path)/samples/step-\(Self.number(step)).png" }
+    public func samplePath(step: Int, extension: String = "png") -> String {
+        "\(path)/samples/step-\(Self.number(step)).\(`extension`)"
+    }
     public func checkpointPath(step: Int) -> String { "\(path)/checkpoints/step-\(Self.number(step)).safetensors" }
 
     private static func number(_ step: Int) -> String {
@@ -61,11 +71,17 @@ public final class RunDirectory {
     }
 
     /// Appends one row to metrics.csv, writing the header first into a new file.
-    public func appendMetrics(step: Int, epoch: Int, _ m: StepMetrics, imagesPerSecond: Double, elapsed: Double) throws {
+    public func appendMetrics(
+        step: Int, epoch: Int, _ m: StepMetrics, imagesPerSecond: Double, elapsed: Double, evaluation: [String: Double] = [:]
+    ) throws {
         let file = "\(path)/metrics.csv"
         var text = fileExists(file) ? "" : Self.metricsHeader + "\n"
-        text += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f\n", step, epoch, m.discriminatorLoss, m.generatorLoss,
+        text += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f", step, epoch, m.discriminatorLoss, m.generatorLoss,
                        m.realScore, m.fakeScore, imagesPerSecond, elapsed)
+        for column in Self.evaluationColumns {
+            text += "," + (evaluation[column].map { String(format: "%.6g", $0) } ?? "")
+        }
+        text += "\n"
         guard let handle = FileHandle(forWritingAtPath: file) ?? {
             FileManager.default.createFile(atPath: file, contents: nil)
             return FileHandle(forWritingAtPath: file)
@@ -106,4 +122,24 @@ public final class RunDirectory {
     }
 
     public func newestCheckpoint() -> String? { checkpoints().last }
+}
+
+extension RunDirectory {
+    /// Writes eval.json: the newest evaluation's metrics, with the step, sample count and seed.
+    public func writeEvaluation(_ result: EvaluationResult, step: Int, samples: Int, seed: UInt64) throws {
+        let body: Data
+        switch result {
+        case .images(let e): body = try JSONEncoder().encode(e)
+        case .mixture(let m): body = try JSONEncoder().encode(m)
+        }
+        guard var fields = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw GANError("cannot encode the evaluation")
+        }
+        fields["step"] = step
+        fields["samples"] = samples
+        fields["seed"] = seed
+        fields["data"] = result.dataName
+        let text = try JSONSerialization.data(withJSONObject: fields, options: [.prettyPrinted, .sortedKeys])
+        try writeAtomically(Array(text) + [0x0A], to: "\(path)/eval.json")
+    }
 }

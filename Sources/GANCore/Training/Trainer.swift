@@ -37,6 +37,8 @@ public enum RandomStream: UInt64 {
     case noise = 2
     case sampleGrid = 3
     case sampling = 4
+    case data = 5
+    case evaluation = 6
 
     public func key(seed: UInt64) -> UInt64 {
         var generator = SplitMix64(seed: seed ^ (rawValue &* 0xA076_1D64_78BD_642F))
@@ -51,7 +53,7 @@ public enum RandomStream: UInt64 {
 public final class Trainer<B: ComputeBackend> {
     public let backend: B
     public private(set) var config: RunConfig
-    public let dataset: ImageDataset
+    public let data: TrainingData
     public let order: BatchOrder
     public let generator: MLP<B>
     public let discriminator: MLP<B>
@@ -69,13 +71,13 @@ public final class Trainer<B: ComputeBackend> {
     private var permutation: [Int]
     private var hostBatch: [Float]
 
-    public init(backend: B, config: RunConfig, dataset: ImageDataset) throws {
+    public init(backend: B, config: RunConfig, data: TrainingData) throws {
         self.backend = backend
         self.config = config
-        self.dataset = dataset
-        order = try BatchOrder(count: dataset.count, batchSize: config.batchSize, seed: config.seed)
+        self.data = data
+        order = try BatchOrder(count: data.count, batchSize: config.batchSize, seed: config.seed)
         batch = config.batchSize
-        let pixels = dataset.pixelsPerImage
+        let pixels = data.features
         generator = try MLP(backend: backend, shape: config.generatorShape(pixels: pixels))
         discriminator = try MLP(backend: backend, shape: config.discriminatorShape(pixels: pixels))
         generatorActivations = try MLPActivations(backend: backend, shape: generator.shape, capacity: batch)
@@ -200,27 +202,17 @@ public final class Trainer<B: ComputeBackend> {
         state.noiseCounter += Philox.blocks(count)
     }
 
-    /// Writes the next batch of the epoch's permutation to the device, pixels scaled to
-    /// [-1, 1] (the range of the generator's tanh), starting the next epoch (and its
-    /// permutation) when this one has no full batch left.
+    /// Writes the next batch of the epoch's permutation to the device (see
+    /// `TrainingData.fill`), starting the next epoch (and its permutation) when this one
+    /// has no full batch left.
     private func loadRealBatch() throws {
         if state.batchInEpoch >= order.batchesPerEpoch {
             state.epoch += 1
             state.batchInEpoch = 0
             permutation = order.permutation(epoch: state.epoch)
         }
-        let pixels = dataset.pixelsPerImage
         let first = state.batchInEpoch * batch
-        hostBatch.withUnsafeMutableBufferPointer { out in
-            dataset.pixels.withUnsafeBufferPointer { source in
-                for row in 0..<batch {
-                    let image = permutation[first + row]
-                    for p in 0..<pixels {
-                        out[row * pixels + p] = Float(source[image * pixels + p]) / 127.5 - 1
-                    }
-                }
-            }
-        }
+        hostBatch.withUnsafeMutableBufferPointer { data.fill(permutation[first..<first + batch], into: $0) }
         try backend.write(hostBatch, to: realImages, offset: 0)
         state.batchInEpoch += 1
     }

@@ -31,11 +31,14 @@ public final class TrainingSession<B: ComputeBackend> {
     private let gridKey: UInt64
     private var history: [LossCurve.Point]
     private var rollbacks = 0
+    private let evaluator: TrainingEvaluator<B>
+    private var evaluationOff = false
 
-    public init(trainer: Trainer<B>, directory: RunDirectory) throws {
+    public init(trainer: Trainer<B>, directory: RunDirectory, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
         self.trainer = trainer
         self.directory = directory
-        sampler = try ImageSampler(generator: trainer.generator, chunk: 64)
+        evaluator = try TrainingEvaluator(trainer: trainer, classifierPath: classifierPath)
+        sampler = try ImageSampler(generator: trainer.generator, chunk: trainer.data.mixture == nil ? 64 : 500)
         gridKey = RandomStream.sampleGrid.key(seed: trainer.config.seed)
         history = []
         try resetHistory()
@@ -58,7 +61,9 @@ public final class TrainingSession<B: ComputeBackend> {
         while trainer.state.step < total {
             let config = trainer.config
             let step = trainer.state.step + 1
-            let isLog = step % config.logEvery == 0 || step == total
+            let isEval = !evaluationOff && config.evalEvery != 0
+                && (step == total || config.evalEvery.map { step % $0 == 0 } == true)
+            let isLog = step % config.logEvery == 0 || step == total || isEval
             let metrics = try trainer.step(metrics: isLog)
             intervalSteps += 1
             if let metrics {
@@ -71,18 +76,15 @@ public final class TrainingSession<B: ComputeBackend> {
                 rate = Double(intervalSteps * config.batchSize * config.dSteps) / max(seconds, 1e-9)
                 intervalStart = Date()
                 intervalSteps = 0
+                let evaluation = isEval ? evaluate(step: step, notice: notice) : nil
                 try directory.appendMetrics(
                     step: step, epoch: trainer.state.epoch, metrics, imagesPerSecond: rate,
-                    elapsed: Date().timeIntervalSince(start))
+                    elapsed: Date().timeIntervalSince(start), evaluation: evaluation?.columns ?? [:])
+                if evaluation != nil { intervalStart = Date() }
                 history.append(.init(step: step, discriminatorLoss: metrics.discriminatorLoss, generatorLoss: metrics.generatorLoss))
                 try directory.writeCurves(history)
             }
-            if step % config.sampleEvery == 0 || step == total {
-                let images = try sampler.sample(count: 64, key: gridKey)
-                try ImageGrid.writePNG(
-                    images, count: 64, rows: trainer.dataset.rows, columns: trainer.dataset.columns, across: 8,
-                    to: directory.samplePath(step: step))
-            }
+            if step % config.sampleEvery == 0 || step == total { try writeSamples(step: step) }
             let interrupted = Interruption.pending
             if step % config.checkpointEvery == 0 || step == total || interrupted != nil {
                 do {
@@ -109,6 +111,35 @@ public final class TrainingSession<B: ComputeBackend> {
         }
         if lastCheckpointFailed {
             throw GANError("the final checkpoint could not be written; the newest complete one is \(directory.newestCheckpoint() ?? "none")")
+        }
+    }
+
+    /// Evaluates the generator, writes eval.json and reports a line; when evaluation is
+    /// impossible (no reference classifier, no test split), says why once and stops
+    /// evaluating, without stopping the training.
+    private func evaluate(step: Int, notice: (String) -> Void) -> EvaluationResult? {
+        do {
+            let result = try evaluator.evaluate()
+            try directory.writeEvaluation(result, step: step, samples: evaluator.sampleCount, seed: trainer.config.seed)
+            notice("evaluation at step \(step) (\(evaluator.sampleCount) samples): \(result.summary)")
+            return result
+        } catch {
+            evaluationOff = true
+            notice("evaluation skipped from step \(step) on: \(error)")
+            return nil
+        }
+    }
+
+    /// A grid of 64 images, or a scatter plot of 2,500 points of a 2-D mixture.
+    private func writeSamples(step: Int) throws {
+        switch trainer.data {
+        case .images(let d):
+            let images = try sampler.sample(count: 64, key: gridKey)
+            try ImageGrid.writePNG(images, count: 64, rows: d.rows, columns: d.columns, across: 8, to: directory.samplePath(step: step))
+        case .mixture(let mixture, _):
+            let points = try sampler.sample(count: ModeMetrics.protocolSamples, key: gridKey)
+            let svg = ScatterPlot.svg(points: points, mixture: mixture, title: "\(mixture.name), step \(step)")
+            try writeAtomically(Array(svg.utf8), to: directory.samplePath(step: step, extension: "svg"))
         }
     }
 
@@ -147,7 +178,8 @@ extension RunDirectory {
         let fields = Self.metricsHeader.split(separator: ",").count
         let kept = lines.dropFirst().filter { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            return f.count == fields && f.allSatisfy { Double($0) != nil } && Int(f[0]).map { $0 <= step } == true
+            return f.count == fields && f.prefix(8).allSatisfy { Double($0) != nil }
+                && f.dropFirst(8).allSatisfy { $0.isEmpty || Double($0) != nil } && Int(f[0]).map { $0 <= step } == true
         }
         let cleaned = ([Self.metricsHeader] + kept.map(String.init)).joined(separator: "\n") + "\n"
         if cleaned != text { try writeAtomically(Array(cleaned.utf8), to: file) }

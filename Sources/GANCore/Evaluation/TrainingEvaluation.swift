@@ -1,0 +1,76 @@
+import ComputeBackend
+import Foundation
+
+/// The metrics a training run records at its evaluation steps: the image metrics for
+/// images (against Fashion-MNIST's test split), the mode metrics for a 2-D mixture.
+public enum EvaluationResult: Sendable {
+    case images(ImageEvaluation)
+    case mixture(ModeMetrics)
+
+    /// The metrics.csv columns this result fills (see `RunDirectory.evaluationColumns`).
+    public var columns: [String: Double] {
+        switch self {
+        case .images(let e):
+            ["fd_fmnist": e.fdFMNIST, "kid": e.kidMean, "precision": e.precision, "recall": e.recall,
+             "density": e.density, "coverage": e.coverage, "classes_covered": Double(e.classesCovered)]
+        case .mixture(let m):
+            ["modes_covered": Double(m.modesCovered), "high_quality": m.highQuality, "mode_kl": m.modeKL]
+        }
+    }
+
+    /// What the samples were measured against.
+    public var dataName: String {
+        switch self {
+        case .images: "fashion-mnist test split"
+        case .mixture(let m): m.mixtureName
+        }
+    }
+
+    /// One line for the training log.
+    public var summary: String {
+        switch self {
+        case .images(let e):
+            String(format: "FD-FMNIST %.3f, KID %.4f, precision %.3f, recall %.3f, density %.3f, coverage %.3f, classes %d/10%@",
+                   e.fdFMNIST, e.kidMean, e.precision, e.recall, e.density, e.coverage, e.classesCovered,
+                   e.memorised ? ", MEMORISED" : "")
+        case .mixture(let m):
+            String(format: "modes %d/%d, high quality %.1f%%, mode KL %.3f", m.modesCovered, m.modes, m.highQuality * 100, m.modeKL)
+        }
+    }
+}
+
+/// Evaluates a trainer's generator during and after training. The image evaluator (the
+/// classifier and the real features) is built at the first evaluation.
+public final class TrainingEvaluator<B: ComputeBackend> {
+    public let trainer: Trainer<B>
+    public let classifierPath: String
+    private var imageEvaluator: ImageEvaluator<B>?
+    private let sampler: ImageSampler<B>
+
+    public init(trainer: Trainer<B>, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
+        self.trainer = trainer
+        self.classifierPath = classifierPath
+        sampler = try ImageSampler(generator: trainer.generator, chunk: 500)
+    }
+
+    /// Samples drawn per evaluation.
+    public var sampleCount: Int {
+        trainer.config.evalSamples ?? (trainer.data.mixture == nil ? 10_000 : ModeMetrics.protocolSamples)
+    }
+
+    /// Draws samples (a fixed noise stream, so evaluations differ only by the generator)
+    /// and measures them.
+    public func evaluate() throws -> EvaluationResult {
+        let key = RandomStream.evaluation.key(seed: trainer.config.seed)
+        let samples = try sampler.sample(count: sampleCount, key: key)
+        switch trainer.data {
+        case .mixture(let mixture, _):
+            return .mixture(try ModeMetrics(points: samples, mixture: mixture))
+        case .images:
+            if imageEvaluator == nil {
+                imageEvaluator = try ImageEvaluator(backend: trainer.backend, classifierPath: classifierPath, data: trainer.config.data)
+            }
+            return .images(try imageEvaluator!.evaluate(samples, seed: trainer.config.seed))
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import ComputeBackend
+import Foundation
+import GANCore
+import CPUBackend
+
+/// `gan-cl eval`
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure samples: mode metrics on 2-D mixtures, classifier-feature metrics on images.",
+        discussion: """
+            Samples come from a checkpoint's generator (--checkpoint) or from a file \
+            (--samples: .npy, float32 N×784 in [-1, 1] or uint8 0–255; for 2-D data float32 N×2 \
+            with --data ring8|grid25). Prints a table and writes eval.json (--out).
+
+            Images are measured in the penultimate features of gan-cl's reference Fashion-MNIST \
+            classifier (models/fmnist-classifier.safetensors, checked against its SHA-256) \
+            against the test split: FD-FMNIST (Fréchet distance; not comparable with Inception \
+            FID), KID, precision and recall (k 3), density and coverage (k 5), classes covered, \
+            and a memorisation check against the training split. 2-D samples get the \
+            PacGAN/VEEGAN mode metrics on 2,500 samples.
+
+            Examples:
+              gan-cl eval --checkpoint runs/fmnist/checkpoints/step-018740.safetensors
+              gan-cl eval --samples samples.npy --out eval.json
+              gan-cl eval --checkpoint runs/ring8/checkpoints/step-003000.safetensors
+            """)
+
+    @Option(help: "A checkpoint written by gan-cl train: draws --count samples from its generator.") var checkpoint: String?
+    @Option(help: "A .npy file of samples (float32 in [-1, 1] or uint8 0–255; N×2 for 2-D data).") var samples: String?
+    @Option(help: "Samples to draw from a checkpoint (default 10000 for images, 2500 for 2-D data).") var count: Int?
+    @Option(help: "Seed of the sampling noise and of KID's subsets (default 0).") var seed: UInt64 = 0
+    @Option(help: "The real data: a Fashion-MNIST directory (default: the checkpoint's, else /usr/share/datasets/fashion-mnist), or ring8 / grid25.") var data: String?
+    @Option(help: "The reference classifier (default: models/fmnist-classifier.safetensors of this source tree, or GANCL_CLASSIFIER).") var classifier: String?
+    @Option(help: "Where to write the results (default eval.json).") var out: String = "eval.json"
+    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
+    @Option(help: "OpenCL device: index, platform:device, or part of a name.") var device: String?
+
+    func run() throws {
+        try reportingErrors {
+            guard (checkpoint == nil) != (samples == nil) else {
+                throw GANError("give exactly one of --checkpoint FILE and --samples FILE.npy")
+            }
+            if let count, count < 2 { throw GANError("--count must be at least 2, got \(count)") }
+            if let backend, !["opencl", "cpu"].contains(backend) {
+                throw GANError("--backend must be opencl or cpu, got '\(backend)'")
+            }
+            let loaded = try checkpoint.map(Checkpoint.load)
+            let dataSpec = data ?? loaded?.config.data ?? ImageDataset.defaultDirectory
+            if let mixture = Mixture2D.named(dataSpec) {
+                try evaluateMixture(mixture, loaded: loaded)
+            } else {
+                try evaluateImages(data: dataSpec, loaded: loaded)
+            }
+        }
+    }
+
+    private func evaluateMixture(_ mixture: Mixture2D, loaded: Checkpoint.Loaded?) throws {
+        let points: [Float]
+        let source: String
+        if let loaded {
+            guard loaded.config.mixture == mixture else {
+                throw GANError("\(loaded.path) was trained on \(loaded.config.data), not \(mixture.name)")
+            }
+            let n = count ?? ModeMetrics.protocolSamples
+            var drawn: [Float] = []
+            try withBackend(named: backend, device: device) { backend in
+                drawn = try draw(on: backend, from: loaded, count: n)
+            }
+            points = drawn
+            source = loaded.path
+        } else {
+            let file = try NPYFile.read(samples!)
+            guard file.columns == 2, file.elementType == .float32 else {
+                throw GANError("\(samples!): 2-D samples must be float32 N×2, got \(file.elementType.rawValue) \(file.rows)×\(file.columns)")
+            }
+            points = file.values
+            source = samples!
+        }
+        let metrics = try ModeMetrics(points: points, mixture: mixture)
+        let report = MixtureReport(
+            data: mixture.name, source: source, seed: seed, samples: metrics.samples, modes: metrics.modes,
+            modesCovered: metrics.modesCovered, highQualityPercent: metrics.highQuality * 100,
+            modeKL: metrics.modeKL, histogram: metrics.histogram)
+        let table = TablePrinter(columns: [("metric", 26), ("value", 14)])
+        table.printHeader()
+        table.printRow(["samples", "\(metrics.samples)"])
+        table.printRow(["modes covered", "\(metrics.modesCovered)/\(metrics.modes)"])
+        table.printRow(["high quality (within 3σ)", String(format: "%.1f%%", metrics.highQuality * 100)])
+        table.printRow(["mode KL to uniform", String(format: "%.4f", metrics.modeKL)])
+        try writeJSON(report, to: out)
+    }
+
+    private func evaluateImages(data: String, loaded: Checkpoint.Loaded?) throws {
+        if let loaded {
+            guard loaded.config.mixture == nil, loaded.imageRows * loaded.imageColumns == 784 else {
+                throw GANError("\(loaded.path) does not generate 28×28 images; the image metrics need them")
+            }
+        }
+        let fileImages: [Float]?
+        if let samples {
+            let file = try NPYFile.read(samples)
+            guard file.columns == 784 else {
+                throw GANError("\(samples): samples must be N×784 (28×28 images), got \(file.rows)×\(file.columns)")
+            }
+            if file.elementType == .float32, let bad = file.values.first(where: { !($0 >= -1.0001 && $0 <= 1.0001) }) {
+                throw GANError("\(samples): float32 samples must lie in [-1, 1], found \(bad)")
+            }
+            fileImages = ImageEvaluator<CPUBackend>.scaled(file)
+        } else {
+            fileImages = nil
+        }
+        let classifierPath = classifier ?? ReferenceClassifier.defaultPath()
+        try withBackend(named: backend, device: device) { backend in
+            try evaluateImages(on: backend, data: data, loaded: loaded, fileImages: fileImages, classifierPath: classifierPath)
+        }
+    }
+
+    private func evaluateImages<B: ComputeBackend>(
+        on backend: B, data: String, loaded: Checkpoint.Loaded?, fileImages: [Float]?, classifierPath: String
+    ) throws {
+        let start = Date()
+        let evaluator = try ImageEvaluator(backend: backend, classifierPath: classifierPath, data: data)
+        let images = try fileImages ?? draw(on: backend, from: loaded!, count: count ?? 10_000)
+        let result = try evaluator.evaluate(images, seed: seed)
+        printTable(result)
+        let report = ImageReport(
+            source: samples ?? loaded!.path, data: data, classifier: classifierPath, backend: backend.name,
+            evaluation: result, seconds: Date().timeIntervalSince(start))
+        try writeJSON(report, to: out)
+    }
+
+    private func printTable(_ r: ImageEvaluation) {
+        let table = TablePrinter(columns: [("metric", 30), ("value", 22)])
+        table.printHeader()
+        table.printRow(["samples (vs test split)", "\(r.samples)"])
+        table.printRow(["FD-FMNIST", String(format: "%.3f", r.fdFMNIST)])
+        table.printRow(["KID ×1000", String(format: "%.3f ± %.3f", r.kidMean * 1000, r.kidSD * 1000)])
+        table.printRow(["precision (k 3)", String(format: "%.3f", r.precision)])
+        table.printRow(["recall (k 3)", String(format: "%.3f", r.recall)])
+        table.printRow(["density (k 5)", String(format: "%.3f", r.density)])
+        table.printRow(["coverage (k 5)", String(format: "%.3f", r.coverage)])
+        table.printRow(["classes covered", "\(r.classesCovered)/\(ReferenceClassifier.classes)"])
+        table.printRow(["class KL to uniform", String(format: "%.4f", r.classKL)])
+        table.printRow(["memorisation ratio", String(format: "%.3f", r.memorisationRatio)])
+        table.printRow(["near copies", String(format: "%.1f%%%@", r.nearCopies * 100, r.memorised ? "  MEMORISED" : "")])
+    }
+
+    private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded, count: Int) throws -> [Float] {
+        let generator = try Checkpoint.generator(from: loaded, on: backend)
+        let sampler = try ImageSampler(generator: generator, chunk: min(count, 512))
+        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
+    }
+}
+
+/// eval.json for images.
+struct ImageReport: Encodable {
+    let source: String
+    let data: String
+    let classifier: String
+    let backend: String
+    let evaluation: ImageEvaluation
+    let seconds: Double
+
+    enum CodingKeys: String, CodingKey { case source, data, classifier, backend, seconds }
+
+    /// The metrics at the top level, beside where they came from.
+    func encode(to encoder: Encoder) throws {
+        try evaluation.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(source, forKey: .source)
+        try c.encode(data, forKey: .data)
+        try c.encode(classifier, forKey: .classifier)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(seconds, forKey: .seconds)
+    }
+}
+
+/// eval.json for 2-D samples.
+struct MixtureReport: Encodable {
+    let data: String
+    let source: String
+    let seed: UInt64
+    let samples: Int
+    let modes: Int
+    let modesCovered: Int
+    let highQualityPercent: Double
+    let modeKL: Double
+    let histogram: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case data, source, seed, samples, modes, histogram
+        case modesCovered = "modes_covered", highQualityPercent = "high_quality_percent", modeKL = "mode_kl"
+    }
+}
