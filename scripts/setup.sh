@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev           # reads gzip-compressed IDX files
   libpng-dev           # writes sample grids
   dataset-fashion-mnist  # the default training data, in /usr/share/datasets/fashion-mnist
+  libclblast-dev       # CLBlast, the tuned OpenCL BLAS `gan-cl bench gemm` compares with
   python3-pip          # installs the test helpers below
 )
 

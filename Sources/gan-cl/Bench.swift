@@ -63,11 +63,13 @@ struct GEMMCase: Codable {
 struct BenchGEMM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GFLOP/s of GEMM on the OpenCL device and the CPU reference, for reference and MLP GAN shapes.",
+        abstract: "GFLOP/s of GEMM: gan-cl's OpenCL kernel, CLBlast on the same device, and the CPU backend.",
         discussion: """
             Each figure is the median of timed runs after warm-up runs; a run is one GEMM \
             followed by clFinish, timed on the host's monotonic clock, so launch latency \
-            counts as it does in training. Inputs are random, never zeros.
+            counts as it does in training. Inputs are random, never zeros. CLBlast \
+            (libclblast.so.1, from libclblast-dev) runs on the same queue and buffers in the \
+            same process; without it its column is empty.
             """)
 
     @Option(help: "The OpenCL device (index, platform:device, or part of a name).")
@@ -76,7 +78,7 @@ struct BenchGEMM: ParsableCommand {
     @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated).")
     var batches: String = "64,256"
 
-    @Option(help: "Time the CPU reference only on shapes up to this many GFLOP (0: never).")
+    @Option(help: "Time the CPU backend only on shapes up to this many GFLOP (0: never).")
     var cpuLimit: Double = 0.5
 
     @Option(help: "Seconds of timed runs per shape and backend (at least 5 runs).")
@@ -88,6 +90,7 @@ struct BenchGEMM: ParsableCommand {
     struct Row: Codable {
         let shape: GEMMCase
         let openCLGFLOPS: Double
+        let clblastGFLOPS: Double?
         let cpuGFLOPS: Double?
     }
 
@@ -105,16 +108,30 @@ struct BenchGEMM: ParsableCommand {
             let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
             try backend.buildAllPrograms()
             let cpu = CPUBackend()
+            let clblast = CLBlastGEMM()
             print("GEMM on \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion)); tunables \(backend.tunables.gemm)")
-            let table = TablePrinter(columns: [("shape", 22), ("case", 24), ("OpenCL GFLOP/s", 14), ("CPU ref GFLOP/s", 15)])
+            if clblast == nil { note("CLBlast not found (apt-get install libclblast-dev); its column is empty") }
+            let table = TablePrinter(columns: [
+                ("shape", 22), ("case", 24), ("gan-cl GFLOP/s", 14), ("CLBlast GFLOP/s", 15), ("gan-cl/CLBlast", 14),
+                ("CPU GFLOP/s", 11),
+            ])
             table.printHeader()
             var rows: [Row] = []
             for shape in GEMMCase.standard(batches: batchSizes) {
                 let openCL = try gflops(shape, on: backend)
+                let theirs = try clblast.map { library in
+                    try gflops(shape, on: backend) { a, b, c in
+                        try library.gemm(
+                            on: backend, transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n,
+                            k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: c)
+                    }
+                }
                 let reference = shape.flops <= cpuLimit * 1e9 ? try gflops(shape, on: cpu) : nil
-                rows.append(Row(shape: shape, openCLGFLOPS: openCL, cpuGFLOPS: reference))
+                rows.append(Row(shape: shape, openCLGFLOPS: openCL, clblastGFLOPS: theirs, cpuGFLOPS: reference))
                 table.printRow([shape.label, shape.name, String(format: "%.1f", openCL),
-                                reference.map { String(format: "%.2f", $0) } ?? "-"])
+                                theirs.map { String(format: "%.1f", $0) } ?? "-",
+                                theirs.map { String(format: "%.2f×", openCL / $0) } ?? "-",
+                                reference.map { String(format: "%.1f", $0) } ?? "-"])
             }
             if let json {
                 try writeJSON(
@@ -126,17 +143,24 @@ struct BenchGEMM: ParsableCommand {
         }
     }
 
-    /// Median GFLOP/s of `shape` on `backend` after two warm-up runs.
-    private func gflops<B: ComputeBackend>(_ shape: GEMMCase, on backend: B) throws -> Double {
+    /// Median GFLOP/s of `shape` on `backend` after two warm-up runs, of the backend's
+    /// GEMM or of `call` on the backend's buffers.
+    private func gflops<B: ComputeBackend>(
+        _ shape: GEMMCase, on backend: B, call: ((B.Buffer, B.Buffer, B.Buffer) throws -> Void)? = nil
+    ) throws -> Double {
         var random = SplitMix64(seed: 42)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
         let a = try backend.makeBuffer(values(shape.m * shape.k))
         let b = try backend.makeBuffer(values(shape.k * shape.n))
         let c = try backend.makeBuffer(values(shape.m * shape.n))
         func once() throws {
-            try backend.gemm(
-                transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
-                alpha: 1, a: a, b: b, beta: 0, c: c)
+            if let call {
+                try call(a, b, c)
+            } else {
+                try backend.gemm(
+                    transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
+                    alpha: 1, a: a, b: b, beta: 0, c: c)
+            }
             try backend.finish()
         }
         for _ in 0..<2 { try once() }

@@ -9,7 +9,8 @@ struct Sample: ParsableCommand {
         abstract: "Draw images from a checkpoint's generator.",
         discussion: """
             The output's extension chooses the format: .png (a grid 8 images wide), .npy \
-            (float32, count × pixels, values in [-1, 1]) or .csv (one image per line).
+            (float32, count × pixels, values in [-1, 1]) or .csv (one image per line); for a \
+            2-D mixture's checkpoint .svg (a scatter plot over the modes), .npy or .csv (N×2).
 
             Example:
               gan-cl sample --checkpoint runs/fmnist/checkpoints/step-018740.safetensors --count 64 --out grid.png
@@ -25,14 +26,17 @@ struct Sample: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let format = (out as NSString).pathExtension.lowercased()
-            guard ["png", "npy", "csv"].contains(format) else {
-                throw GANError("--out \(out): the extension must be .png, .npy or .csv")
+            guard ["png", "npy", "csv", "svg"].contains(format) else {
+                throw GANError("--out \(out): the extension must be .png, .npy or .csv (.svg for 2-D data)")
             }
             guard count >= 1 else { throw GANError("--count must be at least 1, got \(count)") }
             if let backend, !["opencl", "cpu"].contains(backend) {
                 throw GANError("--backend must be opencl or cpu, got '\(backend)'")
             }
             let loaded = try Checkpoint.load(checkpoint)
+            if loaded.config.mixture != nil ? format == "png" : format == "svg" {
+                throw GANError("--out \(out): .\(format) is for \(format == "png" ? "images; a 2-D checkpoint writes .svg" : "2-D data; an image checkpoint writes .png")")
+            }
             try withBackend(named: backend, device: device) { backend in
                 try write(try draw(on: backend, from: loaded), loaded: loaded, format: format)
             }
@@ -48,6 +52,9 @@ struct Sample: ParsableCommand {
     private func write(_ images: [Float], loaded: Checkpoint.Loaded, format: String) throws {
         let pixels = loaded.imageRows * loaded.imageColumns
         switch format {
+        case "svg":
+            let mixture = loaded.config.mixture!
+            try writeAtomically(Array(ScatterPlot.svg(points: images, mixture: mixture, title: "\(mixture.name), \(count) samples").utf8), to: out)
         case "png":
             try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)
         case "npy":

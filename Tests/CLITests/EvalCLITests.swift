@@ -97,5 +97,12 @@ struct EvalCLITests {
         #expect(again.stdout.contains("modes covered"))
         let drawn = try readJSON(json)["samples"] as? Int
         #expect(drawn == 2500)
+        let checkpoint = "\(out.path)/checkpoints/step-000060.safetensors"
+        let svg = try GANCL.run(["sample", "--checkpoint", checkpoint, "--count", "300", "--out", "\(out.path)/s.svg", "--backend", "cpu"])
+        #expect(svg.status == 0, "\(svg.stderr)")
+        let plot = try String(contentsOfFile: "\(out.path)/s.svg", encoding: .utf8)
+        #expect(plot.components(separatedBy: "fill=\"#1f77b4\"").count > 100, "the scatter plot shows the samples")
+        expectOneLineError(try GANCL.run(["sample", "--checkpoint", checkpoint, "--out", "\(out.path)/s.png", "--backend", "cpu"]),
+                           "a 2-D checkpoint writes .svg")
     }
 }

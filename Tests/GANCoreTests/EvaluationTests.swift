@@ -122,6 +122,26 @@ struct FeatureMetricsTests {
 
 @Suite("Evaluation: checksums and the reference classifier")
 struct ClassifierFileTests {
+    /// The image metrics refuse a test split that is not Fashion-MNIST's (MNIST digits
+    /// through the garment classifier would give numbers that mean nothing).
+    @Test func anotherTestSplitIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("split-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var random = SplitMix64(seed: 12)
+        let images: [UInt8] = [0, 0, 8, 3, 0, 0, 0, 20, 0, 0, 0, 28, 0, 0, 0, 28]
+            + (0..<(20 * 784)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let labels: [UInt8] = [0, 0, 8, 1, 0, 0, 0, 20] + (0..<20).map { UInt8($0 % 10) }
+        try Data(images).write(to: directory.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try Data(labels).write(to: directory.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        do {
+            _ = try ImageEvaluator(backend: CPUBackend(), classifierPath: ReferenceClassifier.defaultPath(), data: directory.path)
+            Issue.record("a foreign test split was accepted")
+        } catch {
+            #expect("\(error)".contains("not Fashion-MNIST's"), "\(error)")
+        }
+    }
+
     @Test func sha256KnownAnswers() {
         #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

@@ -177,3 +177,23 @@ extension OpenCLTests.BehaviourTests {
         #expect(held.count == count)
     }
 }
+
+extension OpenCLTests.BehaviourTests {
+    /// `bench gemm` compares with CLBlast: the call must compute the same GEMM (its
+    /// leading dimensions and transposes), checked like a kernel against the CPU reference.
+    @Test func clblastComputesTheSameGEMM() throws {
+        let backend = try SharedBackend.get()
+        let clblast = try #require(CLBlastGEMM(), "CLBlast is not installed (scripts/setup.sh installs libclblast-dev)")
+        let trials = ConformanceCatalogue.trials(of: "gemm", size: .quick)
+        #expect(Set(trials.map { String($0.label.prefix(7)) }) == ["gemm NN", "gemm NT", "gemm TN", "gemm TT"])
+        for trial in trials {
+            guard case .gemm(let ta, let tb, let m, let n, let k, let alpha, let beta) = trial.call else { continue }
+            let reference = try trial.run(on: CPUBackend(referenceGEMM: true))
+            let a = try backend.makeBuffer(trial.inputs[0]), b = try backend.makeBuffer(trial.inputs[1])
+            let c = try backend.makeBuffer(trial.inputs[2])
+            try clblast.gemm(on: backend, transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+            let result = Conformance.compare(trial, outputs: [try backend.read(c)], reference: reference)
+            #expect(result.passed, "CLBlast \(trial.label) \(trial.shape): \(result.detail)")
+        }
+    }
+}

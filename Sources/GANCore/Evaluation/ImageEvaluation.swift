@@ -47,6 +47,9 @@ public final class ImageEvaluator<B: ComputeBackend> {
     /// Fraction of near copies above which samples are flagged as memorised: five times
     /// what test images score by construction (1%).
     public static var nearCopyLimit: Double { 0.05 }
+    /// SHA-256 of Fashion-MNIST's 10,000 test images (the IDX payload): the metrics are
+    /// defined against this set only.
+    public static var testSplitSHA256: String { "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a" }
     /// Samples and test images compared with the whole training split for memorisation.
     public static var memorisationSubset: Int { 1000 }
 
@@ -72,6 +75,9 @@ public final class ImageEvaluator<B: ComputeBackend> {
         extractor = try FeatureExtractor(backend: backend, file: file, path: classifierPath)
         metrics = FeatureMetrics(backend: backend)
         let test = try ImageDataset.load(directory: data, split: .test)
+        guard SHA256.hex(test.pixels) == Self.testSplitSHA256 else {
+            throw GANError("\(data): its test images are not Fashion-MNIST's; the image metrics are defined against Fashion-MNIST's test split only (--data DIR for eval)")
+        }
         let train = try ImageDataset.load(directory: data, split: .train)
         guard test.pixelsPerImage == 784, train.pixelsPerImage == 784 else {
             throw GANError("\(data): the reference classifier needs 28×28 images, found \(test.rows)×\(test.columns)")
