@@ -105,3 +105,77 @@ void gemm(const int m, const int n, const int k,
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Kernels for CPU devices (PoCL). A CPU core wants long vector FMAs with operands in
+// registers, not local-memory tiles shared by work-items. Each work-item computes its
+// block of C straight from global memory (the caches do the tiling):
+//
+// gemm_rows: NN and TN. A 4 x 16 block: per step of k one float16 row of B and four
+//   scalars of op(A), broadcast. global = (ceil(n / 16), ceil(m / 4)), any local size.
+//   NT runs as NN on a transposed copy of B (`transpose` below; the host keeps the
+//   copy's buffer); TT keeps the tiled kernel above.
+// Rows past the matrix's edge read a clamped (valid) row and are not written; a
+// column block that does not fit a whole float16 takes a scalar path.
+
+inline void store_row16(__global float* c, const int index, const float16 sum,
+                        const float alpha, const float beta)
+{
+    float16 result = alpha * sum;
+    if (beta != 0.0f) result = fma((float16)(beta), vload16(0, c + index), result);
+    vstore16(result, 0, c + index);
+}
+
+__kernel void gemm_rows(const int m, const int n, const int k, const int transA,
+                        const float alpha, __global const float* restrict a,
+                        __global const float* restrict b,
+                        const float beta, __global float* restrict c)
+{
+    const int col = get_global_id(0) * 16;
+    const int row = get_global_id(1) * 4;
+    if (col >= n || row >= m) return;
+    // op(A)[r][p] = a[r * rowStride + p * pStride]
+    const int rowStride = transA ? 1 : k;
+    const int pStride = transA ? m : 1;
+    const int r0 = row, r1 = min(row + 1, m - 1), r2 = min(row + 2, m - 1), r3 = min(row + 3, m - 1);
+    __global const float* a0 = a + (size_t)r0 * rowStride;
+    __global const float* a1 = a + (size_t)r1 * rowStride;
+    __global const float* a2 = a + (size_t)r2 * rowStride;
+    __global const float* a3 = a + (size_t)r3 * rowStride;
+    if (col + 16 <= n) {
+        float16 acc0 = (float16)(0.0f), acc1 = (float16)(0.0f), acc2 = (float16)(0.0f), acc3 = (float16)(0.0f);
+        for (int p = 0; p < k; p++) {
+            const float16 bv = vload16(0, b + (size_t)p * n + col);
+            const size_t ap = (size_t)p * pStride;
+            acc0 = fma((float16)(a0[ap]), bv, acc0);
+            acc1 = fma((float16)(a1[ap]), bv, acc1);
+            acc2 = fma((float16)(a2[ap]), bv, acc2);
+            acc3 = fma((float16)(a3[ap]), bv, acc3);
+        }
+        store_row16(c, row * n + col, acc0, alpha, beta);
+        if (row + 1 < m) store_row16(c, (row + 1) * n + col, acc1, alpha, beta);
+        if (row + 2 < m) store_row16(c, (row + 2) * n + col, acc2, alpha, beta);
+        if (row + 3 < m) store_row16(c, (row + 3) * n + col, acc3, alpha, beta);
+    } else {
+        for (int i = 0; i < 4 && row + i < m; i++) {
+            __global const float* ai = a + (size_t)(row + i) * rowStride;
+            for (int j = col; j < n; j++) {
+                float sum = 0.0f;
+                for (int p = 0; p < k; p++) sum = fma(ai[(size_t)p * pStride], b[(size_t)p * n + j], sum);
+                const int index = (row + i) * n + j;
+                c[index] = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+            }
+        }
+    }
+}
+
+// out (columns x rows) = transpose of x (rows x columns); global = (rows, columns).
+// For the CPU kernels' NT case: op(B) is copied out as a (k x n) matrix for gemm_rows.
+__kernel void transpose(__global const float* restrict x, __global float* restrict out,
+                        const int rows, const int columns)
+{
+    const int r = get_global_id(0);
+    const int col = get_global_id(1);
+    if (r >= rows || col >= columns) return;
+    out[(size_t)col * rows + r] = x[(size_t)r * columns + col];
+}

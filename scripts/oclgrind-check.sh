@@ -9,9 +9,14 @@ binary=${1:-.build/release/gan-cl}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# Every operation with the device's own GEMM choice (the tiled kernel), then GEMM again
+# with the CPU kernels (gemm_rows and transpose) that PoCL devices use.
 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
   "$binary" devices --check --quick >"$log" 2>&1
 status=$?
+GANCL_GEMM_CPU_KERNELS=1 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
+  "$binary" devices --check --quick --operation gemm >>"$log" 2>&1
+status=$(( status | $? ))
 tail -n 1 "$log"
 if grep -qE "Invalid (read|write)|Uninitialized|data race|OCLGRIND FATAL|API error|Oclgrind error" "$log"; then
   echo "oclgrind reported problems:"

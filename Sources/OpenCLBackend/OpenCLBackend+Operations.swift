@@ -8,6 +8,28 @@ extension OpenCLBackend {
         alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer
     ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
+        if tunables.cpuGEMM && !transposeB {
+            try launch(
+                "gemm", "gemm_rows", global: [(n + 15) / 16, (m + 3) / 4],
+                [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(b),
+                 .float(beta), .buffer(c)])
+            return
+        }
+        if tunables.cpuGEMM && !transposeA {
+            // B (n, k) is transposed into a scratch (k, n) and multiplied as NN: the
+            // copy is n·k against the GEMM's m·n·k, and gemm_rows is faster than
+            // gemm_dot on PoCL. The scratch grows to the largest B and is kept.
+            try gemmScratchLock.withLock { _ in
+                if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
+                let scratch = gemmScratch
+                try launch("gemm", "transpose", global: [n, k], [.buffer(b), .buffer(scratch!), .int(n), .int(k)])
+                try launch(
+                    "gemm", "gemm_rows", global: [(n + 15) / 16, (m + 3) / 4],
+                    [.int(m), .int(n), .int(k), .int(0), .float(alpha), .buffer(a), .buffer(scratch!),
+                     .float(beta), .buffer(c)])
+            }
+            return
+        }
         let t = tunables.gemm
         let local = [t.tileN / t.workPerThreadN, t.tileM / t.workPerThreadM]
         let global = [(n + t.tileN - 1) / t.tileN * local[0], (m + t.tileM - 1) / t.tileM * local[1]]

@@ -60,6 +60,10 @@ public final class OpenCLBackend: ComputeBackend {
     let programs: OpenCLProgramCache
     /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
     private let launchLock = Mutex(())
+    /// The CPU GEMM's transposed copy of B (see `gemm`), and the lock held across the
+    /// two launches that use it.
+    var gemmScratch: OpenCLBuffer?
+    let gemmScratchLock = Mutex(())
     private let counters = Mutex(BackendStatistics())
     private let ledger = DeviceMemoryLedger()
 

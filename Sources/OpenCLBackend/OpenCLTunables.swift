@@ -36,6 +36,12 @@ public struct OpenCLTunables: Equatable, Sendable {
     public var gemm: GEMMTunables
     /// Work-group size of the tree reductions; a power of two.
     public var reduceWorkGroup: Int
+    /// GEMM by the CPU kernels of gemm.cl (`gemm_rows` for NN and TN, and for NT on a
+    /// transposed copy of B; TT keeps the tiled kernel): for CPU devices. `GANCL_GEMM_CPU_KERNELS=1` or `0`
+    /// overrides the choice (the oclgrind checks run both).
+    public var cpuGEMM = false
+
+    public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -48,6 +54,12 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// The built-in choice for `device`, or the override's.
     public static func defaults(for device: OpenCLDevice) throws -> OpenCLTunables {
         var chosen = builtIn(for: device)
+        if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
+            guard text == "0" || text == "1" else {
+                throw OpenCLError.badTunables("\(cpuKernelsVariable)=\(text): expected 1 or 0")
+            }
+            chosen.cpuGEMM = text == "1"
+        }
         if let text = getenv(gemmOverrideVariable).map({ String(cString: $0) }), !text.isEmpty {
             let v = text.split(separator: ",").compactMap { Int($0) }
             guard v.count == 5, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
@@ -75,6 +87,7 @@ public struct OpenCLTunables: Equatable, Sendable {
             // faster than 64×64 on the GAN's shapes (benchmarks/README.md, 2026-11-22).
             chosen.gemm = GEMMTunables(tileM: 64, tileN: 128, tileK: 16, workPerThreadM: 8, workPerThreadN: 8)
             chosen.reduceWorkGroup = 64
+            chosen.cpuGEMM = true
         }
         return chosen.fitted(to: device)
     }

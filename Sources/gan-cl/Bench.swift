@@ -180,13 +180,14 @@ struct BenchGEMM: ParsableCommand {
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Seconds per epoch and images per second of the MLP GAN's training step, per backend and batch size.",
+        abstract: "Seconds per epoch and images per second of the MLP GAN's training step, per backend and batch size (also: bench step).",
         discussion: """
             A timed block is several training steps (no logging) followed by a wait for the \
             device; each figure is the median block after warm-up steps. Images per second \
             count the real images the discriminator sees. Launches are the backend operations \
             queued per step.
-            """)
+            """,
+        aliases: ["step"])
 
     @Option(help: "Directory of MNIST-format IDX files.") var data: String = ImageDataset.defaultDirectory
     @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"

@@ -22,6 +22,16 @@ struct CLITests {
         #expect(result.stdout.contains("checks: 20 passed, 0 failed"))
     }
 
+    /// PoCL runs GEMM with the CPU kernels; the tiled (GPU) kernel must stay right on it
+    /// too, for TT and for devices that choose it.
+    @Test func bothGEMMKernelFamiliesPass() throws {
+        for choice in ["0", "1"] {
+            let result = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_GEMM_CPU_KERNELS": choice])
+            #expect(result.status == 0 && result.stdout.contains("checks: 16 passed, 0 failed"), "\(choice): \(result.stdout)\(result.stderr)")
+        }
+        expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_CPU_KERNELS": "yes"]), "expected 1 or 0")
+    }
+
     @Test("A device name that matches nothing is a one-line error listing the devices",
           arguments: [(["devices", "--check"], ["GANCL_DEVICE": "nonexistent"]),
                       (["devices", "--check", "--device", "nonexistent"], [:])])
