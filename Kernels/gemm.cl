@@ -111,8 +111,9 @@ void gemm(const int m, const int n, const int k,
 // registers, not local-memory tiles shared by work-items. Each work-item computes its
 // block of C straight from global memory (the caches do the tiling):
 //
-// gemm_rows: NN and TN. A 4 x 16 block: per step of k one float16 row of B and four
-//   scalars of op(A), broadcast. global = (ceil(n / 16), ceil(m / 4)), any local size.
+// gemm_rows: NN and TN. An RB_M x (16 * RB_V) block: per step of k, RB_V float16 pieces
+//   of a row of B and RB_M scalars of op(A), broadcast.
+//   global = (ceil(n / (16 * RB_V)), ceil(m / RB_M)), any local size.
 //   NT runs as NN on a transposed copy of B (`transpose` below; the host keeps the
 //   copy's buffer); TT keeps the tiled kernel above.
 // Rows past the matrix's edge read a clamped (valid) row and are not written; a
@@ -126,56 +127,93 @@ inline void store_row16(__global float* c, const int index, const float16 sum,
     vstore16(result, 0, c + index);
 }
 
+#ifndef RB_M
+#define RB_M 4
+#endif
+#ifndef RB_V
+#define RB_V 1
+#endif
+
+// RB_M rows x 16 columns of C from op(A)'s rows `a_rows` and B's columns from `col`,
+// accumulating over all of k; rows past m were clamped by the caller.
+inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStride,
+                              __global const float* b, const int n, const int k, const int col,
+                              float16 acc[RB_M])
+{
+    for (int i = 0; i < RB_M; i++) acc[i] = (float16)(0.0f);
+    for (int p = 0; p < k; p++) {
+        const float16 bv = vload16(0, b + (size_t)p * n + col);
+        const size_t ap = (size_t)p * pStride;
+        #pragma unroll
+        for (int i = 0; i < RB_M; i++) acc[i] = fma((float16)(a_rows[i][ap]), bv, acc[i]);
+    }
+}
+
 __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
                         const float alpha, __global const float* restrict a,
                         __global const float* restrict b,
                         const float beta, __global float* restrict c)
 {
-    const int col = get_global_id(0) * 16;
-    const int row = get_global_id(1) * 4;
+    const int col = get_global_id(0) * (16 * RB_V);
+    const int row = get_global_id(1) * RB_M;
     if (col >= n || row >= m) return;
     // op(A)[r][p] = a[r * rowStride + p * pStride]
     const int rowStride = transA ? 1 : k;
     const int pStride = transA ? m : 1;
-    const int r0 = row, r1 = min(row + 1, m - 1), r2 = min(row + 2, m - 1), r3 = min(row + 3, m - 1);
-    __global const float* a0 = a + (size_t)r0 * rowStride;
-    __global const float* a1 = a + (size_t)r1 * rowStride;
-    __global const float* a2 = a + (size_t)r2 * rowStride;
-    __global const float* a3 = a + (size_t)r3 * rowStride;
-    if (col + 16 <= n) {
-        float16 acc0 = (float16)(0.0f), acc1 = (float16)(0.0f), acc2 = (float16)(0.0f), acc3 = (float16)(0.0f);
+    __global const float* a_rows[RB_M];
+    #pragma unroll
+    for (int i = 0; i < RB_M; i++) a_rows[i] = a + (size_t)min(row + i, m - 1) * rowStride;
+    if (col + 16 * RB_V <= n) {
+        // The whole block: RB_V vectors per row share each scalar of op(A).
+        float16 acc[RB_M][RB_V];
+        #pragma unroll
+        for (int i = 0; i < RB_M; i++)
+            #pragma unroll
+            for (int v = 0; v < RB_V; v++) acc[i][v] = (float16)(0.0f);
         for (int p = 0; p < k; p++) {
-            const float16 bv = vload16(0, b + (size_t)p * n + col);
+            float16 bv[RB_V];
+            #pragma unroll
+            for (int v = 0; v < RB_V; v++) bv[v] = vload16(0, b + (size_t)p * n + col + 16 * v);
             const size_t ap = (size_t)p * pStride;
-            acc0 = fma((float16)(a0[ap]), bv, acc0);
-            acc1 = fma((float16)(a1[ap]), bv, acc1);
-            acc2 = fma((float16)(a2[ap]), bv, acc2);
-            acc3 = fma((float16)(a3[ap]), bv, acc3);
-        }
-        store_row16(c, row * n + col, acc0, alpha, beta);
-        if (row + 1 < m) store_row16(c, (row + 1) * n + col, acc1, alpha, beta);
-        if (row + 2 < m) store_row16(c, (row + 2) * n + col, acc2, alpha, beta);
-        if (row + 3 < m) store_row16(c, (row + 3) * n + col, acc3, alpha, beta);
-    } else {
-        for (int i = 0; i < 4 && row + i < m; i++) {
-            __global const float* ai = a + (size_t)(row + i) * rowStride;
-            for (int j = col; j < n; j++) {
-                float sum = 0.0f;
-                for (int p = 0; p < k; p++) sum = fma(ai[(size_t)p * pStride], b[(size_t)p * n + j], sum);
-                const int index = (row + i) * n + j;
-                c[index] = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+            #pragma unroll
+            for (int i = 0; i < RB_M; i++) {
+                const float16 av = (float16)(a_rows[i][ap]);
+                #pragma unroll
+                for (int v = 0; v < RB_V; v++) acc[i][v] = fma(av, bv[v], acc[i][v]);
             }
+        }
+        for (int i = 0; i < RB_M && row + i < m; i++)
+            for (int v = 0; v < RB_V; v++) store_row16(c, (row + i) * n + col + 16 * v, acc[i][v], alpha, beta);
+        return;
+    }
+    // The matrix's right edge: whole vectors one at a time, then single columns.
+    int j = col;
+    for (; j + 16 <= n; j += 16) {
+        float16 acc[RB_M];
+        rows_times_vector(a_rows, pStride, b, n, k, j, acc);
+        for (int i = 0; i < RB_M && row + i < m; i++) store_row16(c, (row + i) * n + j, acc[i], alpha, beta);
+    }
+    for (; j < n; j++) {
+        for (int i = 0; i < RB_M && row + i < m; i++) {
+            float sum = 0.0f;
+            for (int p = 0; p < k; p++) sum = fma(a_rows[i][(size_t)p * pStride], b[(size_t)p * n + j], sum);
+            const int index = (row + i) * n + j;
+            c[index] = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
         }
     }
 }
 
-// out (columns x rows) = transpose of x (rows x columns); global = (rows, columns).
-// For the CPU kernels' NT case: op(B) is copied out as a (k x n) matrix for gemm_rows.
+// out (columns x rows) = transpose of x (rows x columns), a 16 x 16 block per work-item
+// so that both the reads and the writes run along rows; global = (ceil(rows / 16),
+// ceil(columns / 16)). For the CPU kernels' NT case: B (n x k) becomes (k x n).
 __kernel void transpose(__global const float* restrict x, __global float* restrict out,
                         const int rows, const int columns)
 {
-    const int r = get_global_id(0);
-    const int col = get_global_id(1);
-    if (r >= rows || col >= columns) return;
-    out[(size_t)col * rows + r] = x[(size_t)r * columns + col];
+    const int r0 = get_global_id(0) * 16;
+    const int c0 = get_global_id(1) * 16;
+    if (r0 >= rows || c0 >= columns) return;
+    const int r1 = min(r0 + 16, rows), c1 = min(c0 + 16, columns);
+    for (int col = c0; col < c1; col++)
+        for (int r = r0; r < r1; r++)
+            out[(size_t)col * rows + r] = x[(size_t)r * columns + col];
 }

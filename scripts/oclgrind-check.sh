@@ -10,11 +10,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # Every operation with the device's own GEMM choice (the tiled kernel), then GEMM again
-# with the CPU kernels (gemm_rows and transpose) that PoCL devices use.
+# with the CPU kernels (gemm_rows and transpose) and the 8×32 blocks PoCL devices use.
 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
   "$binary" devices --check --quick >"$log" 2>&1
 status=$?
-GANCL_GEMM_CPU_KERNELS=1 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
+GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=8,2 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
   "$binary" devices --check --quick --operation gemm >>"$log" 2>&1
 status=$(( status | $? ))
 tail -n 1 "$log"

@@ -10,7 +10,7 @@ extension OpenCLBackend {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
         if tunables.cpuGEMM && !transposeB {
             try launch(
-                "gemm", "gemm_rows", global: [(n + 15) / 16, (m + 3) / 4],
+                "gemm", "gemm_rows", global: rowsGlobal(m: m, n: n),
                 [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(b),
                  .float(beta), .buffer(c)])
             return
@@ -22,9 +22,10 @@ extension OpenCLBackend {
             try gemmScratchLock.withLock { _ in
                 if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
                 let scratch = gemmScratch
-                try launch("gemm", "transpose", global: [n, k], [.buffer(b), .buffer(scratch!), .int(n), .int(k)])
                 try launch(
-                    "gemm", "gemm_rows", global: [(n + 15) / 16, (m + 3) / 4],
+                    "gemm", "transpose", global: [(n + 15) / 16, (k + 15) / 16], [.buffer(b), .buffer(scratch!), .int(n), .int(k)])
+                try launch(
+                    "gemm", "gemm_rows", global: rowsGlobal(m: m, n: n),
                     [.int(m), .int(n), .int(k), .int(0), .float(alpha), .buffer(a), .buffer(scratch!),
                      .float(beta), .buffer(c)])
             }
@@ -37,6 +38,13 @@ extension OpenCLBackend {
             "gemm", "gemm", global: global, local: local,
             [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0),
              .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)])
+    }
+
+    /// gemm_rows' global size: one work-item per block of rowsPerItem × 16·vectorsPerItem.
+    private func rowsGlobal(m: Int, n: Int) -> [Int] {
+        let t = tunables.gemm
+        let width = 16 * t.vectorsPerItem
+        return [(n + width - 1) / width, (m + t.rowsPerItem - 1) / t.rowsPerItem]
     }
 
     public func addBias(_ x: OpenCLBuffer, rows: Int, columns: Int, bias: OpenCLBuffer) throws {

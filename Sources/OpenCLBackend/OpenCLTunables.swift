@@ -9,13 +9,21 @@ public struct GEMMTunables: Equatable, Sendable, CustomStringConvertible {
     public var tileK: Int
     public var workPerThreadM: Int
     public var workPerThreadN: Int
+    /// The CPU kernel's block: rows of C per work-item, and float16 vectors per row.
+    public var rowsPerItem: Int
+    public var vectorsPerItem: Int
 
-    public init(tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int) {
+    public init(
+        tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
+        vectorsPerItem: Int = 1
+    ) {
         self.tileM = tileM
         self.tileN = tileN
         self.tileK = tileK
         self.workPerThreadM = workPerThreadM
         self.workPerThreadN = workPerThreadN
+        self.rowsPerItem = rowsPerItem
+        self.vectorsPerItem = vectorsPerItem
     }
 
     /// Work-items per work-group.
@@ -23,10 +31,11 @@ public struct GEMMTunables: Equatable, Sendable, CustomStringConvertible {
 
     var buildOptions: String {
         "-D TILE_M=\(tileM) -D TILE_N=\(tileN) -D TILE_K=\(tileK) -D WPT_M=\(workPerThreadM) -D WPT_N=\(workPerThreadN)"
+            + " -D RB_M=\(rowsPerItem) -D RB_V=\(vectorsPerItem)"
     }
 
     public var description: String {
-        "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item"
+        "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
     }
 }
 
@@ -42,6 +51,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     public var cpuGEMM = false
 
     public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"
+    /// `GANCL_GEMM_ROWS=ROWS,VECTORS` overrides the CPU kernel's block (RB_M, RB_V).
+    public static let rowBlockVariable = "GANCL_GEMM_ROWS"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -54,6 +65,14 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// The built-in choice for `device`, or the override's.
     public static func defaults(for device: OpenCLDevice) throws -> OpenCLTunables {
         var chosen = builtIn(for: device)
+        if let text = getenv(rowBlockVariable).map({ String(cString: $0) }), !text.isEmpty {
+            let v = text.split(separator: ",").compactMap { Int($0) }
+            guard v.count == 2, (1...16).contains(v[0]), (1...4).contains(v[1]) else {
+                throw OpenCLError.badTunables("\(rowBlockVariable)=\(text): expected ROWS,VECTORS with ROWS in 1...16 and VECTORS in 1...4")
+            }
+            chosen.gemm.rowsPerItem = v[0]
+            chosen.gemm.vectorsPerItem = v[1]
+        }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard text == "0" || text == "1" else {
                 throw OpenCLError.badTunables("\(cpuKernelsVariable)=\(text): expected 1 or 0")
@@ -65,7 +84,9 @@ public struct OpenCLTunables: Equatable, Sendable {
             guard v.count == 5, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N with WPT_M dividing TILE_M and WPT_N dividing TILE_N")
             }
-            chosen.gemm = GEMMTunables(tileM: v[0], tileN: v[1], tileK: v[2], workPerThreadM: v[3], workPerThreadN: v[4])
+            chosen.gemm = GEMMTunables(
+                tileM: v[0], tileN: v[1], tileK: v[2], workPerThreadM: v[3], workPerThreadN: v[4],
+                rowsPerItem: chosen.gemm.rowsPerItem, vectorsPerItem: chosen.gemm.vectorsPerItem)
             guard chosen.gemm.threads <= device.maxWorkGroupSize else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text) needs \(chosen.gemm.threads) work-items per group; \(device.name) allows \(device.maxWorkGroupSize)")
             }
@@ -87,7 +108,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             // faster than 64×64 on the GAN's shapes (benchmarks/README.md, 2026-11-22).
             chosen.gemm = GEMMTunables(tileM: 64, tileN: 128, tileK: 16, workPerThreadM: 8, workPerThreadN: 8)
             chosen.reduceWorkGroup = 64
+            // The CPU kernel's block: 8 rows × 32 columns (16 float16 accumulators) gave
+            // the fastest training step of 4×16, 8×16, 6×32, 8×32, 12×32, 16×16, 8×48
+            // and 6×64 (benchmarks/README.md, 2026-11-23).
             chosen.cpuGEMM = true
+            chosen.gemm.rowsPerItem = 8
+            chosen.gemm.vectorsPerItem = 2
         }
         return chosen.fitted(to: device)
     }

@@ -25,10 +25,13 @@ struct CLITests {
     /// PoCL runs GEMM with the CPU kernels; the tiled (GPU) kernel must stay right on it
     /// too, for TT and for devices that choose it.
     @Test func bothGEMMKernelFamiliesPass() throws {
-        for choice in ["0", "1"] {
-            let result = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_GEMM_CPU_KERNELS": choice])
-            #expect(result.status == 0 && result.stdout.contains("checks: 16 passed, 0 failed"), "\(choice): \(result.stdout)\(result.stderr)")
+        // The tiled kernel, the CPU kernel with PoCL's blocks, and with odd blocks.
+        for environment in [["GANCL_GEMM_CPU_KERNELS": "0"], ["GANCL_GEMM_CPU_KERNELS": "1"],
+                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_ROWS": "3,3"]] {
+            let result = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: environment)
+            #expect(result.status == 0 && result.stdout.contains("checks: 16 passed, 0 failed"), "\(environment): \(result.stdout)\(result.stderr)")
         }
+        expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_ROWS": "8"]), "expected ROWS,VECTORS")
         expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_CPU_KERNELS": "yes"]), "expected 1 or 0")
     }
 
