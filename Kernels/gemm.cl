@@ -114,8 +114,8 @@ void gemm(const int m, const int n, const int k,
 // gemm_rows: NN and TN. An RB_M x (16 * RB_V) block: per step of k, RB_V float16 pieces
 //   of a row of B and RB_M scalars of op(A), broadcast.
 //   global = (ceil(n / (16 * RB_V)), ceil(m / RB_M)), any local size.
-//   NT runs as NN on a transposed copy of B (`transpose` below; the host keeps the
-//   copy's buffer); TT keeps the tiled kernel above.
+//   A transposed B (NT, TT) is first copied out as (k x n) by `transpose` below; the
+//   host keeps the copy's buffer.
 // Rows past the matrix's edge read a clamped (valid) row and are not written; a
 // column block that does not fit a whole float16 takes a scalar path.
 

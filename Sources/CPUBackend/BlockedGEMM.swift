@@ -1,24 +1,32 @@
 import Dispatch
 
-/// The CPU backend's float32 GEMM: op(B) packed into a contiguous k×n panel, then a
-/// 4×16 register-blocked loop the compiler turns into vector FMAs, with row blocks
-/// shared between the cores. Each output sums its k products in order, then applies
-/// α and β. `CPUReference.gemm` is the plain loop it is tested against.
+/// The CPU backend's float32 GEMM: a 4×16 register-blocked loop the compiler turns into
+/// vector FMAs, with row blocks shared between the cores. op(A) is read in place (a
+/// transposed A only changes its strides); a transposed B is first copied out as a
+/// contiguous k×n panel into `scratch`, which grows to the largest B and is kept, so a
+/// training step allocates nothing. Each output sums its k products in order, then
+/// applies α and β. `CPUReference.gemm` is the plain loop it is tested against.
 enum BlockedGEMM {
     static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>,
-        beta: Float, c: UnsafeMutableBufferPointer<Float>
+        beta: Float, c: UnsafeMutableBufferPointer<Float>, scratch: inout UnsafeMutableBufferPointer<Float>
     ) {
         guard m > 0, n > 0 else { return }
-        // Row-major op(A) (m×k) and op(B) (k×n), copied only when stored transposed.
-        let packedA = transposeA ? transpose(a, rows: k, columns: m) : nil
-        let packedB = transposeB ? transpose(b, rows: n, columns: k) : nil
-        defer { packedA?.deallocate(); packedB?.deallocate() }
-        let operands = Operands(
-            a: packedA.map { UnsafePointer($0.baseAddress!) } ?? a.baseAddress!,
-            b: packedB.map { UnsafePointer($0.baseAddress!) } ?? b.baseAddress!,
-            c: c.baseAddress!)
+        var panel = b.baseAddress!
+        if transposeB {
+            if scratch.count < n * k {
+                scratch.deallocate()
+                scratch = .allocate(capacity: n * k)
+            }
+            for r in 0..<n {
+                for col in 0..<k { scratch[col * n + r] = b[r * k + col] }
+            }
+            panel = UnsafePointer(scratch.baseAddress!)
+        }
+        // op(A)[r][p] = a[r * rowStride + p * pStride]
+        let rowStride = transposeA ? 1 : k, pStride = transposeA ? m : 1
+        let operands = Operands(a: a.baseAddress!, b: panel, c: c.baseAddress!)
         let blocks = (m + 3) / 4
         let threads = m * n * k >= 1 << 20 ? min(2, blocks) : 1
         // Each thread writes its own rows of C.
@@ -27,7 +35,8 @@ enum BlockedGEMM {
             while block < blocks {
                 let row = block * 4
                 kernel(rows: min(4, m - row), n: n, k: k, alpha: alpha, beta: beta,
-                       a: operands.a + row * k, b: operands.b, c: operands.c + row * n)
+                       a: operands.a + row * rowStride, rowStride: rowStride, pStride: pStride,
+                       b: operands.b, c: operands.c + row * n)
                 block += threads
             }
         }
@@ -40,20 +49,13 @@ enum BlockedGEMM {
         let c: UnsafeMutablePointer<Float>
     }
 
-    private static func transpose(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> UnsafeMutableBufferPointer<Float> {
-        let t = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(rows * columns, 1))
-        for r in 0..<rows {
-            for col in 0..<columns { t[col * rows + r] = x[r * columns + col] }
-        }
-        return t
-    }
-
-    /// C[0..<rows, :] (rows ≤ 4) from A's `rows` rows and all of B.
+    /// C[0..<rows, :] (rows ≤ 4) from op(A)'s `rows` rows starting at `a` and all of B.
     @inline(__always)
     private static func kernel(
         rows: Int, n: Int, k: Int, alpha: Float, beta: Float,
-        a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
+        a: UnsafePointer<Float>, rowStride: Int, pStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
     ) {
+        let (r1, r2, r3) = (rowStride, 2 * rowStride, 3 * rowStride)
         typealias V = SIMD16<Float>
         var j = 0
         while j + 16 <= n {
@@ -62,17 +64,19 @@ enum BlockedGEMM {
             if rows == 4 {
                 for p in 0..<k {
                     let bv = raw.loadUnaligned(fromByteOffset: p * n * 4, as: V.self)
-                    acc0 += bv * a[p]
-                    acc1 += bv * a[k + p]
-                    acc2 += bv * a[2 * k + p]
-                    acc3 += bv * a[3 * k + p]
+                    let ap = p * pStride
+                    acc0 += bv * a[ap]
+                    acc1 += bv * a[r1 + ap]
+                    acc2 += bv * a[r2 + ap]
+                    acc3 += bv * a[r3 + ap]
                 }
             } else {
                 for p in 0..<k {
                     let bv = raw.loadUnaligned(fromByteOffset: p * n * 4, as: V.self)
-                    acc0 += bv * a[p]
-                    if rows > 1 { acc1 += bv * a[k + p] }
-                    if rows > 2 { acc2 += bv * a[2 * k + p] }
+                    let ap = p * pStride
+                    acc0 += bv * a[ap]
+                    if rows > 1 { acc1 += bv * a[r1 + ap] }
+                    if rows > 2 { acc2 += bv * a[r2 + ap] }
                 }
             }
             for (r, sum) in [acc0, acc1, acc2, acc3].prefix(rows).enumerated() {
@@ -87,7 +91,7 @@ enum BlockedGEMM {
         while j < n {
             for r in 0..<rows {
                 var sum: Float = 0
-                for p in 0..<k { sum.addProduct(a[r * k + p], b[p * n + j]) }
+                for p in 0..<k { sum.addProduct(a[r * rowStride + p * pStride], b[p * n + j]) }
                 c[r * n + j] = beta == 0 ? alpha * sum : alpha * sum + beta * c[r * n + j]
             }
             j += 1

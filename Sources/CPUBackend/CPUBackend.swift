@@ -32,10 +32,15 @@ public final class CPUBackend: ComputeBackend {
     /// GEMM is `CPUReference.gemm`, not `BlockedGEMM`.
     public let referenceGEMM: Bool
 
+    /// BlockedGEMM's copy of a transposed B, kept between calls.
+    private var gemmScratch = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
     public init(referenceGEMM: Bool = false) {
         self.referenceGEMM = referenceGEMM
         name = referenceGEMM ? "cpu (reference)" : "cpu"
     }
+
+    deinit { gemmScratch.deallocate() }
 
     // MARK: Memory
 
@@ -87,7 +92,7 @@ public final class CPUBackend: ComputeBackend {
         } else {
             BlockedGEMM.gemm(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage)
+                alpha: alpha, a: a.readOnly, b: b.readOnly, beta: beta, c: c.storage, scratch: &gemmScratch)
         }
     }
 

@@ -8,25 +8,21 @@ extension OpenCLBackend {
         alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer
     ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
-        if tunables.cpuGEMM && !transposeB {
-            try launch(
-                "gemm", "gemm_rows", global: rowsGlobal(m: m, n: n),
-                [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(b),
-                 .float(beta), .buffer(c)])
-            return
-        }
-        if tunables.cpuGEMM && !transposeA {
-            // B (n, k) is transposed into a scratch (k, n) and multiplied as NN: the
-            // copy is n·k against the GEMM's m·n·k, and gemm_rows is faster than
-            // gemm_dot on PoCL. The scratch grows to the largest B and is kept.
+        if tunables.cpuGEMM {
+            // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
+            // copied out as (k, n) into a scratch buffer that grows to the largest B and
+            // is kept: n·k copies against the GEMM's m·n·k.
             try gemmScratchLock.withLock { _ in
-                if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
-                let scratch = gemmScratch
-                try launch(
-                    "gemm", "transpose", global: [(n + 15) / 16, (k + 15) / 16], [.buffer(b), .buffer(scratch!), .int(n), .int(k)])
+                var right = b
+                if transposeB {
+                    if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
+                    right = gemmScratch!
+                    try launch(
+                        "gemm", "transpose", global: [(n + 15) / 16, (k + 15) / 16], [.buffer(b), .buffer(right), .int(n), .int(k)])
+                }
                 try launch(
                     "gemm", "gemm_rows", global: rowsGlobal(m: m, n: n),
-                    [.int(m), .int(n), .int(k), .int(0), .float(alpha), .buffer(a), .buffer(scratch!),
+                    [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
                      .float(beta), .buffer(c)])
             }
             return

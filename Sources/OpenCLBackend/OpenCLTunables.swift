@@ -45,9 +45,9 @@ public struct OpenCLTunables: Equatable, Sendable {
     public var gemm: GEMMTunables
     /// Work-group size of the tree reductions; a power of two.
     public var reduceWorkGroup: Int
-    /// GEMM by the CPU kernels of gemm.cl (`gemm_rows` for NN and TN, and for NT on a
-    /// transposed copy of B; TT keeps the tiled kernel): for CPU devices. `GANCL_GEMM_CPU_KERNELS=1` or `0`
-    /// overrides the choice (the oclgrind checks run both).
+    /// GEMM by the CPU kernels of gemm.cl (`gemm_rows`, with a transposed B copied out
+    /// first) instead of the tiled kernel: for CPU devices. `GANCL_GEMM_CPU_KERNELS=1`
+    /// or `0` overrides the choice (the oclgrind checks run both).
     public var cpuGEMM = false
 
     public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"

@@ -23,7 +23,7 @@ struct CLITests {
     }
 
     /// PoCL runs GEMM with the CPU kernels; the tiled (GPU) kernel must stay right on it
-    /// too, for TT and for devices that choose it.
+    /// too, for devices that choose it.
     @Test func bothGEMMKernelFamiliesPass() throws {
         // The tiled kernel, the CPU kernel with PoCL's blocks, and with odd blocks.
         for environment in [["GANCL_GEMM_CPU_KERNELS": "0"], ["GANCL_GEMM_CPU_KERNELS": "1"],

@@ -192,9 +192,11 @@ public struct FeatureMetrics<B: ComputeBackend> {
 
     /// Improved precision and recall with k = `k`: precision is the fraction of fake
     /// rows inside some real row's k-NN ball, recall the fraction of real rows inside
-    /// some fake row's.
-    public func precisionRecall(real: FeatureSet, fake: FeatureSet, k: Int = 3) throws -> (precision: Double, recall: Double) {
-        let realRadii = try kthNeighbourRadii(real, k: k)
+    /// some fake row's. `realRadii`, when given, are the real rows' k-NN radii.
+    public func precisionRecall(
+        real: FeatureSet, fake: FeatureSet, k: Int = 3, realRadii: [Float]? = nil
+    ) throws -> (precision: Double, recall: Double) {
+        let realRadii = try realRadii ?? kthNeighbourRadii(real, k: k)
         let fakeRadii = try kthNeighbourRadii(fake, k: k)
         return (try fractionInsideBalls(fake, of: real, radii: realRadii), try fractionInsideBalls(real, of: fake, radii: fakeRadii))
     }

@@ -116,9 +116,7 @@ public final class ImageEvaluator<B: ComputeBackend> {
         let fake = FeatureSet(values: values.map { $0 * featureScale }, width: ReferenceClassifier.featureWidth)
         let fd = try metrics.frechetDistance(fake, testFeatures)
         let kid = try metrics.kernelInceptionDistance(fake, testFeatures, subsets: kidSubsets, seed: seed)
-        let fakeRadii = try metrics.kthNeighbourRadii(fake, k: 3)
-        let precision = try metrics.fractionInsideBalls(fake, of: testFeatures, radii: radii3)
-        let recall = try metrics.fractionInsideBalls(testFeatures, of: fake, radii: fakeRadii)
+        let (precision, recall) = try metrics.precisionRecall(real: testFeatures, fake: fake, k: 3, realRadii: radii3)
         let (density, coverage) = try metrics.densityCoverage(real: testFeatures, fake: fake, k: 5, realRadii: radii5)
         var histogram = [Int](repeating: 0, count: ReferenceClassifier.classes)
         for c in classes { histogram[c] += 1 }
