@@ -58,6 +58,11 @@ public final class OpenCLBackend: ComputeBackend {
     let context: cl_context
     let queue: cl_command_queue
     let programs: OpenCLProgramCache
+    /// Whether the queue records profiling events.
+    public let profiling: Bool
+    /// Launches not yet collected into `profile` (profiling only; under `launchLock`).
+    private var pendingEvents: [(name: String, event: cl_event)] = []
+    private var profile: [String: KernelTime] = [:]
     /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
     private let launchLock = Mutex(())
     /// The CPU GEMM's transposed copy of B (see `gemm`), and the lock held across the
@@ -79,7 +84,10 @@ public final class OpenCLBackend: ComputeBackend {
         try self.init(device: try OpenCLDevice.select(deviceSpec), tunables: tunables)
     }
 
-    public init(device: OpenCLDevice, tunables: OpenCLTunables? = nil) throws {
+    /// With `profiling`, the queue records OpenCL profiling events: every kernel launch's
+    /// device time is kept by kernel name (see `kernelProfile()`), and `timed(_:)` can time
+    /// a block of work between two markers. Off for training (events cost a little).
+    public init(device: OpenCLDevice, tunables: OpenCLTunables? = nil, profiling: Bool = false) throws {
         self.device = device
         let tunables = try tunables ?? OpenCLTunables.defaults(for: device)
         self.tunables = tunables
@@ -88,12 +96,14 @@ public final class OpenCLBackend: ComputeBackend {
         guard let context = clCreateContext(nil, 1, &deviceID, nil, nil, &status), status == CL_SUCCESS else {
             throw OpenCLError.call("clCreateContext", status)
         }
-        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+        let properties = cl_command_queue_properties(profiling ? CL_QUEUE_PROFILING_ENABLE : 0)
+        guard let queue = clCreateCommandQueue(context, device.id, properties, &status), status == CL_SUCCESS else {
             clReleaseContext(context)
             throw OpenCLError.call("clCreateCommandQueue", status)
         }
         self.context = context
         self.queue = queue
+        self.profiling = profiling
         programs = OpenCLProgramCache(
             context: context, device: device,
             optionsByFamily: [
@@ -109,6 +119,7 @@ public final class OpenCLBackend: ComputeBackend {
 
     deinit {
         clFinish(queue)
+        for pending in pendingEvents { clReleaseEvent(pending.event) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
@@ -250,13 +261,91 @@ public final class OpenCLBackend: ComputeBackend {
         if let local {
             for d in globalSize.indices { globalSize[d] = (globalSize[d] + local[d] - 1) / local[d] * local[d] }
         }
-        let status: cl_int =
+        var event: cl_event?
+        let status: cl_int = withEventPointer(&event) { eventPointer in
             if var localSize = local {
-                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, &localSize, 0, nil, nil)
+                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, &localSize, 0, nil, eventPointer)
             } else {
-                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, nil, 0, nil, nil)
+                clEnqueueNDRangeKernel(queue, kernel, cl_uint(globalSize.count), nil, &globalSize, nil, 0, nil, eventPointer)
             }
+        }
         try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(name))")
+        if let event { pendingEvents.append((name, event)) }
         count { $0.operations += 1 }
+    }
+}
+
+// MARK: - Profiling
+
+/// One kernel's launches and their summed device time.
+public struct KernelTime: Sendable, Equatable {
+    public var launches = 0
+    public var seconds = 0.0
+}
+
+extension OpenCLBackend {
+    /// Passes an event pointer to `body` when profiling, nil otherwise.
+    fileprivate func withEventPointer(
+        _ event: inout cl_event?, _ body: (UnsafeMutablePointer<cl_event?>?) -> cl_int
+    ) -> cl_int {
+        profiling ? body(&event) : body(nil)
+    }
+
+    /// Device seconds between an event's start and end.
+    static func duration(of event: cl_event) throws -> Double {
+        try time(event, CL_PROFILING_COMMAND_END) - time(event, CL_PROFILING_COMMAND_START)
+    }
+
+    static func time(_ event: cl_event, _ what: Int32) throws -> Double {
+        var nanoseconds: cl_ulong = 0
+        try OpenCLError.check(
+            clGetEventProfilingInfo(event, cl_profiling_info(what), MemoryLayout<cl_ulong>.stride, &nanoseconds, nil),
+            "clGetEventProfilingInfo")
+        return Double(nanoseconds) * 1e-9
+    }
+
+    /// Every kernel's launches and device time since the last `resetKernelProfile()`,
+    /// after waiting for the queue. Empty unless the backend was made with `profiling`.
+    public func kernelProfile() throws -> [String: KernelTime] {
+        try finish()
+        return try launchLock.withLock { _ in
+            defer {
+                for pending in pendingEvents { clReleaseEvent(pending.event) }
+                pendingEvents.removeAll(keepingCapacity: true)
+            }
+            for pending in pendingEvents {
+                profile[pending.name, default: KernelTime()].launches += 1
+                profile[pending.name, default: KernelTime()].seconds += try Self.duration(of: pending.event)
+            }
+            return profile
+        }
+    }
+
+    /// Forgets the launches recorded so far.
+    public func resetKernelProfile() throws {
+        try finish()
+        launchLock.withLock { _ in
+            for pending in pendingEvents { clReleaseEvent(pending.event) }
+            pendingEvents.removeAll(keepingCapacity: true)
+            profile.removeAll()
+        }
+    }
+
+    /// The device seconds from the start of the first command `work` queues to the end of
+    /// its last, measured by profiling events on markers queued before and after it (so
+    /// that work queued by a library, such as CLBlast, on this queue is timed the same way).
+    /// Needs `profiling`.
+    public func timed(_ work: () throws -> Void) throws -> Double {
+        guard profiling else { throw OpenCLError.call("timed: the backend was made without profiling", CL_INVALID_QUEUE_PROPERTIES) }
+        try finish()
+        var before: cl_event?, after: cl_event?
+        try OpenCLError.check(clEnqueueMarkerWithWaitList(queue, 0, nil, &before), "clEnqueueMarkerWithWaitList")
+        defer { if let before { clReleaseEvent(before) } }
+        try work()
+        try OpenCLError.check(clEnqueueMarkerWithWaitList(queue, 0, nil, &after), "clEnqueueMarkerWithWaitList")
+        defer { if let after { clReleaseEvent(after) } }
+        try finish()
+        guard let before, let after else { throw OpenCLError.call("clEnqueueMarkerWithWaitList", CL_INVALID_EVENT) }
+        return try Self.time(after, CL_PROFILING_COMMAND_END) - Self.time(before, CL_PROFILING_COMMAND_START)
     }
 }

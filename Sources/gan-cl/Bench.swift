@@ -65,9 +65,11 @@ struct BenchGEMM: ParsableCommand {
         commandName: "gemm",
         abstract: "GFLOP/s of GEMM: gan-cl's OpenCL kernel, CLBlast on the same device, and the CPU backend.",
         discussion: """
-            Each figure is the median of timed runs after warm-up runs; a run is one GEMM \
-            followed by clFinish, timed on the host's monotonic clock, so launch latency \
-            counts as it does in training. Inputs are random, never zeros. CLBlast \
+            Each figure is the median of timed runs after warm-up runs. On OpenCL a run is \
+            timed by profiling events: from the start of a marker queued before the GEMM's \
+            launches to the end of one queued after them, so launch latency and every \
+            launch of a call (gan-cl's transposed copy, CLBlast's own helper kernels) count. \
+            The CPU backend is timed on the host's monotonic clock. Inputs are random, never zeros. CLBlast \
             (libclblast.so.1, from libclblast-dev) runs on the same queue and buffers in the \
             same process; without it its column is empty.
             """)
@@ -105,7 +107,7 @@ struct BenchGEMM: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let batchSizes = try parseBatchSizes(batches)
-            let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
+            let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device), profiling: true)
             try backend.buildAllPrograms()
             let cpu = CPUBackend()
             let clblast = CLBlastGEMM()
@@ -118,9 +120,9 @@ struct BenchGEMM: ParsableCommand {
             table.printHeader()
             var rows: [Row] = []
             for shape in GEMMCase.standard(batches: batchSizes) {
-                let openCL = try gflops(shape, on: backend)
+                let openCL = try gflops(shape, on: backend, timer: backend.timed)
                 let theirs = try clblast.map { library in
-                    try gflops(shape, on: backend) { a, b, c in
+                    try gflops(shape, on: backend, timer: backend.timed) { a, b, c in
                         try library.gemm(
                             on: backend, transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n,
                             k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: c)
@@ -144,9 +146,11 @@ struct BenchGEMM: ParsableCommand {
     }
 
     /// Median GFLOP/s of `shape` on `backend` after two warm-up runs, of the backend's
-    /// GEMM or of `call` on the backend's buffers.
+    /// GEMM or of `call` on the backend's buffers, each run timed by `timer` (by default
+    /// the host's clock around the run and a wait for the backend).
     private func gflops<B: ComputeBackend>(
-        _ shape: GEMMCase, on backend: B, call: ((B.Buffer, B.Buffer, B.Buffer) throws -> Void)? = nil
+        _ shape: GEMMCase, on backend: B, timer: ((() throws -> Void) throws -> Double)? = nil,
+        call: ((B.Buffer, B.Buffer, B.Buffer) throws -> Void)? = nil
     ) throws -> Double {
         var random = SplitMix64(seed: 42)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
@@ -161,15 +165,19 @@ struct BenchGEMM: ParsableCommand {
                     transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
                     alpha: 1, a: a, b: b, beta: 0, c: c)
             }
-            try backend.finish()
         }
-        for _ in 0..<2 { try once() }
+        func hostTimed(_ work: () throws -> Void) throws -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try work()
+            try backend.finish()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+        let measure = timer ?? hostTimed
+        for _ in 0..<2 { _ = try measure(once) }
         var samples: [Double] = []
         let start = DispatchTime.now().uptimeNanoseconds
         while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try once()
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            samples.append(try measure(once))
         }
         samples.sort()
         return shape.flops / samples[samples.count / 2] / 1e9
@@ -195,6 +203,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Flag(help: "Also time every OpenCL kernel by profiling events and print where a step's device time goes.")
+    var profile = false
 
     struct Row: Codable {
         let backend: String
@@ -220,9 +230,41 @@ struct BenchTrain: ParsableCommand {
                                     String(format: "%.1f", row.secondsPerEpoch), String(format: "%.0f", row.launchesPerStep)])
                 }
             }
-            if backend != "cpu" { try measure(try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))) }
+            if backend != "cpu" {
+                let openCL = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
+                try measure(openCL)
+                if profile {
+                    for size in sizes { try printProfile(openCL.device, batch: size, data: .images(dataset)) }
+                }
+            }
             if backend != "opencl" { try measure(CPUBackend()) }
             if let json { try writeJSON(rows, to: json) }
+        }
+    }
+
+    /// Runs steps on a profiling backend and prints each kernel's share of the device time.
+    private func printProfile(_ device: OpenCLDevice, batch: Int, data: TrainingData) throws {
+        let backend = try OpenCLBackend(device: device, profiling: true)
+        var config = RunConfig()
+        config.batchSize = batch
+        let trainer = try Trainer(backend: backend, config: config, data: data)
+        for _ in 0..<3 { try trainer.step(metrics: false) }
+        try backend.resetKernelProfile()
+        let steps = 20
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { try trainer.step(metrics: false) }
+        try backend.finish()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(steps)
+        let kernels = try backend.kernelProfile().sorted { $0.value.seconds > $1.value.seconds }
+        let busy = kernels.reduce(0) { $0 + $1.value.seconds } / Double(steps)
+        print("\nbatch \(batch): \(String(format: "%.2f", wall * 1e3)) ms a step on the host clock, "
+              + "\(String(format: "%.2f", busy * 1e3)) ms inside kernels (profiling events)")
+        let table = TablePrinter(columns: [("kernel", 22), ("launches/step", 13), ("ms/step", 8), ("share", 6)])
+        table.printHeader()
+        for (name, time) in kernels {
+            table.printRow([name, String(format: "%.0f", Double(time.launches) / Double(steps)),
+                            String(format: "%.3f", time.seconds / Double(steps) * 1e3),
+                            String(format: "%.1f%%", 100 * time.seconds / Double(steps) / busy)])
         }
     }
 
