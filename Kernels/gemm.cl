@@ -1,9 +1,17 @@
 // gemm.cl — single-precision GEMM on row-major matrices.
 //
-//   C = alpha * op(A) * op(B) + beta * C
+//   C = epilogue(alpha * op(A) * op(B) + beta * C)
 //   op(A) is (m, k): A is stored (m, k), or (k, m) when transA != 0
 //   op(B) is (k, n): B is stored (k, n), or (n, k) when transB != 0
 //   C is (m, n). When beta == 0, C is only written, never read.
+//
+// Epilogues (ComputeBackend.GEMMEpilogue), applied to each element as it is stored:
+//   0 none;
+//   1 bias + activation: C[r, c] = f(C[r, c] + extra[c]), extra the bias (n);
+//   2 activation gradient: C[r, c] *= f'(y) from y = extra[r * n + c], the forward
+//     output (m, n).
+// Activation codes as in elementwise.cl: 0 identity, 1 ReLU, 2 LeakyReLU(slope),
+// 3 tanh, 4 sigmoid. When the epilogue is 0, extra is any buffer and is not read.
 //
 // Launch geometry (host: OpenCLBackend+Operations.swift):
 //   local  = (TILE_N / WPT_N, TILE_M / WPT_M)
@@ -37,12 +45,47 @@
 #error "TILE_M and TILE_N must be multiples of WPT_M and WPT_N"
 #endif
 
+inline float activate1(const float v, const int activation, const float slope)
+{
+    switch (activation) {
+        case 1: return v > 0.0f ? v : 0.0f;
+        case 2: return v > 0.0f ? v : slope * v;
+        case 3: return tanh(v);
+        case 4: return v >= 0.0f ? 1.0f / (1.0f + exp(-v)) : exp(v) / (1.0f + exp(v));
+        default: return v;
+    }
+}
+
+inline float derivative1(const float y, const int activation, const float slope)
+{
+    switch (activation) {
+        case 1: return y > 0.0f ? 1.0f : 0.0f;
+        case 2: return y > 0.0f ? 1.0f : slope;
+        case 3: return 1.0f - y * y;
+        case 4: return y * (1.0f - y);
+        default: return 1.0f;
+    }
+}
+
+// The epilogue of one element: C[index] from its sum, in column `col`.
+inline void store1(__global float* c, const int index, const int col, const float sum,
+                   const float alpha, const float beta, const int epilogue,
+                   __global const float* extra, const int activation, const float slope)
+{
+    float v = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+    if (epilogue == 1) v = activate1(v + extra[col], activation, slope);
+    else if (epilogue == 2) v *= derivative1(extra[index], activation, slope);
+    c[index] = v;
+}
+
 __kernel __attribute__((reqd_work_group_size(THREADS_N, THREADS_M, 1)))
 void gemm(const int m, const int n, const int k,
           const int transA, const int transB,
           const float alpha, __global const float* restrict a,
           __global const float* restrict b,
-          const float beta, __global float* restrict c)
+          const float beta, __global float* restrict c,
+          const int epilogue, __global const float* restrict extra,
+          const int activation, const float slope)
 {
     __local float tileA[TILE_K][TILE_M];
     __local float tileB[TILE_K][TILE_N];
@@ -100,8 +143,7 @@ void gemm(const int m, const int n, const int k,
         for (int j = 0; j < WPT_N; j++) {
             const int col = colBase + tx + j * THREADS_N;
             if (col >= n) continue;
-            const int index = row * n + col;
-            c[index] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[index];
+            store1(c, row * n + col, col, acc[i][j], alpha, beta, epilogue, extra, activation, slope);
         }
     }
 }
@@ -113,17 +155,52 @@ void gemm(const int m, const int n, const int k,
 //
 // gemm_rows: NN and TN. An RB_M x (16 * RB_V) block: per step of k, RB_V float16 pieces
 //   of a row of B and RB_M scalars of op(A), broadcast.
-//   global = (ceil(n / (16 * RB_V)), ceil(m / RB_M)), any local size.
+//   order 0: global = (ceil(n / (16 * RB_V)), ceil(m / RB_M)), column blocks along
+//     dimension 0, so the work-items a core runs in turn share a block of A's rows (which
+//     stays in L1) and stream B: for a B that fits in the caches.
+//   order 1: global = (ceil(m / RB_M), ceil(n / (16 * RB_V))), row blocks along dimension
+//     0, so they share a panel of B's columns (which stays in L2) and stream A: for a B
+//     too large to stay cached (2048 x 2048 runs 3x faster this way on PoCL).
+//   Any local size.
 //   A transposed B (NT, TT) is first copied out as (k x n) by `transpose` below; the
 //   host keeps the copy's buffer.
 // Rows past the matrix's edge read a clamped (valid) row and are not written; a
 // column block that does not fit a whole float16 takes a scalar path.
 
-inline void store_row16(__global float* c, const int index, const float16 sum,
-                        const float alpha, const float beta)
+inline float16 activate16(const float16 v, const int activation, const float slope)
+{
+    switch (activation) {
+        case 1: return select((float16)(0.0f), v, v > (float16)(0.0f));
+        case 2: return select(slope * v, v, v > (float16)(0.0f));
+        case 3: return tanh(v);
+        case 4: {
+            const float16 e = exp(-fabs(v));
+            return select(e / (1.0f + e), 1.0f / (1.0f + e), v >= (float16)(0.0f));
+        }
+        default: return v;
+    }
+}
+
+inline float16 derivative16(const float16 y, const int activation, const float slope)
+{
+    switch (activation) {
+        case 1: return select((float16)(0.0f), (float16)(1.0f), y > (float16)(0.0f));
+        case 2: return select((float16)(slope), (float16)(1.0f), y > (float16)(0.0f));
+        case 3: return 1.0f - y * y;
+        case 4: return y * (1.0f - y);
+        default: return (float16)(1.0f);
+    }
+}
+
+// 16 elements of a row of C from their sums: C[index ..< index + 16], columns col...
+inline void store_row16(__global float* c, const int index, const int col, const float16 sum,
+                        const float alpha, const float beta, const int epilogue,
+                        __global const float* extra, const int activation, const float slope)
 {
     float16 result = alpha * sum;
     if (beta != 0.0f) result = fma((float16)(beta), vload16(0, c + index), result);
+    if (epilogue == 1) result = activate16(result + vload16(0, extra + col), activation, slope);
+    else if (epilogue == 2) result *= derivative16(vload16(0, extra + index), activation, slope);
     vstore16(result, 0, c + index);
 }
 
@@ -152,10 +229,14 @@ inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStr
 __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
                         const float alpha, __global const float* restrict a,
                         __global const float* restrict b,
-                        const float beta, __global float* restrict c)
+                        const float beta, __global float* restrict c,
+                        const int epilogue, __global const float* restrict extra,
+                        const int activation, const float slope, const int order)
 {
-    const int col = get_global_id(0) * (16 * RB_V);
-    const int row = get_global_id(1) * RB_M;
+    // (PoCL cannot build get_global_id of a dimension that is not a constant.)
+    const int g0 = get_global_id(0), g1 = get_global_id(1);
+    const int col = (order == 0 ? g0 : g1) * (16 * RB_V);
+    const int row = (order == 0 ? g1 : g0) * RB_M;
     if (col >= n || row >= m) return;
     // op(A)[r][p] = a[r * rowStride + p * pStride]
     const int rowStride = transA ? 1 : k;
@@ -183,7 +264,9 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
             }
         }
         for (int i = 0; i < RB_M && row + i < m; i++)
-            for (int v = 0; v < RB_V; v++) store_row16(c, (row + i) * n + col + 16 * v, acc[i][v], alpha, beta);
+            for (int v = 0; v < RB_V; v++)
+                store_row16(c, (row + i) * n + col + 16 * v, col + 16 * v, acc[i][v], alpha, beta,
+                            epilogue, extra, activation, slope);
         return;
     }
     // The matrix's right edge: whole vectors one at a time, then single columns.
@@ -191,27 +274,42 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
     for (; j + 16 <= n; j += 16) {
         float16 acc[RB_M];
         rows_times_vector(a_rows, pStride, b, n, k, j, acc);
-        for (int i = 0; i < RB_M && row + i < m; i++) store_row16(c, (row + i) * n + j, acc[i], alpha, beta);
+        for (int i = 0; i < RB_M && row + i < m; i++)
+            store_row16(c, (row + i) * n + j, j, acc[i], alpha, beta, epilogue, extra, activation, slope);
     }
     for (; j < n; j++) {
         for (int i = 0; i < RB_M && row + i < m; i++) {
             float sum = 0.0f;
             for (int p = 0; p < k; p++) sum = fma(a_rows[i][(size_t)p * pStride], b[(size_t)p * n + j], sum);
-            const int index = (row + i) * n + j;
-            c[index] = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+            store1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope);
         }
     }
 }
 
-// out (columns x rows) = transpose of x (rows x columns), a 16 x 16 block per work-item
-// so that both the reads and the writes run along rows; global = (ceil(rows / 16),
-// ceil(columns / 16)). For the CPU kernels' NT case: B (n x k) becomes (k x n).
+// out (columns x rows) = transpose of x (rows x columns), a 16 x 16 block per work-item,
+// global = (ceil(columns / 16), ceil(rows / 16)). A whole block is read as 16 row vectors
+// and written as 16 column vectors, transposed in registers; edge blocks go one element
+// at a time. Used for the CPU kernels' NT case (B (n x k) becomes (k x n)) and for the
+// kept Wᵀ of a dense layer.
 __kernel void transpose(__global const float* restrict x, __global float* restrict out,
                         const int rows, const int columns)
 {
-    const int r0 = get_global_id(0) * 16;
-    const int c0 = get_global_id(1) * 16;
+    const int c0 = get_global_id(0) * 16;
+    const int r0 = get_global_id(1) * 16;
     if (r0 >= rows || c0 >= columns) return;
+    if (r0 + 16 <= rows && c0 + 16 <= columns) {
+        float16 block[16];
+        #pragma unroll
+        for (int r = 0; r < 16; r++) block[r] = vload16(0, x + (size_t)(r0 + r) * columns + c0);
+        #pragma unroll
+        for (int c = 0; c < 16; c++) {
+            float16 column;
+            #pragma unroll
+            for (int r = 0; r < 16; r++) column[r] = block[r][c];
+            vstore16(column, 0, out + (size_t)(c0 + c) * rows + r0);
+        }
+        return;
+    }
     const int r1 = min(r0 + 16, rows), c1 = min(c0 + 16, columns);
     for (int col = c0; col < c1; col++)
         for (int r = r0; r < r1; r++)

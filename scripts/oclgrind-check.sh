@@ -9,14 +9,20 @@ binary=${1:-.build/release/gan-cl}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Every operation with the device's own GEMM choice (the tiled kernel), then GEMM again
-# with the CPU kernels (gemm_rows and transpose) and the 8×32 blocks PoCL devices use.
+# Every operation with the device's own GEMM choice (the tiled kernel), then the GEMM
+# operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
+# and the 8×32 blocks PoCL devices use, in both of gemm_rows' orders.
 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
   "$binary" devices --check --quick >"$log" 2>&1
 status=$?
-GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=8,2 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
-  "$binary" devices --check --quick --operation gemm >>"$log" 2>&1
-status=$(( status | $? ))
+for stream in 8388608 0; do
+  for operation in gemm gemm-epilogue adam adam-transposed; do
+    GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=8,2 GANCL_GEMM_STREAM_B_ABOVE=$stream \
+      oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
+      "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
+    status=$(( status | $? ))
+  done
+done
 tail -n 1 "$log"
 if grep -qE "Invalid (read|write)|Uninitialized|data race|OCLGRIND FATAL|API error|Oclgrind error" "$log"; then
   echo "oclgrind reported problems:"

@@ -13,8 +13,8 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
-        "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
+        "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "adam-transposed", "sgd",
         "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
@@ -85,6 +85,38 @@ public enum ConformanceCatalogue {
                 }
             }
             return trials
+        case "gemm-epilogue":
+            // Both epilogues with every activation, across the GEMM shapes and transposes.
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
+            let scalars: [(Float, Float)] = [(1, 0), (0.7, 0.3), (-1.5, 1)]
+            let pairs = [(false, false), (false, true), (true, false), (true, true)]
+            var trials: [Trial] = []
+            for (index, (m, n, k)) in gemmShapes(size).enumerated() {
+                for bias in [true, false] {
+                    let activation = activations[(index + (bias ? 0 : 2)) % activations.count]
+                    let (ta, tb) = pairs[(index + (bias ? 1 : 0)) % pairs.count]
+                    let (alpha, beta) = scalars[(index + (bias ? 0 : 1)) % scalars.count]
+                    let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                    // The gradient form reads the forward output y = f(x) of logits x.
+                    let extra = bias
+                        ? random.floats(n, in: -1...1)
+                        : random.logits(m * n).map { CPUReference.activate(activation, $0) }
+                    trials.append(Trial(
+                        label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") + \(bias ? "bias + \(activation)" : "\(activation) gradient")",
+                        shape: "\(m)x\(n)x\(k)",
+                        call: .gemmEpilogue(
+                            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta, bias: bias,
+                            activation: activation),
+                        inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c, extra],
+                        outputCounts: [m * n], comparison: .relative(tolerance: gemmTolerance)))
+                }
+            }
+            return trials
+        case "transpose":
+            return shapes.map { r, c in
+                Trial(label: "transpose", shape: shapeText(r, c), call: .transpose(rows: r, columns: c),
+                      inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: .bitExact)
+            }
         case "bias-add":
             return shapes.map { r, c in
                 Trial(label: "bias add", shape: shapeText(r, c), call: .addBias(rows: r, columns: c),
@@ -174,6 +206,18 @@ public enum ConformanceCatalogue {
                              inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
                                       random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
                              outputCounts: [count, count, count], comparison: pointwise)
+            }
+        case "adam-transposed":
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let count = r * c
+                let hyper = AdamHyperparameters(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+                let step = 1 + index * 31
+                return Trial(label: "adam transposed t=\(step)", shape: shapeText(r, c),
+                             call: .adamTransposed(hyper, step: step, rows: r, columns: c),
+                             inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
+                                      random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
+                             outputCounts: [count, count, count, count], comparison: pointwise)
             }
         case "sgd":
             return shapes.map { r, c in

@@ -60,24 +60,51 @@ enum TrialComparer {
 /// (a dot product, or p − update in Adam); dividing by them measures how far an output
 /// is from the reference in units of its own arithmetic.
 enum Magnitudes {
+    /// |alpha|·|op(A)|·|op(B)| + |beta|·|C|, via the reference GEMM on magnitudes.
+    static func gemm(
+        _ input: [[Float]], _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float
+    ) -> [Double] {
+        let a = input[0].map(abs), b = input[1].map(abs)
+        var c = beta == 0 ? [Float](repeating: 0, count: m * n) : input[2].map(abs)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    CPUReference.gemm(
+                        transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: abs(alpha), a: ap, b: bp,
+                        beta: abs(beta), c: cp)
+                }
+            }
+        }
+        return c.map { Double($0) }
+    }
+
     static func of(_ trial: Trial, reference: [[Float]]) -> [[Double]] {
         let input = trial.inputs
         let absolute = { (values: [Float]) in values.map { Double(abs($0)) } }
         switch trial.call {
         case .gemm(let ta, let tb, let m, let n, let k, let alpha, let beta):
-            // |alpha|·|op(A)|·|op(B)| + |beta|·|C|, via the reference GEMM on magnitudes.
-            let a = input[0].map(abs), b = input[1].map(abs)
-            var c = beta == 0 ? [Float](repeating: 0, count: m * n) : input[2].map(abs)
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    c.withUnsafeMutableBufferPointer { cp in
-                        CPUReference.gemm(
-                            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: abs(alpha), a: ap, b: bp,
-                            beta: abs(beta), c: cp)
-                    }
-                }
-            }
-            return [absolute(c)]
+            return [gemm(input, ta, tb, m, n, k, alpha, beta)]
+        case .gemmEpilogue(let ta, let tb, let m, let n, let k, let alpha, let beta, let bias, let activation):
+            // Every activation's slope is at most 1, so an error in the sum passes through
+            // f at most as large: the scale before f (with the bias) bounds the one after.
+            // The gradient form scales the sum's magnitude by |f'(y)|.
+            let sums = gemm(input, ta, tb, m, n, k, alpha, beta)
+            let extra = input[3]
+            return [sums.indices.map { i in
+                bias ? sums[i] + Double(abs(extra[i % n]))
+                     : sums[i] * Double(abs(CPUReference.derivative(activation, output: extra[i])))
+            }]
+        case .transpose:
+            return reference.map(absolute)
+        case .adamTransposed(let hyper, _, let rows, let columns):
+            let (p, g, m, v) = (input[0], input[1], input[2], input[3])
+            let parameters = p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - reference[0][$0])) }
+            return [
+                parameters,
+                m.indices.map { Double(abs(hyper.beta1 * m[$0])) + Double(abs((1 - hyper.beta1) * g[$0])) },
+                v.indices.map { Double(abs(hyper.beta2 * v[$0])) + Double(abs((1 - hyper.beta2) * g[$0] * g[$0])) },
+                (0..<(rows * columns)).map { i in parameters[(i % rows) * columns + i / rows] },
+            ]
         case .addBias(let rows, let columns):
             return [(0..<(rows * columns)).map { Double(abs(input[0][$0])) + Double(abs(input[1][$0 % columns])) }]
         case .sumColumns(let rows, let columns, let accumulate):

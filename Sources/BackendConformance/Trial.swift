@@ -8,6 +8,13 @@ public struct Trial: Sendable {
     public enum Call: Sendable {
         /// inputs [A, B, C]; outputs [C]
         case gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float)
+        /// GEMM with an epilogue: `bias` true for bias + activation, false for the
+        /// activation gradient. inputs [A, B, C, bias(n) or forward output(m×n)]; outputs [C]
+        case gemmEpilogue(
+            transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+            bias: Bool, activation: Activation)
+        /// inputs [x(rows×columns)]; outputs [out(columns×rows)]
+        case transpose(rows: Int, columns: Int)
         /// inputs [x, bias]; outputs [x]
         case addBias(rows: Int, columns: Int)
         /// inputs [x] (and [x, out] when accumulating); outputs [out(columns)]
@@ -30,6 +37,8 @@ public struct Trial: Sendable {
         case softmaxCrossEntropy(rows: Int, classes: Int, gradientScale: Float)
         /// inputs [p, g, m, v]; outputs [p, m, v]
         case adam(AdamHyperparameters, step: Int)
+        /// inputs [p, g, m, v] of rows×columns; outputs [p, m, v, transposed p]
+        case adamTransposed(AdamHyperparameters, step: Int, rows: Int, columns: Int)
         /// inputs [p, g, velocity]; outputs [p, velocity]
         case sgd(learningRate: Float, momentum: Float)
         /// inputs []; outputs [x]
@@ -91,6 +100,17 @@ extension Trial {
                 transposeA: ta, transposeB: tb, m: m, n: n, k: k,
                 alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2])
             outputs = [given[2]]
+        case .gemmEpilogue(let ta, let tb, let m, let n, let k, let alpha, let beta, let bias, let activation):
+            let epilogue: GEMMEpilogue<B.Buffer> =
+                bias ? .biasActivation(bias: given[3], activation: activation)
+                     : .activationGradient(output: given[3], activation: activation)
+            try backend.gemm(
+                transposeA: ta, transposeB: tb, m: m, n: n, k: k,
+                alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2], epilogue: epilogue)
+            outputs = [given[2]]
+        case .transpose(let rows, let columns):
+            outputs = [try fresh(0)]
+            try backend.transpose(given[0], rows: rows, columns: columns, into: outputs[0])
         case .addBias(let rows, let columns):
             try backend.addBias(given[0], rows: rows, columns: columns, bias: given[1])
             outputs = [given[0]]
@@ -130,6 +150,12 @@ extension Trial {
                 parameters: given[0], gradients: given[1], m: given[2], v: given[3], count: inputs[0].count,
                 hyper: hyper, step: step)
             outputs = [given[0], given[2], given[3]]
+        case .adamTransposed(let hyper, let step, let rows, let columns):
+            let transposed = try fresh(3)
+            try backend.adamStep(
+                parameters: given[0], gradients: given[1], m: given[2], v: given[3], rows: rows, columns: columns,
+                transposed: transposed, hyper: hyper, step: step)
+            outputs = [given[0], given[2], given[3], transposed]
         case .sgd(let learningRate, let momentum):
             try backend.sgdStep(
                 parameters: given[0], gradients: given[1], velocity: given[2], count: inputs[0].count,

@@ -96,6 +96,12 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    public func transpose(_ x: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.transpose(x, rows: rows, columns: columns, out: out)
+        CPUReference.transpose(x.readOnly, rows: rows, columns: columns, into: out.storage)
+    }
+
     public func addBias(_ x: CPUBuffer, rows: Int, columns: Int, bias: CPUBuffer) throws {
         statistics.operations += 1
         try ArgumentChecks.matrix(x, rows: rows, columns: columns, vector: bias, vectorLength: columns, "bias")

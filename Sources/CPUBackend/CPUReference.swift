@@ -43,6 +43,15 @@ public enum CPUReference {
         }
     }
 
+    /// out (columns×rows) = xᵀ for x (rows×columns).
+    public static func transpose<T>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>
+    ) {
+        for r in 0..<rows {
+            for c in 0..<columns { out[c * rows + r] = x[r * columns + c] }
+        }
+    }
+
     /// x[r, c] += bias[c]; x is (rows, columns), bias is (columns).
     public static func addBias<T: BinaryFloatingPoint>(
         _ x: UnsafeMutableBufferPointer<T>, rows: Int, columns: Int, bias: UnsafeBufferPointer<T>

@@ -69,6 +69,45 @@ public enum ArgumentChecks {
         }
     }
 
+    /// The checks of a GEMM epilogue's buffers (after those of the GEMM).
+    public static func gemmEpilogue<Buffer: BackendBuffer>(
+        _ epilogue: GEMMEpilogue<Buffer>, m: Int, n: Int, c: Buffer
+    ) throws {
+        switch epilogue {
+        case .none:
+            break
+        case .biasActivation(let bias, let activation):
+            try activation.validate()
+            try buffer(bias, holds: n, "the bias")
+            guard m * n == 0 || bias !== c else { throw BackendError.invalidArgument("the bias must not be C") }
+        case .activationGradient(let output, let activation):
+            try activation.validate()
+            try buffer(output, holds: m * n, "the activation's output")
+            guard m * n == 0 || output !== c else {
+                throw BackendError.invalidArgument("the activation's output must not be C")
+            }
+        }
+    }
+
+    /// The checks of `ComputeBackend.transpose`.
+    public static func transpose(_ x: some BackendBuffer, rows: Int, columns: Int, out: some BackendBuffer) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try buffer(x, holds: rows * columns, "x")
+        try buffer(out, holds: rows * columns, "out")
+        guard rows * columns == 0 || x !== out else { throw BackendError.invalidArgument("transpose's out must not be x") }
+    }
+
+    /// The checks of the transposing Adam step beyond Adam's own.
+    public static func adamTransposed<Buffer: BackendBuffer>(
+        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int, transposed: Buffer
+    ) throws {
+        try transpose(parameters, rows: rows, columns: columns, out: transposed)
+        guard rows * columns == 0 || [gradients, m, v].allSatisfy({ $0 !== transposed }) else {
+            throw BackendError.invalidArgument("Adam's transposed copy must be a buffer of its own")
+        }
+    }
+
     /// The checks of an operation on an x of rows×columns and a vector of `vectorLength`.
     public static func matrix(
         _ x: some BackendBuffer, rows: Int, columns: Int,

@@ -50,6 +50,17 @@ public protocol ComputeBackend: AnyObject {
         alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer
     ) throws
 
+    /// The same GEMM with `epilogue` applied to each element of C as it is stored:
+    /// C = epilogue(alpha * op(A) * op(B) + beta * C). The default composes `gemm` with
+    /// the pointwise operations; a backend overrides it to fuse them into one pass.
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer, epilogue: GEMMEpilogue<Buffer>
+    ) throws
+
+    /// out (columns×rows) = xᵀ for an x of rows×columns. out must not be x.
+    func transpose(_ x: Buffer, rows: Int, columns: Int, into out: Buffer) throws
+
     /// x[r, c] += bias[c] for an x of rows×columns.
     func addBias(_ x: Buffer, rows: Int, columns: Int, bias: Buffer) throws
     /// out[c] = Σ_r x[r, c] (the bias gradient), or out[c] += Σ_r x[r, c] when
@@ -100,6 +111,13 @@ public protocol ComputeBackend: AnyObject {
         parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, count: Int,
         hyper: AdamHyperparameters, step: Int
     ) throws
+    /// The same Adam step on a rows×columns matrix of parameters that also writes the
+    /// updated parameters' transpose (columns×rows) to `transposed`, so that a backward
+    /// pass can multiply by Wᵀ without transposing it. The default composes the two.
+    func adamStep(
+        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int,
+        transposed: Buffer, hyper: AdamHyperparameters, step: Int
+    ) throws
     /// One SGD step with momentum: v = momentum * v + g; p -= learningRate * v.
     func sgdStep(
         parameters: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
@@ -116,6 +134,48 @@ public protocol ComputeBackend: AnyObject {
     func normal(
         _ x: Buffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
     ) throws
+}
+
+// MARK: - Fused forms
+
+/// What a GEMM does to each element of its m×n result before storing it.
+public enum GEMMEpilogue<Buffer: BackendBuffer> {
+    case none
+    /// C[r, c] = f(C[r, c] + bias[c]): a dense layer's forward, bias of n elements.
+    case biasActivation(bias: Buffer, activation: Activation)
+    /// C[r, c] *= f'(·) computed from the forward output y[r, c] (m×n), as
+    /// `activationBackward` does: a backward pass's gradient through the previous layer's
+    /// activation.
+    case activationGradient(output: Buffer, activation: Activation)
+}
+
+extension ComputeBackend {
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer, epilogue: GEMMEpilogue<Buffer>
+    ) throws {
+        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, c: c)
+        try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+        switch epilogue {
+        case .none:
+            break
+        case .biasActivation(let bias, let activation):
+            try addBias(c, rows: m, columns: n, bias: bias)
+            if activation != .identity { try activationForward(activation, x: c, y: c, count: m * n) }
+        case .activationGradient(let output, let activation):
+            if activation != .identity { try activationBackward(activation, y: output, dy: c, dx: c, count: m * n) }
+        }
+    }
+
+    public func adamStep(
+        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int,
+        transposed: Buffer, hyper: AdamHyperparameters, step: Int
+    ) throws {
+        try ArgumentChecks.adamTransposed(
+            parameters: parameters, gradients: gradients, m: m, v: v, rows: rows, columns: columns, transposed: transposed)
+        try adamStep(parameters: parameters, gradients: gradients, m: m, v: v, count: rows * columns, hyper: hyper, step: step)
+        try transpose(parameters, rows: rows, columns: columns, into: transposed)
+    }
 }
 
 // MARK: - Conveniences

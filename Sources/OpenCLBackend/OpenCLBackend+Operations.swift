@@ -7,7 +7,27 @@ extension OpenCLBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer
     ) throws {
+        try gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta,
+            c: c, epilogue: .none)
+    }
+
+    /// Both GEMM kernels apply the epilogue as they store C: one pass, one launch.
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer,
+        epilogue: GEMMEpilogue<OpenCLBuffer>
+    ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
+        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, c: c)
+        let fused: [KernelArgument] =
+            switch epilogue {
+            case .none: [.int(0), .buffer(a), .int(0), .float(0)]
+            case .biasActivation(let bias, let activation):
+                [.int(1), .buffer(bias), .int(Int(activation.kernelCode)), .float(activation.slope)]
+            case .activationGradient(let output, let activation):
+                [.int(2), .buffer(output), .int(Int(activation.kernelCode)), .float(activation.slope)]
+            }
         if tunables.cpuGEMM {
             // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
             // copied out as (k, n) into a scratch buffer that grows to the largest B and
@@ -18,12 +38,15 @@ extension OpenCLBackend {
                     if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
                     right = gemmScratch!
                     try launch(
-                        "gemm", "transpose", global: [(n + 15) / 16, (k + 15) / 16], [.buffer(b), .buffer(right), .int(n), .int(k)])
+                        "gemm", "transpose", global: [(k + 15) / 16, (n + 15) / 16], [.buffer(b), .buffer(right), .int(n), .int(k)])
                 }
+                // Row blocks along dimension 0 when B is too large to stay cached.
+                let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.streamBAboveBytes
+                let blocks = rowsGlobal(m: m, n: n)
                 try launch(
-                    "gemm", "gemm_rows", global: rowsGlobal(m: m, n: n),
+                    "gemm", "gemm_rows", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
-                     .float(beta), .buffer(c)])
+                     .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)])
             }
             return
         }
@@ -33,7 +56,14 @@ extension OpenCLBackend {
         try launch(
             "gemm", "gemm", global: global, local: local,
             [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0),
-             .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)])
+             .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)] + fused)
+    }
+
+    public func transpose(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {
+        try ArgumentChecks.transpose(x, rows: rows, columns: columns, out: out)
+        try launch(
+            "gemm", "transpose", global: [(columns + 15) / 16, (rows + 15) / 16],
+            [.buffer(x), .buffer(out), .int(rows), .int(columns)])
     }
 
     /// gemm_rows' global size: one work-item per block of rowsPerItem × 16·vectorsPerItem.
@@ -133,8 +163,10 @@ extension OpenCLBackend {
     ) throws {
         try ArgumentChecks.adam(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: step)
         let (c1, c2) = hyper.biasCorrections(step: step)
+        // On CPU devices, 16 parameters per work-item run at memory speed; elsewhere one.
         try launch(
-            "optim", "adam_step", global: [count],
+            "optim", tunables.cpuGEMM ? "adam_step_vector" : "adam_step",
+            global: [tunables.cpuGEMM ? (count + 15) / 16 : count],
             [.buffer(parameters), .buffer(gradients), .buffer(m), .buffer(v), .int(count),
              .float(hyper.learningRate), .float(hyper.beta1), .float(hyper.beta2), .float(hyper.epsilon),
              .float(c1), .float(c2)])

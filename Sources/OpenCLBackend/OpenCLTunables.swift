@@ -12,6 +12,10 @@ public struct GEMMTunables: Equatable, Sendable, CustomStringConvertible {
     /// The CPU kernel's block: rows of C per work-item, and float16 vectors per row.
     public var rowsPerItem: Int
     public var vectorsPerItem: Int
+    /// The CPU kernel runs row blocks along dimension 0 (sharing a panel of B, streaming
+    /// A) when B has more bytes than this, and column blocks (sharing rows of A,
+    /// streaming B) otherwise. See gemm.cl's `order`.
+    public var streamBAboveBytes = 8 << 20
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -53,6 +57,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"
     /// `GANCL_GEMM_ROWS=ROWS,VECTORS` overrides the CPU kernel's block (RB_M, RB_V).
     public static let rowBlockVariable = "GANCL_GEMM_ROWS"
+    /// `GANCL_GEMM_STREAM_B_ABOVE=BYTES` overrides `GEMMTunables.streamBAboveBytes`.
+    public static let streamBVariable = "GANCL_GEMM_STREAM_B_ABOVE"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -72,6 +78,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             }
             chosen.gemm.rowsPerItem = v[0]
             chosen.gemm.vectorsPerItem = v[1]
+        }
+        if let text = getenv(streamBVariable).map({ String(cString: $0) }), !text.isEmpty {
+            guard let bytes = Int(text), bytes >= 0 else {
+                throw OpenCLError.badTunables("\(streamBVariable)=\(text): expected a number of bytes")
+            }
+            chosen.gemm.streamBAboveBytes = bytes
         }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard text == "0" || text == "1" else {

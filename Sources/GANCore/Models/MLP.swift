@@ -27,12 +27,14 @@ public struct MLPShape: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// One dense layer's parameters y = f(x·W + b) with W (inputs, outputs) and b (outputs),
-/// their gradients and Adam's two moments of each.
+/// their gradients and Adam's two moments of each, and Wᵀ (outputs, inputs) for the
+/// backward pass (kept by the Adam step, see `MLP`).
 public final class DenseParameters<B: ComputeBackend> {
     public let inputs: Int
     public let outputs: Int
     public let activation: Activation
     public let weight, bias: B.Buffer
+    public let weightTransposed: B.Buffer
     public let weightGradient, biasGradient: B.Buffer
     public let weightM, weightV, biasM, biasV: B.Buffer
 
@@ -41,6 +43,7 @@ public final class DenseParameters<B: ComputeBackend> {
         self.outputs = outputs
         self.activation = activation
         weight = try backend.makeBuffer(count: inputs * outputs)
+        weightTransposed = try backend.makeBuffer(count: inputs * outputs)
         bias = try backend.makeBuffer(count: outputs)
         weightGradient = try backend.makeBuffer(count: inputs * outputs)
         biasGradient = try backend.makeBuffer(count: outputs)
@@ -80,10 +83,18 @@ public final class MLPActivations<B: ComputeBackend> {
 
 /// A multilayer perceptron on a backend: its parameters, forward and backward passes,
 /// and Adam updates. Its activations live in `MLPActivations`, one per batch size used.
+///
+/// The passes use the backend's fused forms: the forward is one GEMM + bias + activation
+/// per layer, and the backward's dx GEMM applies the previous layer's activation gradient
+/// as it stores. dx = dz·Wᵀ multiplies by a kept copy of Wᵀ, which the Adam step writes
+/// beside W; whenever W may have changed otherwise (initialisation, or any caller of
+/// `namedTensors`, such as a checkpoint restore), the copy is remade before its next use.
 public final class MLP<B: ComputeBackend> {
     public let backend: B
     public let shape: MLPShape
     public let layers: [DenseParameters<B>]
+    /// Whether layer i's `weightTransposed` holds the transpose of its current weight.
+    private var transposeIsCurrent: [Bool]
 
     public init(backend: B, shape: MLPShape) throws {
         guard shape.widths.count >= 2, shape.widths.allSatisfy({ $0 >= 1 }) else {
@@ -96,6 +107,7 @@ public final class MLP<B: ComputeBackend> {
                 backend: backend, inputs: shape.widths[$0], outputs: shape.widths[$0 + 1],
                 activation: shape.activation(ofLayer: $0))
         }
+        transposeIsCurrent = Array(repeating: false, count: shape.layerCount)
     }
 
     // MARK: - Initialisation
@@ -116,6 +128,22 @@ public final class MLP<B: ComputeBackend> {
             for moment in [layer.weightM, layer.weightV] { try backend.fill(moment, with: 0, count: layer.inputs * layer.outputs) }
             for moment in [layer.biasM, layer.biasV] { try backend.fill(moment, with: 0, count: layer.outputs) }
         }
+        parametersMayHaveChanged()
+    }
+
+    /// Marks every layer's Wᵀ as out of date: the next backward pass remakes it.
+    public func parametersMayHaveChanged() {
+        for i in transposeIsCurrent.indices { transposeIsCurrent[i] = false }
+    }
+
+    /// Layer `index`'s Wᵀ, remade first when it may be out of date.
+    private func transposedWeight(_ index: Int) throws -> B.Buffer {
+        let layer = layers[index]
+        if !transposeIsCurrent[index] {
+            try backend.transpose(layer.weight, rows: layer.inputs, columns: layer.outputs, into: layer.weightTransposed)
+            transposeIsCurrent[index] = true
+        }
+        return layer.weightTransposed
     }
 
     // MARK: - Forward and backward
@@ -128,11 +156,8 @@ public final class MLP<B: ComputeBackend> {
             let y = activations.outputs[i]
             try backend.gemm(
                 transposeA: false, transposeB: false, m: rows, n: layer.outputs, k: layer.inputs,
-                alpha: 1, a: x, b: layer.weight, beta: 0, c: y)
-            try backend.addBias(y, rows: rows, columns: layer.outputs, bias: layer.bias)
-            if layer.activation != .identity {
-                try backend.activationForward(layer.activation, x: y, y: y, count: rows * layer.outputs)
-            }
+                alpha: 1, a: x, b: layer.weight, beta: 0, c: y,
+                epilogue: .biasActivation(bias: layer.bias, activation: layer.activation))
             x = y
         }
     }
@@ -145,14 +170,18 @@ public final class MLP<B: ComputeBackend> {
         _ input: B.Buffer, rows: Int, activations: MLPActivations<B>,
         parameterGradients: Bool, accumulate: Bool, inputGradient: Bool
     ) throws {
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+        // The output layer's activation gradient is applied here; every other layer's is
+        // applied by the dx GEMM of the layer above it, as that GEMM stores.
+        let last = layers.count - 1
+        if layers[last].activation != .identity {
+            let dz = activations.outputGradients[last]
+            try backend.activationBackward(
+                layers[last].activation, y: activations.outputs[last], dy: dz, dx: dz, count: rows * layers[last].outputs)
+        }
+        for i in stride(from: last, through: 0, by: -1) {
             let layer = layers[i]
             let x = i == 0 ? input : activations.outputs[i - 1]
             let dz = activations.outputGradients[i]
-            if layer.activation != .identity {
-                try backend.activationBackward(
-                    layer.activation, y: activations.outputs[i], dy: dz, dx: dz, count: rows * layer.outputs)
-            }
             if parameterGradients {
                 // dW (inputs, outputs) = xᵀ·dz; db = column sums of dz.
                 try backend.gemm(
@@ -161,21 +190,26 @@ public final class MLP<B: ComputeBackend> {
                 try backend.sumColumns(dz, rows: rows, columns: layer.outputs, into: layer.biasGradient, accumulate: accumulate)
             }
             if i > 0 || inputGradient {
-                // dx (rows, inputs) = dz·Wᵀ
-                let dx = i > 0 ? activations.outputGradients[i - 1] : activations.inputGradient
+                // dx (rows, inputs) = dz·Wᵀ, times f'_{i−1} of the layer below (when there is one).
+                let epilogue: GEMMEpilogue<B.Buffer> =
+                    i > 0 && layers[i - 1].activation != .identity
+                    ? .activationGradient(output: activations.outputs[i - 1], activation: layers[i - 1].activation)
+                    : .none
                 try backend.gemm(
-                    transposeA: false, transposeB: true, m: rows, n: layer.inputs, k: layer.outputs,
-                    alpha: 1, a: dz, b: layer.weight, beta: 0, c: dx)
+                    transposeA: false, transposeB: false, m: rows, n: layer.inputs, k: layer.outputs,
+                    alpha: 1, a: dz, b: try transposedWeight(i), beta: 0,
+                    c: i > 0 ? activations.outputGradients[i - 1] : activations.inputGradient, epilogue: epilogue)
             }
         }
     }
 
-    /// One Adam update of every parameter from its gradient.
+    /// One Adam update of every parameter from its gradient; W's update also writes Wᵀ.
     public func adamStep(_ hyper: AdamHyperparameters, step: Int) throws {
-        for layer in layers {
+        for (i, layer) in layers.enumerated() {
             try backend.adamStep(
                 parameters: layer.weight, gradients: layer.weightGradient, m: layer.weightM, v: layer.weightV,
-                count: layer.inputs * layer.outputs, hyper: hyper, step: step)
+                rows: layer.inputs, columns: layer.outputs, transposed: layer.weightTransposed, hyper: hyper, step: step)
+            transposeIsCurrent[i] = true
             try backend.adamStep(
                 parameters: layer.bias, gradients: layer.biasGradient, m: layer.biasM, v: layer.biasV,
                 count: layer.outputs, hyper: hyper, step: step)
@@ -186,9 +220,11 @@ public final class MLP<B: ComputeBackend> {
 
     /// Every tensor of the network's state, named for checkpoints: `<prefix>.layers.<i>.weight`
     /// (inputs, outputs), `.bias` (outputs), and Adam's moments under `optimizer.<prefix>...`
-    /// with `.m` and `.v` appended.
+    /// with `.m` and `.v` appended. The caller may write them, so the kept Wᵀ copies are
+    /// remade before their next use.
     public func namedTensors(prefix: String) -> [(name: String, shape: [Int], buffer: B.Buffer)] {
-        layers.enumerated().flatMap { i, layer -> [(name: String, shape: [Int], buffer: B.Buffer)] in
+        parametersMayHaveChanged()
+        return layers.enumerated().flatMap { i, layer -> [(name: String, shape: [Int], buffer: B.Buffer)] in
             let base = "\(prefix).layers.\(i)"
             let w = [layer.inputs, layer.outputs], b = [layer.outputs]
             return [
