@@ -1,6 +1,7 @@
 // loss.cl — GAN objective terms on logits: per-example loss and scaled gradient.
 //
-// logits, losses, gradients are (count); one work-item per logit, global = count.
+// objective: on elements offset ..< offset + count of logits, losses and gradients; one
+// work-item per logit, global = count.
 //   losses[i]    = l(logits[i])
 //   gradients[i] = gradient_scale * dl/dx (logits[i])
 // Objective codes (ComputeBackend.LogitObjective.kernelCode) and their parameter p:
@@ -20,11 +21,11 @@ inline float sigmoid_of(const float x)
 }
 
 __kernel void objective(__global const float* logits, __global float* losses,
-                        __global float* gradients, const int count,
+                        __global float* gradients, const int offset, const int count,
                         const int kind, const float p, const float gradient_scale)
 {
-    const int i = get_global_id(0);
-    if (i >= count) return;
+    if ((int)get_global_id(0) >= count) return;
+    const int i = offset + get_global_id(0);
     const float x = logits[i];
     float loss, grad;
     switch (kind) {

@@ -178,13 +178,25 @@ public enum ConformanceCatalogue {
                 .wasserstein(sign: 1), .wasserstein(sign: -1), .hinge(sign: 1), .hinge(sign: -1),
                 .leastSquares(target: 1), .leastSquares(target: 0),
             ]
-            return objectives.flatMap { objective in
+            let whole = objectives.flatMap { objective in
                 shapes.map { r, c in
                     Trial(label: "\(objective)", shape: shapeText(r, c),
                           call: .objective(objective, gradientScale: 1 / Float(r * c)), inputs: [random.logits(r * c)],
                           outputCounts: [r * c, r * c], comparison: pointwise)
                 }
             }
+            // A discriminator's batch of real then fake logits, one objective on each part.
+            let pairs: [(LogitObjective, LogitObjective)] = [
+                (.crossEntropy(target: 0.9), .crossEntropy(target: 0)), (.hinge(sign: 1), .hinge(sign: -1)),
+            ]
+            let halves = pairs.flatMap { first, second in
+                shapes.filter { $0.0 * $0.1 >= 2 }.map { r, c in
+                    Trial(label: "\(first) | \(second)", shape: shapeText(r, c),
+                          call: .objectiveHalves(first: first, second: second, split: r * c / 2, gradientScale: 2 / Float(r * c)),
+                          inputs: [random.logits(r * c)], outputCounts: [r * c, r * c], comparison: pointwise)
+                }
+            }
+            return whole + halves
         case "softmax-cross-entropy":
             // Rows of logits of any scale (±100 included) against labels in range and,
             // in every seventh row, out of range (no target).
@@ -240,9 +252,20 @@ public enum ConformanceCatalogue {
                              inputs: [], outputCounts: [count], comparison: .bitExact)
             }
         case "copy":
-            return shapes.map { r, c in
-                Trial(label: "copy", shape: shapeText(r, c), call: .copy,
-                      inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: .bitExact)
+            // Whole buffers, and a range from one offset to another (the rest of the
+            // destination must stay as it was).
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let count = r * c
+                guard index % 2 == 1 else {
+                    return Trial(label: "copy", shape: shapeText(r, c), call: .copy,
+                                 inputs: [random.floats(count, in: -2...2)], outputCounts: [count], comparison: .bitExact)
+                }
+                let length = max(count / 2, 1), from = count - length, to = (count - length) / 2
+                return Trial(label: "copy range", shape: shapeText(r, c),
+                             call: .copyRange(sourceOffset: from, destinationOffset: to, count: length),
+                             inputs: [random.floats(count, in: -2...2), random.floats(count, in: -2...2)],
+                             outputCounts: [count], comparison: .bitExact)
             }
         case "fill":
             return shapes.map { r, c in

@@ -153,7 +153,16 @@ enum Magnitudes {
                 p.indices.map { Double(abs(p[$0])) + Double(abs(learningRate * reference[1][$0])) },
                 velocity.indices.map { Double(abs(momentum * velocity[$0])) + Double(abs(g[$0])) },
             ]
-        case .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .fill:
+        case .objectiveHalves(let first, let second, let split, let gradientScale):
+            let logits = input[0]
+            return [
+                reference[0].indices.map { Double(abs(reference[0][$0])) + Double(abs(logits[$0])) + 1 },
+                reference[1].indices.map { i in
+                    let objective = i < split ? first : second
+                    return (1 + Double(abs(objective.parameter))) * Double(abs(gradientScale))
+                },
+            ]
+        case .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .copyRange, .fill:
             return reference.map(absolute)
         }
     }

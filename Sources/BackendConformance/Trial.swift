@@ -47,6 +47,11 @@ public struct Trial: Sendable {
         case normal(seed: UInt64, counter: UInt64, mean: Float, std: Float)
         /// inputs [source]; outputs [destination]
         case copy
+        /// inputs [source, destination]; outputs [destination]
+        case copyRange(sourceOffset: Int, destinationOffset: Int, count: Int)
+        /// `first` on logits ..< split and `second` on split..., as a discriminator's
+        /// real and fake halves: inputs [logits]; outputs [losses, gradients]
+        case objectiveHalves(first: LogitObjective, second: LogitObjective, split: Int, gradientScale: Float)
         /// inputs []; outputs [x]
         case fill(Float)
     }
@@ -170,6 +175,18 @@ extension Trial {
         case .copy:
             outputs = [try fresh(0)]
             try backend.copy(given[0], to: outputs[0], count: outputCounts[0])
+        case .copyRange(let sourceOffset, let destinationOffset, let count):
+            try backend.copy(given[0], offset: sourceOffset, to: given[1], offset: destinationOffset, count: count)
+            outputs = [given[1]]
+        case .objectiveHalves(let first, let second, let split, let gradientScale):
+            outputs = [try fresh(0), try fresh(1)]
+            let count = inputs[0].count
+            try backend.objective(
+                first, logits: given[0], offset: 0, count: split, losses: outputs[0], gradients: outputs[1],
+                gradientScale: gradientScale)
+            try backend.objective(
+                second, logits: given[0], offset: split, count: count - split, losses: outputs[0], gradients: outputs[1],
+                gradientScale: gradientScale)
         case .fill(let value):
             outputs = [try fresh(0)]
             try backend.fill(outputs[0], with: value, count: outputCounts[0])

@@ -69,6 +69,14 @@ public final class CPUBackend: ComputeBackend {
         for i in 0..<count { destination.storage[i] = source.storage[i] }
     }
 
+    public func copy(
+        _ source: CPUBuffer, offset sourceOffset: Int, to destination: CPUBuffer, offset destinationOffset: Int, count: Int
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.copyRange(source, offset: sourceOffset, to: destination, offset: destinationOffset, count: count)
+        for i in 0..<count { destination.storage[destinationOffset + i] = source.storage[sourceOffset + i] }
+    }
+
     public func fill(_ buffer: CPUBuffer, with value: Float, count: Int) throws {
         statistics.operations += 1
         try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
@@ -166,10 +174,19 @@ public final class CPUBackend: ComputeBackend {
         _ objective: LogitObjective, logits: CPUBuffer, count: Int,
         losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
     ) throws {
+        try self.objective(
+            objective, logits: logits, offset: 0, count: count, losses: losses, gradients: gradients,
+            gradientScale: gradientScale)
+    }
+
+    public func objective(
+        _ objective: LogitObjective, logits: CPUBuffer, offset: Int, count: Int,
+        losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
+    ) throws {
         statistics.operations += 1
-        try objective.validate()
-        try ArgumentChecks.buffers(["logits": logits, "losses": losses, "gradients": gradients], hold: count)
-        for i in 0..<count {
+        try ArgumentChecks.objectiveRange(
+            objective, logits: logits, offset: offset, count: count, losses: losses, gradients: gradients)
+        for i in offset..<(offset + count) {
             let (loss, gradient) = CPUReference.objective(objective, logits.storage[i])
             losses.storage[i] = loss
             gradients.storage[i] = gradient * gradientScale

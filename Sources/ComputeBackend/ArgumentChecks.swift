@@ -89,6 +89,27 @@ public enum ArgumentChecks {
         }
     }
 
+    /// The checks of the ranged `ComputeBackend.copy`.
+    public static func copyRange<Buffer: BackendBuffer>(
+        _ source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int
+    ) throws {
+        try range(source, offset: sourceOffset, count: count, "the source")
+        try range(destination, offset: destinationOffset, count: count, "the destination")
+        guard count == 0 || source !== destination else {
+            throw BackendError.invalidArgument("a ranged copy needs two different buffers")
+        }
+    }
+
+    /// The checks of the ranged `ComputeBackend.objective`.
+    public static func objectiveRange<Buffer: BackendBuffer>(
+        _ objective: LogitObjective, logits: Buffer, offset: Int, count: Int, losses: Buffer, gradients: Buffer
+    ) throws {
+        try objective.validate()
+        for (name, buffer) in [("logits", logits), ("losses", losses), ("gradients", gradients)] {
+            try range(buffer, offset: offset, count: count, name)
+        }
+    }
+
     /// The checks of `ComputeBackend.transpose`.
     public static func transpose(_ x: some BackendBuffer, rows: Int, columns: Int, out: some BackendBuffer) throws {
         try size(rows, "rows")

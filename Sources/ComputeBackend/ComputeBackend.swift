@@ -35,6 +35,9 @@ public protocol ComputeBackend: AnyObject {
     func read(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float]
     /// dst[0..<count] = src[0..<count]
     func copy(_ source: Buffer, to destination: Buffer, count: Int) throws
+    /// dst[destinationOffset ..< +count] = src[sourceOffset ..< +count]; the two may
+    /// not be the same buffer.
+    func copy(_ source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int) throws
     /// x[0..<count] = value
     func fill(_ buffer: Buffer, with value: Float, count: Int) throws
     /// Waits until every queued operation has finished.
@@ -92,6 +95,12 @@ public protocol ComputeBackend: AnyObject {
     /// With gradientScale = 1/count the gradients are those of the mean loss.
     func objective(
         _ objective: LogitObjective, logits: Buffer, count: Int,
+        losses: Buffer, gradients: Buffer, gradientScale: Float
+    ) throws
+    /// The same on elements offset ..< offset + count of all three buffers: one objective
+    /// on each part of a batch (a discriminator's real and fake halves).
+    func objective(
+        _ objective: LogitObjective, logits: Buffer, offset: Int, count: Int,
         losses: Buffer, gradients: Buffer, gradientScale: Float
     ) throws
 

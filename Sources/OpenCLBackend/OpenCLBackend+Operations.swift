@@ -138,12 +138,21 @@ extension OpenCLBackend {
         _ objective: LogitObjective, logits: OpenCLBuffer, count: Int,
         losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
     ) throws {
-        try objective.validate()
-        try ArgumentChecks.buffers(["logits": logits, "losses": losses, "gradients": gradients], hold: count)
+        try self.objective(
+            objective, logits: logits, offset: 0, count: count, losses: losses, gradients: gradients,
+            gradientScale: gradientScale)
+    }
+
+    public func objective(
+        _ objective: LogitObjective, logits: OpenCLBuffer, offset: Int, count: Int,
+        losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
+    ) throws {
+        try ArgumentChecks.objectiveRange(
+            objective, logits: logits, offset: offset, count: count, losses: losses, gradients: gradients)
         try launch(
             "loss", "objective", global: [count],
-            [.buffer(logits), .buffer(losses), .buffer(gradients), .int(count), .int(Int(objective.kernelCode)),
-             .float(objective.parameter), .float(gradientScale)])
+            [.buffer(logits), .buffer(losses), .buffer(gradients), .int(offset), .int(count),
+             .int(Int(objective.kernelCode)), .float(objective.parameter), .float(gradientScale)])
     }
 
     public func softmaxCrossEntropy(

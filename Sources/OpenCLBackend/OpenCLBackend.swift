@@ -197,6 +197,21 @@ public final class OpenCLBackend: ComputeBackend {
             "clEnqueueCopyBuffer")
     }
 
+    public func copy(
+        _ source: OpenCLBuffer, offset sourceOffset: Int, to destination: OpenCLBuffer, offset destinationOffset: Int,
+        count: Int
+    ) throws {
+        try ArgumentChecks.copyRange(source, offset: sourceOffset, to: destination, offset: destinationOffset, count: count)
+        guard count > 0 else { return }
+        self.count { $0.operations += 1 }
+        let stride = MemoryLayout<Float>.stride
+        try OpenCLError.check(
+            clEnqueueCopyBuffer(
+                queue, source.memory, destination.memory, sourceOffset * stride, destinationOffset * stride,
+                count * stride, 0, nil, nil),
+            "clEnqueueCopyBuffer")
+    }
+
     public func fill(_ buffer: OpenCLBuffer, with value: Float, count: Int) throws {
         try ArgumentChecks.buffer(buffer, holds: count, "the buffer")
         guard count > 0 else { return }

@@ -50,6 +50,11 @@ public enum RandomStream: UInt64 {
 /// generator loss: per step, `d-steps` discriminator updates on a real and a fake batch,
 /// then one generator update, each with Adam. Every buffer is made in `init`; a step
 /// allocates nothing and reads nothing back unless it is asked for metrics.
+///
+/// A discriminator update runs D once on 2·batch rows, the real batch then the fake one,
+/// with the real objective on the first half and the fake objective on the second: the
+/// gradient is the sum of the two batches' gradients (each the mean over its batch), in
+/// one pass of larger GEMMs and half the launches.
 public final class Trainer<B: ComputeBackend> {
     public let backend: B
     public private(set) var config: RunConfig
@@ -62,10 +67,14 @@ public final class Trainer<B: ComputeBackend> {
     private let batch: Int
     private let generatorActivations: MLPActivations<B>
     private let discriminatorActivations: MLPActivations<B>
-    private let realImages: B.Buffer
+    /// D's input in a discriminator update: the real batch, then the generated one.
+    private let discriminatorBatch: B.Buffer
     private let noise: B.Buffer
-    private let realLosses, fakeLosses, generatorLosses: B.Buffer
-    private let realLogits, fakeLogits: B.Buffer
+    /// Per-example losses of the discriminator update (real, then fake) and of the
+    /// generator update.
+    private let discriminatorLosses, generatorLosses: B.Buffer
+    /// D's logits of the last discriminator update (real, then fake), for metrics.
+    private let discriminatorLogits: B.Buffer
     private let noiseKey: UInt64
     private let healthProbe: B.Buffer
     private var permutation: [Int]
@@ -81,16 +90,16 @@ public final class Trainer<B: ComputeBackend> {
         generator = try MLP(backend: backend, shape: config.generatorShape(pixels: pixels))
         discriminator = try MLP(backend: backend, shape: config.discriminatorShape(pixels: pixels))
         generatorActivations = try MLPActivations(backend: backend, shape: generator.shape, capacity: batch)
+        // D runs on both batches at once; in the generator update, on the fake one,
+        // writing dL/d(input) into G's output gradient.
         discriminatorActivations = try MLPActivations(
-            backend: backend, shape: discriminator.shape, capacity: batch,
+            backend: backend, shape: discriminator.shape, capacity: 2 * batch,
             inputGradient: generatorActivations.outputGradient)
-        realImages = try backend.makeBuffer(count: batch * pixels)
+        discriminatorBatch = try backend.makeBuffer(count: 2 * batch * pixels)
         noise = try backend.makeBuffer(count: batch * config.noiseDim)
-        realLosses = try backend.makeBuffer(count: batch)
-        fakeLosses = try backend.makeBuffer(count: batch)
+        discriminatorLosses = try backend.makeBuffer(count: 2 * batch)
         generatorLosses = try backend.makeBuffer(count: batch)
-        realLogits = try backend.makeBuffer(count: batch)
-        fakeLogits = try backend.makeBuffer(count: batch)
+        discriminatorLogits = try backend.makeBuffer(count: 2 * batch)
         noiseKey = RandomStream.noise.key(seed: config.seed)
         healthProbe = try backend.makeBuffer(count: 1)
         permutation = order.permutation(epoch: 0)
@@ -152,25 +161,23 @@ public final class Trainer<B: ComputeBackend> {
         try loadRealBatch()
         try drawNoise()
         try generator.forward(noise, rows: batch, into: generatorActivations)
+        let pixels = data.features
+        try backend.copy(
+            generatorActivations.output, offset: 0, to: discriminatorBatch, offset: batch * pixels, count: batch * pixels)
         let d = discriminatorActivations
         let scale = 1 / Float(batch)
 
-        try discriminator.forward(realImages, rows: batch, into: d)
+        try discriminator.forward(discriminatorBatch, rows: 2 * batch, into: d)
         try backend.objective(
-            .crossEntropy(target: config.realLabel), logits: d.output, count: batch,
-            losses: realLosses, gradients: d.outputGradient, gradientScale: scale)
-        if keepLogits { try backend.copy(d.output, to: realLogits, count: batch) }
-        try discriminator.backward(
-            realImages, rows: batch, activations: d, parameterGradients: true, accumulate: false, inputGradient: false)
-
-        try discriminator.forward(generatorActivations.output, rows: batch, into: d)
+            .crossEntropy(target: config.realLabel), logits: d.output, offset: 0, count: batch,
+            losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
         try backend.objective(
-            .crossEntropy(target: 0), logits: d.output, count: batch,
-            losses: fakeLosses, gradients: d.outputGradient, gradientScale: scale)
-        if keepLogits { try backend.copy(d.output, to: fakeLogits, count: batch) }
+            .crossEntropy(target: 0), logits: d.output, offset: batch, count: batch,
+            losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
+        if keepLogits { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
         try discriminator.backward(
-            generatorActivations.output, rows: batch, activations: d,
-            parameterGradients: true, accumulate: true, inputGradient: false)
+            discriminatorBatch, rows: 2 * batch, activations: d, parameterGradients: true, accumulate: false,
+            inputGradient: false)
 
         state.discriminatorUpdates += 1
         try discriminator.adamStep(config.adamD, step: state.discriminatorUpdates)
@@ -213,7 +220,7 @@ public final class Trainer<B: ComputeBackend> {
         }
         let first = state.batchInEpoch * batch
         hostBatch.withUnsafeMutableBufferPointer { data.fill(permutation[first..<first + batch], into: $0) }
-        try backend.write(hostBatch, to: realImages, offset: 0)
+        try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
         state.batchInEpoch += 1
     }
 
@@ -222,11 +229,12 @@ public final class Trainer<B: ComputeBackend> {
         func meanProbability(_ logits: [Float]) -> Double {
             mean(logits.map { $0 >= 0 ? 1 / (1 + (-$0).exp) : $0.exp / (1 + $0.exp) })
         }
+        let losses = try backend.read(discriminatorLosses), logits = try backend.read(discriminatorLogits)
         return StepMetrics(
-            discriminatorLoss: mean(try backend.read(realLosses)) + mean(try backend.read(fakeLosses)),
+            discriminatorLoss: mean(Array(losses[..<batch])) + mean(Array(losses[batch...])),
             generatorLoss: mean(try backend.read(generatorLosses)),
-            realScore: meanProbability(try backend.read(realLogits)),
-            fakeScore: meanProbability(try backend.read(fakeLogits)))
+            realScore: meanProbability(Array(logits[..<batch])),
+            fakeScore: meanProbability(Array(logits[batch...])))
     }
 }
 
