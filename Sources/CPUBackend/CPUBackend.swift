@@ -171,15 +171,6 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Objectives
 
     public func objective(
-        _ objective: LogitObjective, logits: CPUBuffer, count: Int,
-        losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
-    ) throws {
-        try self.objective(
-            objective, logits: logits, offset: 0, count: count, losses: losses, gradients: gradients,
-            gradientScale: gradientScale)
-    }
-
-    public func objective(
         _ objective: LogitObjective, logits: CPUBuffer, offset: Int, count: Int,
         losses: CPUBuffer, gradients: CPUBuffer, gradientScale: Float
     ) throws {

@@ -93,12 +93,10 @@ public protocol ComputeBackend: AnyObject {
     /// For each logit: losses[i] = ℓ(logits[i]) and
     /// gradients[i] = gradientScale * dℓ/dlogit(logits[i]).
     /// With gradientScale = 1/count the gradients are those of the mean loss.
-    func objective(
-        _ objective: LogitObjective, logits: Buffer, count: Int,
-        losses: Buffer, gradients: Buffer, gradientScale: Float
-    ) throws
-    /// The same on elements offset ..< offset + count of all three buffers: one objective
-    /// on each part of a batch (a discriminator's real and fake halves).
+    /// (The form without `offset`, in an extension, is this one on elements 0..<count.)
+    ///
+    /// The operation works on elements offset ..< offset + count of all three buffers: one
+    /// objective on each part of a batch (a discriminator's real and fake halves).
     func objective(
         _ objective: LogitObjective, logits: Buffer, offset: Int, count: Int,
         losses: Buffer, gradients: Buffer, gradientScale: Float
@@ -159,6 +157,16 @@ public enum GEMMEpilogue<Buffer: BackendBuffer> {
 }
 
 extension ComputeBackend {
+    /// The objective on elements 0..<count.
+    public func objective(
+        _ objective: LogitObjective, logits: Buffer, count: Int,
+        losses: Buffer, gradients: Buffer, gradientScale: Float
+    ) throws {
+        try self.objective(
+            objective, logits: logits, offset: 0, count: count, losses: losses, gradients: gradients,
+            gradientScale: gradientScale)
+    }
+
     public func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer, epilogue: GEMMEpilogue<Buffer>

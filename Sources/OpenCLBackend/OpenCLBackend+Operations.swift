@@ -135,15 +135,6 @@ extension OpenCLBackend {
     }
 
     public func objective(
-        _ objective: LogitObjective, logits: OpenCLBuffer, count: Int,
-        losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
-    ) throws {
-        try self.objective(
-            objective, logits: logits, offset: 0, count: count, losses: losses, gradients: gradients,
-            gradientScale: gradientScale)
-    }
-
-    public func objective(
         _ objective: LogitObjective, logits: OpenCLBuffer, offset: Int, count: Int,
         losses: OpenCLBuffer, gradients: OpenCLBuffer, gradientScale: Float
     ) throws {

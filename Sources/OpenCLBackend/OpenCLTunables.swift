@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// The GEMM kernel's tile shape (see the header of Kernels/gemm.cl).
-public struct GEMMTunables: Equatable, Sendable, CustomStringConvertible {
+public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertible {
     public var tileM: Int
     public var tileN: Int
     public var tileK: Int
@@ -53,6 +53,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// first) instead of the tiled kernel: for CPU devices. `GANCL_GEMM_CPU_KERNELS=1`
     /// or `0` overrides the choice (the oclgrind checks run both).
     public var cpuGEMM = false
+    /// Where the GEMM choice came from: "built-in", or the tuning cache's entry.
+    public var source = "built-in"
 
     public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"
     /// `GANCL_GEMM_ROWS=ROWS,VECTORS` overrides the CPU kernel's block (RB_M, RB_V).
@@ -68,9 +70,16 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// for kernel work and tuning experiments.
     public static let gemmOverrideVariable = "GANCL_GEMM_TUNABLES"
 
-    /// The built-in choice for `device`, or the override's.
+    /// The choice for `device`: `gan-cl tune`'s entry for it in the tuning cache, else the
+    /// built-in one, with the variables' overrides on top.
     public static func defaults(for device: OpenCLDevice) throws -> OpenCLTunables {
         var chosen = builtIn(for: device)
+        if let entry = try TuningCache.entry(for: device) {
+            chosen.gemm = entry.gemm
+            chosen.cpuGEMM = entry.cpuKernels
+            chosen.source = "tuned \(entry.date) (\(TuningCache.path))"
+            chosen = chosen.fitted(to: device)
+        }
         if let text = getenv(rowBlockVariable).map({ String(cString: $0) }), !text.isEmpty {
             let v = text.split(separator: ",").compactMap { Int($0) }
             guard v.count == 2, (1...16).contains(v[0]), (1...4).contains(v[1]) else {
@@ -106,7 +115,8 @@ public struct OpenCLTunables: Equatable, Sendable {
         return chosen
     }
 
-    static func builtIn(for device: OpenCLDevice) -> OpenCLTunables {
+    /// The built-in choice for `device` (vendor, then device name), without cache or overrides.
+    public static func builtIn(for device: OpenCLDevice) -> OpenCLTunables {
         var chosen = fallback
         let vendor = device.vendor.lowercased()
         if device.isGPU {

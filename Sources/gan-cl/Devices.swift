@@ -60,7 +60,7 @@ struct Devices: ParsableCommand {
     private func runCheck() throws {
         let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
         print("Checking \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion)) against the CPU reference")
-        print("GEMM tunables: \(backend.tunables.gemm)")
+        print("GEMM tunables: \(backend.tunables.gemm), \(backend.tunables.cpuGEMM ? "CPU kernels" : "tiled kernel"); \(backend.tunables.source)")
         try backend.buildAllPrograms()
         let table = TablePrinter(columns: [("operation", 34), ("shape", 16), ("max rel. error", 15), ("tolerance", 10), ("result", 6)])
         table.printHeader()

@@ -62,6 +62,44 @@ struct CLITests {
         #expect(result.stderr.contains("no OpenCL platform found") && result.stderr.contains("pocl-opencl-icd"))
     }
 
+    /// `gan-cl tune` checks, times and stores a winner that later runs on the device use;
+    /// a corrupt cache is a one-line error; candidates that compute wrong results are
+    /// refused and leave the cache as it was.
+    @Test func tuneStoresAWinnerThatLaterRunsUse() throws {
+        let directory = try TemporaryDirectory()
+        let cache = directory.url.appendingPathComponent("cache/tunables.json")
+        let environment = ["GANCL_TUNING_CACHE": cache.path]
+        let tuned = try GANCL.run(["tune", "--batches", "8", "--candidates", "2", "--rounds", "1"], environment: environment)
+        #expect(tuned.status == 0, "\(tuned.stdout)\(tuned.stderr)")
+        #expect(tuned.stdout.contains("chosen: ") && tuned.stdout.contains("stored in \(cache.path)"), "\(tuned.stdout)")
+        let stored = try String(contentsOf: cache, encoding: .utf8)
+        let listing = try GANCL.run(["devices"], environment: environment)
+        let driverLine = listing.stdout.split(separator: "\n").first { $0.contains("driver:") }
+        let driver = driverLine.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } ?? "?"
+        #expect(stored.contains("\"driver\" : \"\(driver)\"") && stored.contains("\"gemm\""), "\(stored)")
+
+        let check = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: environment)
+        #expect(check.status == 0 && check.stdout.contains("; tuned "), "\(check.stdout)\(check.stderr)")
+
+        // Kernels that compute wrong sums: no candidate passes, and the cache is kept.
+        let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
+        let gemm = kernels.url.appendingPathComponent("gemm.cl")
+        let source = try String(contentsOf: gemm, encoding: .utf8)
+        try source.replacingOccurrences(of: "float16 result = alpha * sum;", with: "float16 result = alpha * sum * 1.01f;")
+            .replacingOccurrences(of: "float v = beta == 0.0f ? alpha * sum", with: "float v = beta == 0.0f ? 1.01f * alpha * sum")
+            .write(to: gemm, atomically: true, encoding: .utf8)
+        let refused = try GANCL.run(
+            ["tune", "--batches", "8", "--candidates", "2", "--rounds", "1"],
+            environment: environment.merging(["GANCL_KERNELS_DIR": kernels.path]) { $1 })
+        expectOneLineError(refused, "no candidate passed the check against the CPU reference")
+        #expect(try String(contentsOf: cache, encoding: .utf8) == stored)
+
+        try "{\"format\": 1}".write(to: cache, atomically: true, encoding: .utf8)
+        expectOneLineError(
+            try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: environment),
+            "is not a gan-cl tuning cache")
+    }
+
     @Test func kernelsCanBeReadFromDisk() throws {
         let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
         let result = try GANCL.run(

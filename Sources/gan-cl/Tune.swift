@@ -1,0 +1,161 @@
+import ArgumentParser
+import BackendConformance
+import CPUBackend
+import ComputeBackend
+import Foundation
+import GANCore
+import OpenCLBackend
+
+/// `gan-cl tune`: searches the GEMM tunables on one device and stores the winner.
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Search the GEMM kernel's tunables on a device and keep the fastest for later runs.",
+        discussion: """
+            Each candidate (CPU-kernel blocks on CPU devices, tile shapes on others) is built, \
+            checked against the CPU reference on the conformance catalogue's small GEMM shapes \
+            (every transpose pair and both fused epilogues), and timed by profiling events on \
+            every GEMM of the MLP GAN's training step at the given batch sizes. The score is \
+            the summed time of those GEMMs, the median of several rounds taken in turn. The \
+            winner is stored in the tuning cache (GANCL_TUNING_CACHE, else \
+            ~/.cache/gan-cl/tunables.json) under the device's name and driver version, and \
+            every later run on that device uses it.
+            """)
+
+    @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
+    @Option(help: "Batch sizes whose layer shapes are timed (comma-separated).") var batches: String = "64,256"
+    @Option(help: "Rounds over all candidates; each candidate's score is its median round.") var rounds: Int = 3
+    @Option(help: "At most this many candidates, in the listed order (for quick runs).") var candidates: Int?
+    @Option(help: "Write the candidates' scores as JSON to this file.") var json: String?
+
+    struct Candidate: Codable {
+        let tunables: String
+        let passed: Bool
+        let milliseconds: Double?
+    }
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let sizes = try parseBatchSizes(batches)
+            let chosenDevice = try OpenCLDevice.chosen(by: device)
+            let base = OpenCLTunables.builtIn(for: chosenDevice)
+            var list = Self.candidates(for: chosenDevice, base: base)
+            if let candidates { list = Array(list.prefix(candidates)) }
+            print("Tuning GEMM on \(chosenDevice.name) (\(chosenDevice.platformName), driver \(chosenDevice.driverVersion)): \(list.count) candidates")
+
+            // Check each candidate against the reference; keep the ones that pass.
+            let reference = CPUBackend(referenceGEMM: true)
+            let trials = ["gemm", "gemm-epilogue"].flatMap { ConformanceCatalogue.trials(of: $0, size: .quick) }
+            let expected = try trials.map { try $0.run(on: reference) }
+            var contenders: [(tunables: OpenCLTunables, backend: OpenCLBackend)] = []
+            var report: [String: Candidate] = [:]
+            for tunables in list {
+                let backend = try OpenCLBackend(device: chosenDevice, tunables: tunables, profiling: true)
+                var passed = true
+                for (trial, reference) in zip(trials, expected) {
+                    let result = Conformance.compare(trial, outputs: try trial.run(on: backend), reference: reference)
+                    if !result.passed {
+                        print("rejected: \(Self.label(tunables)): \(trial.label) \(trial.shape) is off by \(result.maxError)")
+                        passed = false
+                        break
+                    }
+                }
+                if passed { contenders.append((tunables, backend)) }
+                report[Self.label(tunables)] = Candidate(tunables: Self.label(tunables), passed: passed, milliseconds: nil)
+            }
+            guard !contenders.isEmpty else {
+                throw GANError("no candidate passed the check against the CPU reference; the tuning cache is unchanged")
+            }
+
+            // Time them in turn, round after round, so that the machine's drift is shared.
+            let shapes = GEMMCase.standard(batches: sizes).filter { $0.name != "reference" }
+            var inputs: [(GEMMCase, [[Float]])] = []
+            var random = SplitMix64(seed: 7)
+            for shape in shapes {
+                inputs.append((shape, [shape.m * shape.k, shape.k * shape.n].map { count in
+                    (0..<count).map { _ in random.unitFloat() * 2 - 1 }
+                }))
+            }
+            var times = Array(repeating: [Double](), count: contenders.count)
+            for _ in 0..<rounds {
+                for (index, contender) in contenders.enumerated() {
+                    times[index].append(try Self.summedTime(inputs, on: contender.backend))
+                }
+            }
+            let table = TablePrinter(columns: [("tunables", 52), ("GEMM ms a pass", 14)])
+            table.printHeader()
+            var scores: [Double] = []
+            for (index, contender) in contenders.enumerated() {
+                let sorted = times[index].sorted()
+                let median = sorted[sorted.count / 2] * 1e3
+                scores.append(median)
+                let label = Self.label(contender.tunables)
+                report[label] = Candidate(tunables: label, passed: true, milliseconds: median)
+                table.printRow([label, String(format: "%.2f", median)])
+            }
+            let best = scores.indices.min { scores[$0] < scores[$1] }!
+            let winner = contenders[best].tunables
+            let entry = TunedEntry(
+                device: chosenDevice, gemm: winner.gemm, cpuKernels: winner.cpuGEMM,
+                date: ISO8601DateFormatter().string(from: Date()), milliseconds: scores[best])
+            try TuningCache.store(entry)
+            print("chosen: \(Self.label(winner)), \(String(format: "%.2f", scores[best])) ms over \(shapes.count) GEMM shapes; stored in \(TuningCache.path)")
+            if let json { try writeJSON(Array(report.values).sorted { $0.tunables < $1.tunables }, to: json) }
+        }
+    }
+
+    /// The candidates for `device`: CPU-kernel blocks (rows × 16·vectors, at most 24
+    /// float16 accumulators) where the built-in choice uses the CPU kernels, tile shapes
+    /// that fit the device's work-group and local memory otherwise.
+    static func candidates(for device: OpenCLDevice, base: OpenCLTunables) -> [OpenCLTunables] {
+        if base.cpuGEMM {
+            let blocks = [(8, 2), (4, 1), (4, 2), (4, 4), (6, 2), (6, 3), (8, 1), (8, 3), (12, 1), (12, 2), (16, 1)]
+            return blocks.map { rows, vectors in
+                var t = base
+                t.gemm.rowsPerItem = rows
+                t.gemm.vectorsPerItem = vectors
+                return t
+            }
+        }
+        let tiles = [(64, 64, 16, 4, 4), (32, 32, 16, 4, 4), (64, 64, 8, 4, 4), (64, 64, 32, 4, 4), (128, 64, 16, 8, 4),
+                     (64, 128, 16, 4, 8), (128, 128, 16, 8, 8), (128, 128, 8, 8, 8), (32, 64, 16, 2, 4)]
+        return tiles.compactMap { m, n, k, wm, wn in
+            var t = base
+            t.gemm = GEMMTunables(
+                tileM: m, tileN: n, tileK: k, workPerThreadM: wm, workPerThreadN: wn,
+                rowsPerItem: base.gemm.rowsPerItem, vectorsPerItem: base.gemm.vectorsPerItem)
+            let localBytes = (m + n) * k * MemoryLayout<Float>.stride
+            return t.gemm.threads <= device.maxWorkGroupSize && localBytes <= device.localMemoryBytes ? t : nil
+        }
+    }
+
+    static func label(_ tunables: OpenCLTunables) -> String {
+        let g = tunables.gemm
+        return tunables.cpuGEMM
+            ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks"
+            : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
+    }
+
+    /// Seconds of device time for one GEMM of every shape, each the median of 3 runs
+    /// after one warm-up run, timed by profiling events.
+    static func summedTime(_ inputs: [(GEMMCase, [[Float]])], on backend: OpenCLBackend) throws -> Double {
+        var total = 0.0
+        for (shape, values) in inputs {
+            let a = try backend.makeBuffer(values[0]), b = try backend.makeBuffer(values[1])
+            let c = try backend.makeBuffer(count: shape.m * shape.n)
+            func once() throws {
+                try backend.gemm(
+                    transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
+                    alpha: 1, a: a, b: b, beta: 0, c: c)
+            }
+            _ = try backend.timed(once)
+            let runs = try (0..<3).map { _ in try backend.timed(once) }.sorted()
+            total += runs[1]
+        }
+        return total
+    }
+}
