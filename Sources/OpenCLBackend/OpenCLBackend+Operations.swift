@@ -43,8 +43,11 @@ extension OpenCLBackend {
                 // Row blocks along dimension 0 when B is too large to stay cached.
                 let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.streamBAboveBytes
                 let blocks = rowsGlobal(m: m, n: n)
+                let group = tunables.gemm.itemsPerGroup
                 try launch(
                     "gemm", "gemm_rows", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
+                    local: group > 0 ? [group, 1] : nil,
+                    label: profiling ? "gemm_rows \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
                      .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)])
             }
@@ -61,8 +64,10 @@ extension OpenCLBackend {
 
     public func transpose(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {
         try ArgumentChecks.transpose(x, rows: rows, columns: columns, out: out)
+        let group = tunables.gemm.itemsPerGroup
         try launch(
             "gemm", "transpose", global: [(columns + 15) / 16, (rows + 15) / 16],
+            local: tunables.cpuGEMM && group > 0 ? [group, 1] : nil,
             [.buffer(x), .buffer(out), .int(rows), .int(columns)])
     }
 

@@ -240,15 +240,19 @@ public final class OpenCLBackend: ComputeBackend {
 
     /// Queues kernel `name` of `family` over `global` work-items (rounded up to a multiple
     /// of `local` when given). Nothing is queued when any extent is zero.
+    /// `label`, when given, names the launch in the kernel profile instead of `name`.
     func launch(
-        _ family: String, _ name: String, global: [Int], local: [Int]? = nil, _ arguments: [KernelArgument]
+        _ family: String, _ name: String, global: [Int], local: [Int]? = nil, label: String? = nil,
+        _ arguments: [KernelArgument]
     ) throws {
         guard !global.contains(0) else { return }
-        try launchLock.withLock { _ in try enqueue(family, name, global: global, local: local, arguments) }
+        try launchLock.withLock { _ in
+            try enqueue(family, name, global: global, local: local, label: label ?? name, arguments)
+        }
     }
 
     private func enqueue(
-        _ family: String, _ name: String, global: [Int], local: [Int]?, _ arguments: [KernelArgument]
+        _ family: String, _ name: String, global: [Int], local: [Int]?, label: String, _ arguments: [KernelArgument]
     ) throws {
         let kernel = try programs.kernel(name, in: family)
         for (index, argument) in arguments.enumerated() {
@@ -285,7 +289,7 @@ public final class OpenCLBackend: ComputeBackend {
             }
         }
         try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(name))")
-        if let event { pendingEvents.append((name, event)) }
+        if let event { pendingEvents.append((label, event)) }
         count { $0.operations += 1 }
     }
 }

@@ -16,6 +16,9 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// A) when B has more bytes than this, and column blocks (sharing rows of A,
     /// streaming B) otherwise. See gemm.cl's `order`.
     public var streamBAboveBytes = 8 << 20
+    /// The CPU kernel's work-group: items along dimension 0 (1 or more), or 0 to let the
+    /// runtime choose. Small groups share the work out evenly between the cores.
+    public var itemsPerGroup = 0
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -40,6 +43,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
+            + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), B streamed above \(streamBAboveBytes) bytes"
     }
 }
 
@@ -59,6 +63,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static let cpuKernelsVariable = "GANCL_GEMM_CPU_KERNELS"
     /// `GANCL_GEMM_ROWS=ROWS,VECTORS` overrides the CPU kernel's block (RB_M, RB_V).
     public static let rowBlockVariable = "GANCL_GEMM_ROWS"
+    /// `GANCL_GEMM_GROUP=ITEMS` overrides `GEMMTunables.itemsPerGroup`.
+    public static let groupVariable = "GANCL_GEMM_GROUP"
     /// `GANCL_GEMM_STREAM_B_ABOVE=BYTES` overrides `GEMMTunables.streamBAboveBytes`.
     public static let streamBVariable = "GANCL_GEMM_STREAM_B_ABOVE"
 
@@ -87,6 +93,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             }
             chosen.gemm.rowsPerItem = v[0]
             chosen.gemm.vectorsPerItem = v[1]
+        }
+        if let text = getenv(groupVariable).map({ String(cString: $0) }), !text.isEmpty {
+            guard let items = Int(text), (0...1024).contains(items) else {
+                throw OpenCLError.badTunables("\(groupVariable)=\(text): expected a work-group size in 0...1024 (0: the runtime's choice)")
+            }
+            chosen.gemm.itemsPerGroup = items
         }
         if let text = getenv(streamBVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard let bytes = Int(text), bytes >= 0 else {
@@ -136,6 +148,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             chosen.cpuGEMM = true
             chosen.gemm.rowsPerItem = 8
             chosen.gemm.vectorsPerItem = 2
+            // Work-groups of 4 items with row blocks along dimension 0 (each group shares
+            // panels of B; A streams from L2), for every size of B: the training step ran
+            // 2,820–2,883 / 3,920–4,038 images/s (batch 64 / 256) against 1,869–2,043 /
+            // 3,233–3,365 with the runtime's groups and B streamed (benchmarks/README.md).
+            chosen.gemm.itemsPerGroup = 4
+            chosen.gemm.streamBAboveBytes = 0
         }
         return chosen.fitted(to: device)
     }

@@ -259,7 +259,7 @@ struct BenchTrain: ParsableCommand {
         let busy = kernels.reduce(0) { $0 + $1.value.seconds } / Double(steps)
         print("\nbatch \(batch): \(String(format: "%.2f", wall * 1e3)) ms a step on the host clock, "
               + "\(String(format: "%.2f", busy * 1e3)) ms inside kernels (profiling events)")
-        let table = TablePrinter(columns: [("kernel", 22), ("launches/step", 13), ("ms/step", 8), ("share", 6)])
+        let table = TablePrinter(columns: [("kernel", 30), ("launches/step", 13), ("ms/step", 8), ("share", 6)])
         table.printHeader()
         for (name, time) in kernels {
             table.printRow([name, String(format: "%.0f", Double(time.launches) / Double(steps)),

@@ -86,7 +86,7 @@ struct Tune: ParsableCommand {
                     times[index].append(try Self.summedTime(inputs, on: contender.backend))
                 }
             }
-            let table = TablePrinter(columns: [("tunables", 52), ("GEMM ms a pass", 14)])
+            let table = TablePrinter(columns: [("tunables", 64), ("GEMM ms a pass", 14)])
             table.printHeader()
             var scores: [Double] = []
             for (index, contender) in contenders.enumerated() {
@@ -113,13 +113,24 @@ struct Tune: ParsableCommand {
     /// that fit the device's work-group and local memory otherwise.
     static func candidates(for device: OpenCLDevice, base: OpenCLTunables) -> [OpenCLTunables] {
         if base.cpuGEMM {
+            // Every block with the built-in groups and order, then the built-in block with
+            // other work-group sizes and with B streamed (row blocks only for large B).
             let blocks = [(8, 2), (4, 1), (4, 2), (4, 4), (6, 2), (6, 3), (8, 1), (8, 3), (12, 1), (12, 2), (16, 1)]
-            return blocks.map { rows, vectors in
+            var list = blocks.map { rows, vectors in
                 var t = base
                 t.gemm.rowsPerItem = rows
                 t.gemm.vectorsPerItem = vectors
                 return t
             }
+            for group in [0, 1, 2, 8] where group != base.gemm.itemsPerGroup {
+                var t = base
+                t.gemm.itemsPerGroup = group
+                list.append(t)
+            }
+            var streamingB = base
+            streamingB.gemm.streamBAboveBytes = 8 << 20
+            if streamingB != base { list.append(streamingB) }
+            return list
         }
         let tiles = [(64, 64, 16, 4, 4), (32, 32, 16, 4, 4), (64, 64, 8, 4, 4), (64, 64, 32, 4, 4), (128, 64, 16, 8, 4),
                      (64, 128, 16, 4, 8), (128, 128, 16, 8, 8), (128, 128, 8, 8, 8), (32, 64, 16, 2, 4)]
@@ -135,8 +146,10 @@ struct Tune: ParsableCommand {
 
     static func label(_ tunables: OpenCLTunables) -> String {
         let g = tunables.gemm
+        let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
+        let order = g.streamBAboveBytes == 0 ? "" : ", B streamed above \(g.streamBAboveBytes >> 20) MiB"
         return tunables.cpuGEMM
-            ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks"
+            ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
     }
 
