@@ -1,6 +1,9 @@
 import COpenCL
 import ComputeBackend
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A float32 buffer in an OpenCL device's global memory, released with its owner.
 public final class OpenCLBuffer: BackendBuffer {
@@ -70,6 +73,9 @@ public final class OpenCLBackend: ComputeBackend {
     var gemmScratch: OpenCLBuffer?
     let gemmScratchLock = Mutex(())
     private let counters = Mutex(BackendStatistics())
+    /// Host copies of recent writes, so that `write` returns without waiting for the queue.
+    private let staging = StagingRing()
+    private let stagingLock = Mutex(())
     private let ledger = DeviceMemoryLedger()
 
     public var statistics: BackendStatistics { counters.withLock { $0 } }
@@ -119,6 +125,7 @@ public final class OpenCLBackend: ComputeBackend {
 
     deinit {
         clFinish(queue)
+        staging.release()
         for pending in pendingEvents { clReleaseEvent(pending.event) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
@@ -156,11 +163,29 @@ public final class OpenCLBackend: ComputeBackend {
         return OpenCLBuffer(count: count, memory: memory, bytes: bytes, ledger: ledger)
     }
 
+    /// Writes up to `StagingRing.largest` bytes are copied to a host staging buffer and
+    /// queued without waiting: a training step's batch upload does not drain the queue.
+    /// Larger ones wait for the copy to finish.
     public func write(_ values: [Float], to buffer: OpenCLBuffer, offset: Int) throws {
         try ArgumentChecks.range(buffer, offset: offset, count: values.count, "the buffer")
         guard !values.isEmpty else { return }
         count { $0.writes += 1 }
         let stride = MemoryLayout<Float>.stride
+        if values.count * stride <= StagingRing.largest {
+            try stagingLock.withLock { _ in
+                try values.withUnsafeBytes { bytes in
+                    let (slot, memory) = try staging.claim(bytes.count)
+                    memory.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    var event: cl_event?
+                    try OpenCLError.check(
+                        clEnqueueWriteBuffer(
+                            queue, buffer.memory, cl_bool(CL_FALSE), offset * stride, bytes.count, memory, 0, nil, &event),
+                        "clEnqueueWriteBuffer")
+                    staging.queued(slot, event)
+                }
+            }
+            return
+        }
         try values.withUnsafeBytes { bytes in
             try OpenCLError.check(
                 clEnqueueWriteBuffer(
@@ -366,5 +391,49 @@ extension OpenCLBackend {
         try finish()
         guard let before, let after else { throw OpenCLError.call("clEnqueueMarkerWithWaitList", CL_INVALID_EVENT) }
         return try Self.time(after, CL_PROFILING_COMMAND_END) - Self.time(before, CL_PROFILING_COMMAND_START)
+    }
+}
+
+// MARK: - Staging of writes
+
+/// A few host buffers that hold the data of queued, not yet finished writes. A slot is
+/// reused only after its last write has finished (waiting for it if need be: that write
+/// was queued `slots.count` writes earlier, so the wait is rare and short).
+final class StagingRing {
+    /// Writes larger than this wait for the device instead.
+    static let largest = 16 << 20
+    private var slots: [(memory: UnsafeMutableRawPointer?, bytes: Int, event: cl_event?)] =
+        Array(repeating: (nil, 0, nil), count: 3)
+    private var next = 0
+
+    /// A slot of at least `bytes`, free to overwrite.
+    func claim(_ bytes: Int) throws -> (Int, UnsafeMutableRawPointer) {
+        let slot = next
+        next = (next + 1) % slots.count
+        if let event = slots[slot].event {
+            var waiting: cl_event? = event
+            try OpenCLError.check(clWaitForEvents(1, &waiting), "clWaitForEvents")
+            clReleaseEvent(event)
+            slots[slot].event = nil
+        }
+        if slots[slot].bytes < bytes {
+            free(slots[slot].memory)
+            guard let memory = malloc(bytes) else { throw OpenCLError.call("malloc(\(bytes))", CL_OUT_OF_HOST_MEMORY) }
+            slots[slot] = (memory, bytes, nil)
+        }
+        return (slot, slots[slot].memory!)
+    }
+
+    func queued(_ slot: Int, _ event: cl_event?) {
+        slots[slot].event = event
+    }
+
+    /// Frees every slot; the queue must have finished.
+    func release() {
+        for slot in slots.indices {
+            if let event = slots[slot].event { clReleaseEvent(event) }
+            free(slots[slot].memory)
+            slots[slot] = (nil, 0, nil)
+        }
     }
 }

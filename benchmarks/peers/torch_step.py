@@ -1,0 +1,93 @@
+"""The MLP GAN training step of `gan-cl bench step`, in PyTorch (eager), for the peers table.
+
+Same network and step as gan-cl's defaults: G 100-128-256-512-1024-784 (LeakyReLU 0.2,
+tanh out), D 784-1024-512-256-128-1 (LeakyReLU 0.2), BCE on logits (real label 0.9),
+Adam lr 2e-4, betas (0.5, 0.999); per step one D update on a real and a generated batch
+and one G update (non-saturating). Images/s count the real images D sees, as gan-cl does.
+Each figure is the median of timed blocks after warm-up steps, on torch's CPU threads
+(2 here). Real images are random in [-1, 1]: the step's cost does not depend on them.
+
+    pip install torch
+    python3 benchmarks/peers/torch_step.py --batches 64,256 --seconds 8 --threads 2
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+
+
+def mlp(widths, out=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(nn.LeakyReLU(0.2))
+    if out is not None:
+        layers.append(out)
+    return nn.Sequential(*layers)
+
+
+def images_per_second(batch, seconds):
+    torch.manual_seed(1)
+    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh())
+    d = mlp([784, 1024, 512, 256, 128, 1])
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch, 784) * 2 - 1
+    real_target = torch.full((batch, 1), 0.9)
+    fake_target = torch.zeros(batch, 1)
+    ones = torch.ones(batch, 1)
+
+    def step():
+        z = torch.randn(batch, 100)
+        fake = g(z)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = bce(d(real), real_target) + bce(d(fake.detach()), fake_target)
+        loss_d.backward()
+        opt_d.step()
+        z = torch.randn(batch, 100)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce(d(g(z)), ones)
+        loss_g.backward()
+        opt_g.step()
+
+    for _ in range(5):
+        step()
+    t0 = time.perf_counter()
+    step()
+    single = time.perf_counter() - t0
+    per_block = max(1, int(seconds / 10 / single))
+    blocks = []
+    start = time.perf_counter()
+    while len(blocks) < 3 or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        for _ in range(per_block):
+            step()
+        blocks.append((time.perf_counter() - t0) / per_block)
+    return batch / statistics.median(blocks)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", default="64,256")
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for batch in [int(b) for b in args.batches.split(",")]:
+        rate = images_per_second(batch, args.seconds)
+        rows.append({"framework": f"PyTorch {torch.__version__} eager", "batchSize": batch, "imagesPerSecond": rate})
+        print(f"PyTorch {torch.__version__} eager  batch {batch:4d}  {rate:8.0f} images/s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
