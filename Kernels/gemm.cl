@@ -9,7 +9,9 @@
 //   0 none;
 //   1 bias + activation: C[r, c] = f(C[r, c] + extra[c]), extra the bias (n);
 //   2 activation gradient: C[r, c] *= f'(y) from y = extra[r * n + c], the forward
-//     output (m, n).
+//     output (m, n);
+//   3 column sums (gemm_rows only): C as it is, and extra[c] = sum over p of op(B)[p, c],
+//     written by the work-items of the first row block (a fixed order: deterministic).
 // Activation codes as in elementwise.cl: 0 identity, 1 ReLU, 2 LeakyReLU(slope),
 // 3 tanh, 4 sigmoid. When the epilogue is 0, extra is any buffer and is not read.
 //
@@ -230,7 +232,7 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
                         const float alpha, __global const float* restrict a,
                         __global const float* restrict b,
                         const float beta, __global float* restrict c,
-                        const int epilogue, __global const float* restrict extra,
+                        const int epilogue, __global float* restrict extra,
                         const int activation, const float slope, const int order)
 {
     // (PoCL cannot build get_global_id of a dimension that is not a constant.)
@@ -267,6 +269,13 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
             for (int v = 0; v < RB_V; v++)
                 store_row16(c, (row + i) * n + col + 16 * v, col + 16 * v, acc[i][v], alpha, beta,
                             epilogue, extra, activation, slope);
+        if (epilogue == 3 && row == 0) {
+            for (int v = 0; v < RB_V; v++) {
+                float16 sum = (float16)(0.0f);
+                for (int p = 0; p < k; p++) sum += vload16(0, b + (size_t)p * n + col + 16 * v);
+                vstore16(sum, 0, extra + col + 16 * v);
+            }
+        }
         return;
     }
     // The matrix's right edge: whole vectors one at a time, then single columns.
@@ -276,6 +285,13 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
         rows_times_vector(a_rows, pStride, b, n, k, j, acc);
         for (int i = 0; i < RB_M && row + i < m; i++)
             store_row16(c, (row + i) * n + j, j, acc[i], alpha, beta, epilogue, extra, activation, slope);
+    }
+    if (epilogue == 3 && row == 0) {
+        for (int jj = col; jj < n; jj++) {
+            float sum = 0.0f;
+            for (int p = 0; p < k; p++) sum += b[(size_t)p * n + jj];
+            extra[jj] = sum;
+        }
     }
     for (; j < n; j++) {
         for (int i = 0; i < RB_M && row + i < m; i++) {

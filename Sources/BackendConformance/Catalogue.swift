@@ -110,6 +110,16 @@ public enum ConformanceCatalogue {
                         inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c, extra],
                         outputCounts: [m * n], comparison: .relative(tolerance: gemmTolerance)))
                 }
+                // The column sums of op(B) beside C (the bias gradient of a dW GEMM).
+                let (ta, tb) = pairs[(index + 2) % pairs.count]
+                let (alpha, beta) = scalars[(index + 2) % scalars.count]
+                let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                trials.append(Trial(
+                    label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") + column sums of B",
+                    shape: "\(m)x\(n)x\(k)",
+                    call: .gemmColumnSums(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta),
+                    inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c],
+                    outputCounts: [m * n, n], comparison: .relative(tolerance: gemmTolerance)))
             }
             return trials
         case "transpose":

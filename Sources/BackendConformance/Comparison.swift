@@ -94,6 +94,13 @@ enum Magnitudes {
                 bias ? sums[i] + Double(abs(extra[i % n]))
                      : sums[i] * Double(abs(CPUReference.derivative(activation, output: extra[i])))
             }]
+        case .gemmColumnSums(let ta, let tb, let m, let n, let k, let alpha, let beta):
+            // The sums: Σ_p |op(B)[p, j]|.
+            let b = input[1]
+            let sums = (0..<n).map { j in
+                (0..<k).reduce(0.0) { $0 + Double(abs(tb ? b[j * k + $1] : b[$1 * n + j])) }
+            }
+            return [gemm(input, ta, tb, m, n, k, alpha, beta), sums]
         case .transpose:
             return reference.map(absolute)
         case .adamTransposed(let hyper, _, let rows, let columns):

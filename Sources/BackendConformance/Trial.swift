@@ -13,6 +13,8 @@ public struct Trial: Sendable {
         case gemmEpilogue(
             transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
             bias: Bool, activation: Activation)
+        /// GEMM with the column sums of op(B): inputs [A, B, C]; outputs [C, sums(n)]
+        case gemmColumnSums(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float)
         /// inputs [x(rows×columns)]; outputs [out(columns×rows)]
         case transpose(rows: Int, columns: Int)
         /// inputs [x, bias]; outputs [x]
@@ -113,6 +115,12 @@ extension Trial {
                 transposeA: ta, transposeB: tb, m: m, n: n, k: k,
                 alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2], epilogue: epilogue)
             outputs = [given[2]]
+        case .gemmColumnSums(let ta, let tb, let m, let n, let k, let alpha, let beta):
+            let sums = try fresh(1)
+            try backend.gemm(
+                transposeA: ta, transposeB: tb, m: m, n: n, k: k,
+                alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2], epilogue: .columnSums(into: sums))
+            outputs = [given[2], sums]
         case .transpose(let rows, let columns):
             outputs = [try fresh(0)]
             try backend.transpose(given[0], rows: rows, columns: columns, into: outputs[0])

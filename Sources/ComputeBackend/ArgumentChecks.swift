@@ -71,7 +71,7 @@ public enum ArgumentChecks {
 
     /// The checks of a GEMM epilogue's buffers (after those of the GEMM).
     public static func gemmEpilogue<Buffer: BackendBuffer>(
-        _ epilogue: GEMMEpilogue<Buffer>, m: Int, n: Int, c: Buffer
+        _ epilogue: GEMMEpilogue<Buffer>, m: Int, n: Int, a: Buffer, b: Buffer, c: Buffer
     ) throws {
         switch epilogue {
         case .none:
@@ -85,6 +85,11 @@ public enum ArgumentChecks {
             try buffer(output, holds: m * n, "the activation's output")
             guard m * n == 0 || output !== c else {
                 throw BackendError.invalidArgument("the activation's output must not be C")
+            }
+        case .columnSums(let out):
+            try buffer(out, holds: n, "the column sums")
+            guard n == 0 || (out !== c && out !== a && out !== b) else {
+                throw BackendError.invalidArgument("the column sums need a buffer of their own")
             }
         }
     }

@@ -154,6 +154,9 @@ public enum GEMMEpilogue<Buffer: BackendBuffer> {
     /// `activationBackward` does: a backward pass's gradient through the previous layer's
     /// activation.
     case activationGradient(output: Buffer, activation: Activation)
+    /// C as it is, and out[j] = Σ_p op(B)[p, j] (n elements): with dW = xᵀ·dz, the bias
+    /// gradient (the column sums of dz) from the same pass over dz.
+    case columnSums(into: Buffer)
 }
 
 extension ComputeBackend {
@@ -171,7 +174,7 @@ extension ComputeBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: Buffer, b: Buffer, beta: Float, c: Buffer, epilogue: GEMMEpilogue<Buffer>
     ) throws {
-        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, c: c)
+        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, a: a, b: b, c: c)
         try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
         switch epilogue {
         case .none:
@@ -181,6 +184,12 @@ extension ComputeBackend {
             if activation != .identity { try activationForward(activation, x: c, y: c, count: m * n) }
         case .activationGradient(let output, let activation):
             if activation != .identity { try activationBackward(activation, y: output, dy: c, dx: c, count: m * n) }
+        case .columnSums(let out):
+            if transposeB {
+                try sumRows(b, rows: n, columns: k, into: out)
+            } else {
+                try sumColumns(b, rows: k, columns: n, into: out, accumulate: false)
+            }
         }
     }
 

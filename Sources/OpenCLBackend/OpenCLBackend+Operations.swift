@@ -19,7 +19,7 @@ extension OpenCLBackend {
         epilogue: GEMMEpilogue<OpenCLBuffer>
     ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
-        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, c: c)
+        try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, a: a, b: b, c: c)
         let fused: [KernelArgument] =
             switch epilogue {
             case .none: [.int(0), .buffer(a), .int(0), .float(0)]
@@ -27,6 +27,8 @@ extension OpenCLBackend {
                 [.int(1), .buffer(bias), .int(Int(activation.kernelCode)), .float(activation.slope)]
             case .activationGradient(let output, let activation):
                 [.int(2), .buffer(output), .int(Int(activation.kernelCode)), .float(activation.slope)]
+            case .columnSums(let out):
+                [.int(3), .buffer(out), .int(0), .float(0)]
             }
         if tunables.cpuGEMM {
             // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
@@ -50,6 +52,16 @@ extension OpenCLBackend {
                     label: profiling ? "gemm_rows \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
                      .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)])
+            }
+            return
+        }
+        if case .columnSums(let out) = epilogue {
+            // The tiled kernel has no column sums: the GEMM, then one reduction.
+            try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+            if transposeB {
+                try sumRows(b, rows: n, columns: k, into: out)
+            } else {
+                try sumColumns(b, rows: k, columns: n, into: out, accumulate: false)
             }
             return
         }

@@ -183,11 +183,15 @@ public final class MLP<B: ComputeBackend> {
             let x = i == 0 ? input : activations.outputs[i - 1]
             let dz = activations.outputGradients[i]
             if parameterGradients {
-                // dW (inputs, outputs) = xᵀ·dz; db = column sums of dz.
+                // dW (inputs, outputs) = xᵀ·dz; db = column sums of dz, from the same GEMM
+                // unless the gradients accumulate.
                 try backend.gemm(
                     transposeA: true, transposeB: false, m: layer.inputs, n: layer.outputs, k: rows,
-                    alpha: 1, a: x, b: dz, beta: accumulate ? 1 : 0, c: layer.weightGradient)
-                try backend.sumColumns(dz, rows: rows, columns: layer.outputs, into: layer.biasGradient, accumulate: accumulate)
+                    alpha: 1, a: x, b: dz, beta: accumulate ? 1 : 0, c: layer.weightGradient,
+                    epilogue: accumulate ? .none : .columnSums(into: layer.biasGradient))
+                if accumulate {
+                    try backend.sumColumns(dz, rows: rows, columns: layer.outputs, into: layer.biasGradient, accumulate: true)
+                }
             }
             if i > 0 || inputGradient {
                 // dx (rows, inputs) = dz·Wᵀ, times f'_{i−1} of the layer below (when there is one).
