@@ -43,7 +43,7 @@ extension OpenCLBackend {
                         "gemm", "transpose", global: [(k + 15) / 16, (n + 15) / 16], [.buffer(b), .buffer(right), .int(n), .int(k)])
                 }
                 // Row blocks along dimension 0 when B is too large to stay cached.
-                let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.streamBAboveBytes
+                let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
                 let blocks = rowsGlobal(m: m, n: n)
                 let group = tunables.gemm.itemsPerGroup
                 try launch(

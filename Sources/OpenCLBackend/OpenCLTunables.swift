@@ -15,7 +15,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// The CPU kernel runs row blocks along dimension 0 (sharing a panel of B, streaming
     /// A) when B has more bytes than this, and column blocks (sharing rows of A,
     /// streaming B) otherwise. See gemm.cl's `order`.
-    public var streamBAboveBytes = 8 << 20
+    public var shareBAboveBytes = 8 << 20
     /// The CPU kernel's work-group: items along dimension 0 (1 or more), or 0 to let the
     /// runtime choose. Small groups share the work out evenly between the cores.
     public var itemsPerGroup = 0
@@ -43,7 +43,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
-            + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), B streamed above \(streamBAboveBytes) bytes"
+            + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
     }
 }
 
@@ -65,8 +65,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static let rowBlockVariable = "GANCL_GEMM_ROWS"
     /// `GANCL_GEMM_GROUP=ITEMS` overrides `GEMMTunables.itemsPerGroup`.
     public static let groupVariable = "GANCL_GEMM_GROUP"
-    /// `GANCL_GEMM_STREAM_B_ABOVE=BYTES` overrides `GEMMTunables.streamBAboveBytes`.
-    public static let streamBVariable = "GANCL_GEMM_STREAM_B_ABOVE"
+    /// `GANCL_GEMM_SHARE_B_ABOVE=BYTES` overrides `GEMMTunables.shareBAboveBytes`.
+    public static let shareBVariable = "GANCL_GEMM_SHARE_B_ABOVE"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -100,11 +100,11 @@ public struct OpenCLTunables: Equatable, Sendable {
             }
             chosen.gemm.itemsPerGroup = items
         }
-        if let text = getenv(streamBVariable).map({ String(cString: $0) }), !text.isEmpty {
+        if let text = getenv(shareBVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard let bytes = Int(text), bytes >= 0 else {
-                throw OpenCLError.badTunables("\(streamBVariable)=\(text): expected a number of bytes")
+                throw OpenCLError.badTunables("\(shareBVariable)=\(text): expected a number of bytes")
             }
-            chosen.gemm.streamBAboveBytes = bytes
+            chosen.gemm.shareBAboveBytes = bytes
         }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard text == "0" || text == "1" else {
@@ -153,7 +153,7 @@ public struct OpenCLTunables: Equatable, Sendable {
             // 2,820–2,883 / 3,920–4,038 images/s (batch 64 / 256) against 1,869–2,043 /
             // 3,233–3,365 with the runtime's groups and B streamed (benchmarks/README.md).
             chosen.gemm.itemsPerGroup = 4
-            chosen.gemm.streamBAboveBytes = 0
+            chosen.gemm.shareBAboveBytes = 0
         }
         return chosen.fitted(to: device)
     }

@@ -128,7 +128,7 @@ struct Tune: ParsableCommand {
                 list.append(t)
             }
             var streamingB = base
-            streamingB.gemm.streamBAboveBytes = 8 << 20
+            streamingB.gemm.shareBAboveBytes = 8 << 20
             if streamingB != base { list.append(streamingB) }
             return list
         }
@@ -147,7 +147,7 @@ struct Tune: ParsableCommand {
     static func label(_ tunables: OpenCLTunables) -> String {
         let g = tunables.gemm
         let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
-        let order = g.streamBAboveBytes == 0 ? "" : ", B streamed above \(g.streamBAboveBytes >> 20) MiB"
+        let order = g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB"
         return tunables.cpuGEMM
             ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
