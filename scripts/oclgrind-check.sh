@@ -16,7 +16,7 @@ oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disab
   "$binary" devices --check --quick >"$log" 2>&1
 status=$?
 for stream in 8388608 0; do
-  for operation in gemm gemm-epilogue adam adam-transposed; do
+  for operation in gemm gemm-epilogue transpose adam; do
     GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=8,2 GANCL_GEMM_SHARE_B_ABOVE=$stream \
       oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
       "$binary" devices --check --quick --operation $operation >>"$log" 2>&1

@@ -14,7 +14,7 @@ public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
         "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
-        "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "adam-transposed", "sgd",
+        "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
@@ -228,18 +228,6 @@ public enum ConformanceCatalogue {
                              inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
                                       random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
                              outputCounts: [count, count, count], comparison: pointwise)
-            }
-        case "adam-transposed":
-            return shapes.enumerated().map { index, shape in
-                let (r, c) = shape
-                let count = r * c
-                let hyper = AdamHyperparameters(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
-                let step = 1 + index * 31
-                return Trial(label: "adam transposed t=\(step)", shape: shapeText(r, c),
-                             call: .adamTransposed(hyper, step: step, rows: r, columns: c),
-                             inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
-                                      random.floats(count, in: -0.01...0.01), random.floats(count, in: 1e-6...1e-3)],
-                             outputCounts: [count, count, count, count], comparison: pointwise)
             }
         case "sgd":
             return shapes.map { r, c in

@@ -103,15 +103,6 @@ enum Magnitudes {
             return [gemm(input, ta, tb, m, n, k, alpha, beta), sums]
         case .transpose:
             return reference.map(absolute)
-        case .adamTransposed(let hyper, _, let rows, let columns):
-            let (p, g, m, v) = (input[0], input[1], input[2], input[3])
-            let parameters = p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - reference[0][$0])) }
-            return [
-                parameters,
-                m.indices.map { Double(abs(hyper.beta1 * m[$0])) + Double(abs((1 - hyper.beta1) * g[$0])) },
-                v.indices.map { Double(abs(hyper.beta2 * v[$0])) + Double(abs((1 - hyper.beta2) * g[$0] * g[$0])) },
-                (0..<(rows * columns)).map { i in parameters[(i % rows) * columns + i / rows] },
-            ]
         case .addBias(let rows, let columns):
             return [(0..<(rows * columns)).map { Double(abs(input[0][$0])) + Double(abs(input[1][$0 % columns])) }]
         case .sumColumns(let rows, let columns, let accumulate):

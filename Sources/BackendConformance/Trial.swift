@@ -39,8 +39,6 @@ public struct Trial: Sendable {
         case softmaxCrossEntropy(rows: Int, classes: Int, gradientScale: Float)
         /// inputs [p, g, m, v]; outputs [p, m, v]
         case adam(AdamHyperparameters, step: Int)
-        /// inputs [p, g, m, v] of rows×columns; outputs [p, m, v, transposed p]
-        case adamTransposed(AdamHyperparameters, step: Int, rows: Int, columns: Int)
         /// inputs [p, g, velocity]; outputs [p, velocity]
         case sgd(learningRate: Float, momentum: Float)
         /// inputs []; outputs [x]
@@ -163,12 +161,6 @@ extension Trial {
                 parameters: given[0], gradients: given[1], m: given[2], v: given[3], count: inputs[0].count,
                 hyper: hyper, step: step)
             outputs = [given[0], given[2], given[3]]
-        case .adamTransposed(let hyper, let step, let rows, let columns):
-            let transposed = try fresh(3)
-            try backend.adamStep(
-                parameters: given[0], gradients: given[1], m: given[2], v: given[3], rows: rows, columns: columns,
-                transposed: transposed, hyper: hyper, step: step)
-            outputs = [given[0], given[2], given[3], transposed]
         case .sgd(let learningRate, let momentum):
             try backend.sgdStep(
                 parameters: given[0], gradients: given[1], velocity: given[2], count: inputs[0].count,

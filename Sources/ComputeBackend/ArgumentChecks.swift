@@ -124,16 +124,6 @@ public enum ArgumentChecks {
         guard rows * columns == 0 || x !== out else { throw BackendError.invalidArgument("transpose's out must not be x") }
     }
 
-    /// The checks of the transposing Adam step beyond Adam's own.
-    public static func adamTransposed<Buffer: BackendBuffer>(
-        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int, transposed: Buffer
-    ) throws {
-        try transpose(parameters, rows: rows, columns: columns, out: transposed)
-        guard rows * columns == 0 || [gradients, m, v].allSatisfy({ $0 !== transposed }) else {
-            throw BackendError.invalidArgument("Adam's transposed copy must be a buffer of its own")
-        }
-    }
-
     /// The checks of an operation on an x of rows×columns and a vector of `vectorLength`.
     public static func matrix(
         _ x: some BackendBuffer, rows: Int, columns: Int,

@@ -118,13 +118,6 @@ public protocol ComputeBackend: AnyObject {
         parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, count: Int,
         hyper: AdamHyperparameters, step: Int
     ) throws
-    /// The same Adam step on a rows×columns matrix of parameters that also writes the
-    /// updated parameters' transpose (columns×rows) to `transposed`, so that a backward
-    /// pass can multiply by Wᵀ without transposing it. The default composes the two.
-    func adamStep(
-        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int,
-        transposed: Buffer, hyper: AdamHyperparameters, step: Int
-    ) throws
     /// One SGD step with momentum: v = momentum * v + g; p -= learningRate * v.
     func sgdStep(
         parameters: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
@@ -185,23 +178,20 @@ extension ComputeBackend {
         case .activationGradient(let output, let activation):
             if activation != .identity { try activationBackward(activation, y: output, dy: c, dx: c, count: m * n) }
         case .columnSums(let out):
-            if transposeB {
-                try sumRows(b, rows: n, columns: k, into: out)
-            } else {
-                try sumColumns(b, rows: k, columns: n, into: out, accumulate: false)
-            }
+            try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: out)
         }
     }
 
-    public func adamStep(
-        parameters: Buffer, gradients: Buffer, m: Buffer, v: Buffer, rows: Int, columns: Int,
-        transposed: Buffer, hyper: AdamHyperparameters, step: Int
-    ) throws {
-        try ArgumentChecks.adamTransposed(
-            parameters: parameters, gradients: gradients, m: m, v: v, rows: rows, columns: columns, transposed: transposed)
-        try adamStep(parameters: parameters, gradients: gradients, m: m, v: v, count: rows * columns, hyper: hyper, step: step)
-        try transpose(parameters, rows: rows, columns: columns, into: transposed)
+    /// out[j] = Σ_p op(B)[p, j] for an op(B) of k×n, B stored k×n (n×k when `transposed`):
+    /// the `columnSums` epilogue by the reductions.
+    public func columnSums(ofOp b: Buffer, transposed: Bool, k: Int, n: Int, into out: Buffer) throws {
+        if transposed {
+            try sumRows(b, rows: n, columns: k, into: out)
+        } else {
+            try sumColumns(b, rows: k, columns: n, into: out, accumulate: false)
+        }
     }
+
 }
 
 // MARK: - Conveniences

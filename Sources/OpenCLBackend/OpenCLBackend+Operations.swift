@@ -39,8 +39,7 @@ extension OpenCLBackend {
                 if transposeB {
                     if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
                     right = gemmScratch!
-                    try launch(
-                        "gemm", "transpose", global: [(k + 15) / 16, (n + 15) / 16], [.buffer(b), .buffer(right), .int(n), .int(k)])
+                    try transpose(b, rows: n, columns: k, into: right)
                 }
                 // Row blocks along dimension 0 when B is too large to stay cached.
                 let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
@@ -58,11 +57,7 @@ extension OpenCLBackend {
         if case .columnSums(let out) = epilogue {
             // The tiled kernel has no column sums: the GEMM, then one reduction.
             try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
-            if transposeB {
-                try sumRows(b, rows: n, columns: k, into: out)
-            } else {
-                try sumColumns(b, rows: k, columns: n, into: out, accumulate: false)
-            }
+            try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: out)
             return
         }
         let t = tunables.gemm

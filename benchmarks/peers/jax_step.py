@@ -7,11 +7,11 @@ written out (PyTorch's form) so that only jax is needed.
 """
 import argparse
 import json
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
+
+import blocks
 
 G_WIDTHS = [100, 128, 256, 512, 1024, 784]
 D_WIDTHS = [784, 1024, 512, 256, 128, 1]
@@ -68,32 +68,21 @@ def make_step(batch):
     return step
 
 
-def images_per_second(batch, seconds):
+def rate_of(batch, seconds):
     key = jax.random.PRNGKey(1)
     g, d = init(key, G_WIDTHS), init(jax.random.PRNGKey(2), D_WIDTHS)
     zeros = lambda p: jax.tree_util.tree_map(jnp.zeros_like, p)
     state = (g, d, zeros(g), zeros(g), zeros(d), zeros(d))
     real = jax.random.uniform(key, (batch, 784), minval=-1, maxval=1)
     step = make_step(batch)
-    t = 1
-    for _ in range(5):
-        state = step(state, real, jax.random.PRNGKey(t), float(t))
-        t += 1
-    jax.block_until_ready(state)
-    t0 = time.perf_counter()
-    state = jax.block_until_ready(step(state, real, jax.random.PRNGKey(t), float(t)))
-    per_block = max(1, int(seconds / 10 / (time.perf_counter() - t0)))
-    blocks = []
-    start = time.perf_counter()
-    while len(blocks) < 3 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        for _ in range(per_block):
-            t += 1
-            state = step(state, real, jax.random.PRNGKey(t), float(t))
-        jax.block_until_ready(state)
-        blocks.append((time.perf_counter() - t0) / per_block)
-    return batch / statistics.median(blocks)
+    t = 0
 
+    def one():
+        nonlocal state, t
+        t += 1
+        state = step(state, real, jax.random.PRNGKey(t), float(t))
+
+    return blocks.images_per_second(one, batch, seconds, wait=lambda: jax.block_until_ready(state))
 
 def main():
     parser = argparse.ArgumentParser()
@@ -103,7 +92,7 @@ def main():
     args = parser.parse_args()
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
-        rate = images_per_second(batch, args.seconds)
+        rate = rate_of(batch, args.seconds)
         rows.append({"framework": f"JAX {jax.__version__} jit", "batchSize": batch, "imagesPerSecond": rate})
         print(f"JAX {jax.__version__} jit  batch {batch:4d}  {rate:8.0f} images/s")
     if args.json:

@@ -12,11 +12,11 @@ Each figure is the median of timed blocks after warm-up steps, on torch's CPU th
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from torch import nn
+
+import blocks
 
 
 def mlp(widths, out=None):
@@ -30,7 +30,7 @@ def mlp(widths, out=None):
     return nn.Sequential(*layers)
 
 
-def images_per_second(batch, seconds):
+def rate_of(batch, seconds):
     torch.manual_seed(1)
     g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh())
     d = mlp([784, 1024, 512, 256, 128, 1])
@@ -55,21 +55,7 @@ def images_per_second(batch, seconds):
         loss_g.backward()
         opt_g.step()
 
-    for _ in range(5):
-        step()
-    t0 = time.perf_counter()
-    step()
-    single = time.perf_counter() - t0
-    per_block = max(1, int(seconds / 10 / single))
-    blocks = []
-    start = time.perf_counter()
-    while len(blocks) < 3 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        for _ in range(per_block):
-            step()
-        blocks.append((time.perf_counter() - t0) / per_block)
-    return batch / statistics.median(blocks)
-
+    return blocks.images_per_second(step, batch, seconds)
 
 def main():
     parser = argparse.ArgumentParser()
@@ -81,7 +67,7 @@ def main():
     torch.set_num_threads(args.threads)
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
-        rate = images_per_second(batch, args.seconds)
+        rate = rate_of(batch, args.seconds)
         rows.append({"framework": f"PyTorch {torch.__version__} eager", "batchSize": batch, "imagesPerSecond": rate})
         print(f"PyTorch {torch.__version__} eager  batch {batch:4d}  {rate:8.0f} images/s")
     if args.json:

@@ -28,7 +28,7 @@ public struct MLPShape: Equatable, Sendable, CustomStringConvertible {
 
 /// One dense layer's parameters y = f(x·W + b) with W (inputs, outputs) and b (outputs),
 /// their gradients and Adam's two moments of each, and Wᵀ (outputs, inputs) for the
-/// backward pass (kept by the Adam step, see `MLP`).
+/// backward pass (remade after each change of W, see `MLP`).
 public final class DenseParameters<B: ComputeBackend> {
     public let inputs: Int
     public let outputs: Int
@@ -86,9 +86,9 @@ public final class MLPActivations<B: ComputeBackend> {
 ///
 /// The passes use the backend's fused forms: the forward is one GEMM + bias + activation
 /// per layer, and the backward's dx GEMM applies the previous layer's activation gradient
-/// as it stores. dx = dz·Wᵀ multiplies by a kept copy of Wᵀ, which the Adam step writes
-/// beside W; whenever W may have changed otherwise (initialisation, or any caller of
-/// `namedTensors`, such as a checkpoint restore), the copy is remade before its next use.
+/// as it stores. dx = dz·Wᵀ multiplies by a kept copy of Wᵀ, remade before its first use
+/// after W may have changed: an Adam step, initialisation, or any caller of
+/// `namedTensors` (such as a checkpoint restore).
 public final class MLP<B: ComputeBackend> {
     public let backend: B
     public let shape: MLPShape
@@ -207,17 +207,17 @@ public final class MLP<B: ComputeBackend> {
         }
     }
 
-    /// One Adam update of every parameter from its gradient; W's update also writes Wᵀ.
+    /// One Adam update of every parameter from its gradient.
     public func adamStep(_ hyper: AdamHyperparameters, step: Int) throws {
-        for (i, layer) in layers.enumerated() {
+        for layer in layers {
             try backend.adamStep(
                 parameters: layer.weight, gradients: layer.weightGradient, m: layer.weightM, v: layer.weightV,
-                rows: layer.inputs, columns: layer.outputs, transposed: layer.weightTransposed, hyper: hyper, step: step)
-            transposeIsCurrent[i] = true
+                count: layer.inputs * layer.outputs, hyper: hyper, step: step)
             try backend.adamStep(
                 parameters: layer.bias, gradients: layer.biasGradient, m: layer.biasM, v: layer.biasV,
                 count: layer.outputs, hyper: hyper, step: step)
         }
+        parametersMayHaveChanged()
     }
 
     // MARK: - Named tensors

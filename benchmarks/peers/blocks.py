@@ -1,0 +1,25 @@
+"""Timing shared by the peer scripts, as `gan-cl bench step` times: warm-up steps, then
+timed blocks of steps (each about a tenth of the budget) until `seconds` have passed and
+at least 3 blocks ran; the rate is `batch` over the median block's time per step."""
+import statistics
+import time
+
+
+def images_per_second(step, batch, seconds, wait=lambda: None):
+    """`step()` queues one training step; `wait()` returns once queued work is done."""
+    for _ in range(5):
+        step()
+    wait()
+    t0 = time.perf_counter()
+    step()
+    wait()
+    per_block = max(1, int(seconds / 10 / (time.perf_counter() - t0)))
+    blocks = []
+    start = time.perf_counter()
+    while len(blocks) < 3 or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        for _ in range(per_block):
+            step()
+        wait()
+        blocks.append((time.perf_counter() - t0) / per_block)
+    return batch / statistics.median(blocks)
