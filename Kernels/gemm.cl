@@ -10,8 +10,16 @@
 //   1 bias + activation: C[r, c] = f(C[r, c] + extra[c]), extra the bias (n);
 //   2 activation gradient: C[r, c] *= f'(y) from y = extra[r * n + c], the forward
 //     output (m, n);
-//   3 column sums (gemm_rows only): C as it is, and extra[c] = sum over p of op(B)[p, c],
-//     written by the work-items of the first row block (a fixed order: deterministic).
+//   3 column sums (gemm_rows and gemm_dot): C as it is, and extra[c] = sum over p of
+//     op(B)[p, c], written by the work-items of the first row block (a fixed order:
+//     deterministic);
+//   4 Adam (gemm_rows only): each element is the gradient of w[r * n + c] (m x n, like
+//     C) and each column sum (as in 3) the gradient of bias[c] (n); each parameter takes
+//     one Adam step in place with its moments (wm, wv; bm, bv), as adam.cl's adam_update1
+//     does, with adam_lr ... adam_bc2 = lr, beta1, beta2, eps, 1 - beta1^t, 1 - beta2^t.
+//     C and extra are not written;
+//   5 the same, and the gradients kept: C as in 0, and extra[c] the column sums.
+//   Other epilogues pass any buffers as w ... bv; they are not read.
 // Activation codes as in elementwise.cl: 0 identity, 1 ReLU, 2 LeakyReLU(slope),
 // 3 tanh, 4 sigmoid. When the epilogue is 0, extra is any buffer and is not read.
 //
@@ -164,8 +172,10 @@ void gemm(const int m, const int n, const int k,
 //     0, so they share a panel of B's columns (which stays in L2) and stream A: for a B
 //     too large to stay cached (2048 x 2048 runs 3x faster this way on PoCL).
 //   Any local size.
-//   A transposed B (NT, TT) is first copied out as (k x n) by `transpose` below; the
-//   host keeps the copy's buffer.
+//   A transposed B (TT, and NT when k < the host's dot threshold) is first copied out as
+//   (k x n) by `transpose` below; the host keeps the copy's buffer.
+// gemm_dot: NT, C = A (m x k) · Bᵀ with B stored (n x k), both read along contiguous k.
+//   Described below.
 // Rows past the matrix's edge read a clamped (valid) row and are not written; a
 // column block that does not fit a whole float16 takes a scalar path.
 
@@ -206,6 +216,46 @@ inline void store_row16(__global float* c, const int index, const int col, const
     vstore16(result, 0, c + index);
 }
 
+// Epilogues 4 and 5: the Adam step's buffers and scalars (gemm_rows's last arguments).
+#define ADAM_PARAMS __global float* w, __global float* wm, __global float* wv, \
+    __global float* bias, __global float* bm, __global float* bv, \
+    const float adam_lr, const float adam_beta1, const float adam_beta2, const float adam_eps, \
+    const float adam_bc1, const float adam_bc2
+#define ADAM_SCALARS adam_lr, adam_beta1, adam_beta2, adam_eps, adam_bc1, adam_bc2
+#define ADAM_ARGS w, wm, wv, bias, bm, bv, ADAM_SCALARS
+
+// adam_update16 and adam_update1: adam.cl, which the host puts before this file.
+
+// gemm_rows's store of 16 elements of a row: epilogues 0-3 as store_row16; 4 and 5 turn
+// the sums into the gradient (alpha, beta as in 0) and step the weights with it.
+inline void finish_row16(__global float* c, const int index, const int col, const float16 sum,
+                         const float alpha, const float beta, const int epilogue,
+                         __global const float* extra, const int activation, const float slope, ADAM_PARAMS)
+{
+    if (epilogue < 4) {
+        store_row16(c, index, col, sum, alpha, beta, epilogue, extra, activation, slope);
+        return;
+    }
+    float16 g = alpha * sum;
+    if (beta != 0.0f) g = fma((float16)(beta), vload16(0, c + index), g);
+    if (epilogue == 5) vstore16(g, 0, c + index);
+    adam_update16(g, w, wm, wv, index, ADAM_SCALARS);
+}
+
+// The same for one element.
+inline void finish1(__global float* c, const int index, const int col, const float sum,
+                    const float alpha, const float beta, const int epilogue,
+                    __global const float* extra, const int activation, const float slope, ADAM_PARAMS)
+{
+    if (epilogue < 4) {
+        store1(c, index, col, sum, alpha, beta, epilogue, extra, activation, slope);
+        return;
+    }
+    const float g = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+    if (epilogue == 5) c[index] = g;
+    adam_update1(g, w, wm, wv, index, ADAM_SCALARS);
+}
+
 #ifndef RB_M
 #define RB_M 4
 #endif
@@ -233,7 +283,7 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
                         __global const float* restrict b,
                         const float beta, __global float* restrict c,
                         const int epilogue, __global float* restrict extra,
-                        const int activation, const float slope, const int order)
+                        const int activation, const float slope, const int order, ADAM_PARAMS)
 {
     // (PoCL cannot build get_global_id of a dimension that is not a constant.)
     const int g0 = get_global_id(0), g1 = get_global_id(1);
@@ -267,13 +317,14 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
         }
         for (int i = 0; i < RB_M && row + i < m; i++)
             for (int v = 0; v < RB_V; v++)
-                store_row16(c, (row + i) * n + col + 16 * v, col + 16 * v, acc[i][v], alpha, beta,
-                            epilogue, extra, activation, slope);
-        if (epilogue == 3 && row == 0) {
+                finish_row16(c, (row + i) * n + col + 16 * v, col + 16 * v, acc[i][v], alpha, beta,
+                             epilogue, extra, activation, slope, ADAM_ARGS);
+        if (epilogue >= 3 && row == 0) {
             for (int v = 0; v < RB_V; v++) {
                 float16 sum = (float16)(0.0f);
                 for (int p = 0; p < k; p++) sum += vload16(0, b + (size_t)p * n + col + 16 * v);
-                vstore16(sum, 0, extra + col + 16 * v);
+                if (epilogue != 4) vstore16(sum, 0, extra + col + 16 * v);
+                if (epilogue >= 4) adam_update16(sum, bias, bm, bv, col + 16 * v, ADAM_SCALARS);
             }
         }
         return;
@@ -284,20 +335,138 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
         float16 acc[RB_M];
         rows_times_vector(a_rows, pStride, b, n, k, j, acc);
         for (int i = 0; i < RB_M && row + i < m; i++)
-            store_row16(c, (row + i) * n + j, j, acc[i], alpha, beta, epilogue, extra, activation, slope);
+            finish_row16(c, (row + i) * n + j, j, acc[i], alpha, beta, epilogue, extra, activation, slope, ADAM_ARGS);
     }
-    if (epilogue == 3 && row == 0) {
+    if (epilogue >= 3 && row == 0) {
         for (int jj = col; jj < n; jj++) {
             float sum = 0.0f;
             for (int p = 0; p < k; p++) sum += b[(size_t)p * n + jj];
-            extra[jj] = sum;
+            if (epilogue != 4) extra[jj] = sum;
+            if (epilogue >= 4) adam_update1(sum, bias, bm, bv, jj, ADAM_SCALARS);
         }
     }
     for (; j < n; j++) {
         for (int i = 0; i < RB_M && row + i < m; i++) {
             float sum = 0.0f;
             for (int p = 0; p < k; p++) sum = fma(a_rows[i][(size_t)p * pStride], b[(size_t)p * n + j], sum);
-            store1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope);
+            finish1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope, ADAM_ARGS);
+        }
+    }
+}
+
+// gemm_dot: NT without a copy. Each work-item computes a 4 x 4 block of C as 16 dot
+// products along k: float16 pieces of 4 rows of A and 4 rows of B (both contiguous in
+// k), 16 float16 accumulators, then one tree that sums all 16 accumulators' lanes at
+// once (15 vector adds; lane 4i + j of the result is C[row + i][col + j]). The k % 16
+// left over is added element by element. A fixed order throughout: deterministic.
+//   global = (ceil(m / 4), ceil(n / 4)): row blocks along dimension 0, so the work-items
+//   a core runs in turn share 4 rows of B (in L1) and stream A's rows (from L2).
+// Epilogues as gemm_rows; column sums of op(B) = Bᵀ are the row sums of B.
+
+// Pairs of vectors halved: (sums of x's halves, sums of y's halves), and so on down.
+inline float16 dot_fold16(const float16 x, const float16 y) { return (float16)(x.lo + x.hi, y.lo + y.hi); }
+inline float16 dot_fold8(const float16 x, const float16 y)
+{
+    return (float16)(x.s0123 + x.s4567, x.s89ab + x.scdef, y.s0123 + y.s4567, y.s89ab + y.scdef);
+}
+inline float16 dot_fold4(const float16 x, const float16 y)
+{
+    return (float16)(x.s02 + x.s13, x.s46 + x.s57, x.s8a + x.s9b, x.sce + x.sdf,
+                     y.s02 + y.s13, y.s46 + y.s57, y.s8a + y.s9b, y.sce + y.sdf);
+}
+inline float16 dot_fold2(const float16 x, const float16 y) { return (float16)(x.even + x.odd, y.even + y.odd); }
+
+// 4 elements of a row of C from their sums: C[index ..< index + 4], columns col...
+inline void store_row4(__global float* c, const int index, const int col, const float4 sum,
+                       const float alpha, const float beta, const int epilogue,
+                       __global const float* extra, const int activation, const float slope)
+{
+    float4 result = alpha * sum;
+    if (beta != 0.0f) result = fma((float4)(beta), vload4(0, c + index), result);
+    // (The float16 forms on four copies: one definition of each activation.)
+    if (epilogue == 1) {
+        const float4 z = result + vload4(0, extra + col);
+        result = activate16((float16)(z, z, z, z), activation, slope).s0123;
+    } else if (epilogue == 2) {
+        const float4 y = vload4(0, extra + index);
+        result *= derivative16((float16)(y, y, y, y), activation, slope).s0123;
+    }
+    vstore4(result, 0, c + index);
+}
+
+__kernel void gemm_dot(const int m, const int n, const int k,
+                       const float alpha, __global const float* restrict a,
+                       __global const float* restrict b,
+                       const float beta, __global float* restrict c,
+                       const int epilogue, __global float* restrict extra,
+                       const int activation, const float slope)
+{
+    const int row = get_global_id(0) * 4;
+    const int col = get_global_id(1) * 4;
+    if (row >= m || col >= n) return;
+    __global const float* ar[4];
+    __global const float* br[4];
+    #pragma unroll
+    for (int i = 0; i < 4; i++) {
+        ar[i] = a + (size_t)min(row + i, m - 1) * k;
+        br[i] = b + (size_t)min(col + i, n - 1) * k;
+    }
+    float16 acc[4][4];
+    #pragma unroll
+    for (int i = 0; i < 4; i++)
+        #pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = (float16)(0.0f);
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        float16 av[4];
+        #pragma unroll
+        for (int i = 0; i < 4; i++) av[i] = vload16(0, ar[i] + p);
+        #pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float16 bv = vload16(0, br[j] + p);
+            #pragma unroll
+            for (int i = 0; i < 4; i++) acc[i][j] = fma(av[i], bv, acc[i][j]);
+        }
+    }
+    float16 half8[8];
+    #pragma unroll
+    for (int t = 0; t < 8; t++) half8[t] = dot_fold16(acc[t / 2][(2 * t) % 4], acc[t / 2][(2 * t) % 4 + 1]);
+    float16 half4[4];
+    #pragma unroll
+    for (int t = 0; t < 4; t++) half4[t] = dot_fold8(half8[2 * t], half8[2 * t + 1]);
+    float16 sum = dot_fold2(dot_fold4(half4[0], half4[1]), dot_fold4(half4[2], half4[3]));
+    if (p < k) {
+        // The last k % 16 products, lane by lane.
+        float rest[16];
+        #pragma unroll
+        for (int i = 0; i < 4; i++)
+            #pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float v = 0.0f;
+                for (int q = p; q < k; q++) v = fma(ar[i][q], br[j][q], v);
+                rest[4 * i + j] = v;
+            }
+        sum += vload16(0, rest);
+    }
+    if (col + 4 <= n) {
+        #pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (row + i >= m) break;
+            const float4 s = i == 0 ? sum.s0123 : i == 1 ? sum.s4567 : i == 2 ? sum.s89ab : sum.scdef;
+            store_row4(c, (row + i) * n + col, col, s, alpha, beta, epilogue, extra, activation, slope);
+        }
+    } else {
+        float sums[16];
+        vstore16(sum, 0, sums);
+        for (int i = 0; i < 4 && row + i < m; i++)
+            for (int j = 0; col + j < n; j++)
+                store1(c, (row + i) * n + col + j, col + j, sums[4 * i + j], alpha, beta, epilogue, extra, activation, slope);
+    }
+    if (epilogue == 3 && row == 0) {
+        for (int j = 0; j < 4 && col + j < n; j++) {
+            float total = 0.0f;
+            for (int q = 0; q < k; q++) total += br[j][q];
+            extra[col + j] = total;
         }
     }
 }

@@ -11,7 +11,8 @@ trap 'rm -f "$log"' EXIT
 
 # Every operation with the device's own GEMM choice (the tiled kernel), then the GEMM
 # operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
-# and the 8×32 blocks PoCL devices use, in both of gemm_rows' orders.
+# and the 8×32 blocks PoCL devices use, in both of gemm_rows' orders; then every NT
+# GEMM by dot products (gemm_dot), which the built-in choice uses only from k = 256.
 oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
   "$binary" devices --check --quick >"$log" 2>&1
 status=$?
@@ -22,6 +23,12 @@ for stream in 8388608 0; do
       "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
     status=$(( status | $? ))
   done
+done
+for operation in gemm gemm-epilogue; do
+  GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_DOT_MIN_K=0 \
+    oclgrind --data-races --uninitialized --check-api --build-options "-cl-opt-disable" \
+    "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
+  status=$(( status | $? ))
 done
 tail -n 1 "$log"
 if grep -qE "Invalid (read|write)|Uninitialized|data race|OCLGRIND FATAL|API error|Oclgrind error" "$log"; then

@@ -86,7 +86,7 @@ public enum ConformanceCatalogue {
             }
             return trials
         case "gemm-epilogue":
-            // Both epilogues with every activation, across the GEMM shapes and transposes.
+            // Every epilogue (with every activation), across the GEMM shapes and transposes.
             let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
             let scalars: [(Float, Float)] = [(1, 0), (0.7, 0.3), (-1.5, 1)]
             let pairs = [(false, false), (false, true), (true, false), (true, true)]
@@ -120,6 +120,25 @@ public enum ConformanceCatalogue {
                     call: .gemmColumnSums(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta),
                     inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c],
                     outputCounts: [m * n, n], comparison: .relative(tolerance: gemmTolerance)))
+                // The Adam step as the epilogue of a weight-gradient GEMM, the gradients
+                // kept or not; moments as after some steps (v ≥ 0).
+                let (ta2, tb2) = pairs[(index + 3) % pairs.count]
+                let (alpha2, beta2) = scalars[(index + 1) % scalars.count]
+                let keep = (index / 4) % 2 == 1
+                let c2 = beta2 == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                trials.append(Trial(
+                    label: "gemm \(ta2 ? "T" : "N")\(tb2 ? "T" : "N") + Adam\(keep ? " (gradients kept)" : "")",
+                    shape: "\(m)x\(n)x\(k)",
+                    call: .gemmAdam(
+                        transposeA: ta2, transposeB: tb2, m: m, n: n, k: k, alpha: alpha2, beta: beta2,
+                        hyper: AdamHyperparameters(learningRate: 1e-3, beta1: 0.5, beta2: 0.999), step: 1 + index % 7,
+                        keepGradients: keep),
+                    inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), c2,
+                             random.floats(m * n, in: -1...1), random.floats(m * n, in: -0.1...0.1),
+                             random.floats(m * n, in: 0.001...0.1),
+                             random.floats(n, in: -1...1), random.floats(n, in: -0.1...0.1), random.floats(n, in: 0.001...0.1)],
+                    outputCounts: [m * n, m * n, m * n, n, n, n] + (keep ? [m * n, n] : []),
+                    comparison: .relative(tolerance: gemmTolerance)))
             }
             return trials
         case "transpose":

@@ -94,6 +94,25 @@ enum Magnitudes {
                 bias ? sums[i] + Double(abs(extra[i % n]))
                      : sums[i] * Double(abs(CPUReference.derivative(activation, output: extra[i])))
             }]
+        case .gemmAdam(let ta, let tb, let m, let n, let k, let alpha, let beta, let hyper, _, let keep):
+            // The gradients' scales are the GEMM's and the column sums'; Adam's outputs
+            // scale as in the adam trials, with those in place of |g|.
+            let b = input[1]
+            let gScale = gemm(input, ta, tb, m, n, k, alpha, beta)
+            let sumScale = (0..<n).map { j in
+                (0..<k).reduce(0.0) { $0 + Double(abs(tb ? b[j * k + $1] : b[$1 * n + j])) }
+            }
+            func stepped(_ p: [Float], _ mo: [Float], _ v: [Float], _ scale: [Double], _ out: [Float]) -> [[Double]] {
+                let b1 = Double(hyper.beta1), b2 = Double(hyper.beta2)
+                return [
+                    p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - out[$0])) },
+                    mo.indices.map { b1 * Double(abs(mo[$0])) + (1 - b1) * scale[$0] },
+                    v.indices.map { b2 * Double(abs(v[$0])) + (1 - b2) * scale[$0] * scale[$0] },
+                ]
+            }
+            return stepped(input[3], input[4], input[5], gScale, reference[0])
+                + stepped(input[6], input[7], input[8], sumScale, reference[3])
+                + (keep ? [gScale, sumScale] : [])
         case .gemmColumnSums(let ta, let tb, let m, let n, let k, let alpha, let beta):
             // The sums: Σ_p |op(B)[p, j]|.
             let b = input[1]

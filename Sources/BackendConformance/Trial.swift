@@ -15,6 +15,12 @@ public struct Trial: Sendable {
             bias: Bool, activation: Activation)
         /// GEMM with the column sums of op(B): inputs [A, B, C]; outputs [C, sums(n)]
         case gemmColumnSums(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float)
+        /// GEMM whose result is a weight gradient, with the Adam step as its epilogue:
+        /// inputs [A, B, C, w(m×n), w.m, w.v, bias(n), bias.m, bias.v]; outputs [w, w.m, w.v,
+        /// bias, bias.m, bias.v], then [C, bias gradient] when the gradients are kept.
+        case gemmAdam(
+            transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+            hyper: AdamHyperparameters, step: Int, keepGradients: Bool)
         /// inputs [x(rows×columns)]; outputs [out(columns×rows)]
         case transpose(rows: Int, columns: Int)
         /// inputs [x, bias]; outputs [x]
@@ -119,6 +125,16 @@ extension Trial {
                 transposeA: ta, transposeB: tb, m: m, n: n, k: k,
                 alpha: alpha, a: given[0], b: given[1], beta: beta, c: given[2], epilogue: .columnSums(into: sums))
             outputs = [given[2], sums]
+        case .gemmAdam(let ta, let tb, let m, let n, let k, let alpha, let beta, let hyper, let step, let keep):
+            let biasGradient = try backend.makeBuffer(count: n)
+            try backend.fill(biasGradient, with: .nan, count: n)
+            try backend.gemm(
+                transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a: given[0], b: given[1], beta: beta,
+                c: given[2],
+                epilogue: .adamStep(AdamEpilogue(
+                    weight: given[3], weightM: given[4], weightV: given[5], bias: given[6], biasGradient: biasGradient,
+                    biasM: given[7], biasV: given[8], hyper: hyper, step: step, keepGradients: keep)))
+            outputs = Array(given[3...8]) + (keep ? [given[2], biasGradient] : [])
         case .transpose(let rows, let columns):
             outputs = [try fresh(0)]
             try backend.transpose(given[0], rows: rows, columns: columns, into: outputs[0])

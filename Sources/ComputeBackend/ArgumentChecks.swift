@@ -91,6 +91,19 @@ public enum ArgumentChecks {
             guard n == 0 || (out !== c && out !== a && out !== b) else {
                 throw BackendError.invalidArgument("the column sums need a buffer of their own")
             }
+        case .adamStep(let step):
+            guard step.step >= 1 else { throw BackendError.invalidArgument("Adam's step must be 1 or more, got \(step.step)") }
+            for (weightLike, name) in [(step.weight, "Adam's weight"), (step.weightM, "Adam's weight m"), (step.weightV, "Adam's weight v")] {
+                try buffer(weightLike, holds: m * n, name)
+            }
+            for (biasLike, name) in [(step.bias, "Adam's bias"), (step.biasGradient, "Adam's bias gradient"),
+                                     (step.biasM, "Adam's bias m"), (step.biasV, "Adam's bias v")] {
+                try buffer(biasLike, holds: n, name)
+            }
+            let all = step.buffers + [a, b, c]
+            for (i, x) in all.enumerated() where all[(i + 1)...].contains(where: { $0 === x }) {
+                guard m * n == 0 else { throw BackendError.invalidArgument("the Adam epilogue needs buffers of their own") }
+            }
         }
     }
 

@@ -150,6 +150,43 @@ public enum GEMMEpilogue<Buffer: BackendBuffer> {
     /// C as it is, and out[j] = Σ_p op(B)[p, j] (n elements): with dW = xᵀ·dz, the bias
     /// gradient (the column sums of dz) from the same pass over dz.
     case columnSums(into: Buffer)
+    /// The result is a layer's weight gradient (m×n) and the column sums of op(B) its bias
+    /// gradient (n): one Adam step updates the layer from both, as `adamStep` would.
+    /// C and `biasGradient` receive the two gradients when `keepGradients` is set;
+    /// otherwise they are scratch, which a backend that fuses the step into the GEMM
+    /// need not write (the composed form writes the gradients there first).
+    case adamStep(AdamEpilogue<Buffer>)
+}
+
+/// The parameters the `adamStep` epilogue updates: a weight of the GEMM's m×n shape and
+/// a bias of n, each with Adam's two moments, and where the bias gradient may go.
+public struct AdamEpilogue<Buffer: BackendBuffer> {
+    public let weight, weightM, weightV: Buffer
+    public let bias, biasGradient, biasM, biasV: Buffer
+    public let hyper: AdamHyperparameters
+    /// The step t ≥ 1 whose bias corrections apply.
+    public let step: Int
+    /// Whether C and `biasGradient` must hold the gradients afterwards.
+    public let keepGradients: Bool
+
+    public init(
+        weight: Buffer, weightM: Buffer, weightV: Buffer, bias: Buffer, biasGradient: Buffer, biasM: Buffer,
+        biasV: Buffer, hyper: AdamHyperparameters, step: Int, keepGradients: Bool = false
+    ) {
+        self.weight = weight
+        self.weightM = weightM
+        self.weightV = weightV
+        self.bias = bias
+        self.biasGradient = biasGradient
+        self.biasM = biasM
+        self.biasV = biasV
+        self.hyper = hyper
+        self.step = step
+        self.keepGradients = keepGradients
+    }
+
+    /// The buffers a fused step reads and writes.
+    public var buffers: [Buffer] { [weight, weightM, weightV, bias, biasGradient, biasM, biasV] }
 }
 
 extension ComputeBackend {
@@ -179,7 +216,23 @@ extension ComputeBackend {
             if activation != .identity { try activationBackward(activation, y: output, dy: c, dx: c, count: m * n) }
         case .columnSums(let out):
             try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: out)
+        case .adamStep(let step):
+            try composedAdamStep(step, gradient: c, ofOp: b, transposed: transposeB, k: k, m: m, n: n)
         }
+    }
+
+    /// The `adamStep` epilogue after its GEMM has written the weight gradient to
+    /// `gradient`: the bias gradient by a reduction, then two Adam steps.
+    public func composedAdamStep(
+        _ step: AdamEpilogue<Buffer>, gradient: Buffer, ofOp b: Buffer, transposed: Bool, k: Int, m: Int, n: Int
+    ) throws {
+        try columnSums(ofOp: b, transposed: transposed, k: k, n: n, into: step.biasGradient)
+        try adamStep(
+            parameters: step.weight, gradients: gradient, m: step.weightM, v: step.weightV, count: m * n,
+            hyper: step.hyper, step: step.step)
+        try adamStep(
+            parameters: step.bias, gradients: step.biasGradient, m: step.biasM, v: step.biasV, count: n,
+            hyper: step.hyper, step: step.step)
     }
 
     /// out[j] = Σ_p op(B)[p, j] for an op(B) of k×n, B stored k×n (n×k when `transposed`):

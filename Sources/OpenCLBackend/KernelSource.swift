@@ -12,11 +12,20 @@ import Darwin
 enum KernelSource {
     static let directoryVariable = "GANCL_KERNELS_DIR"
 
+    /// Files put before a family's own (OpenCL C has no #include for program sources):
+    /// adam.cl's Adam step serves both the optimiser kernels and GEMM's Adam epilogue.
+    static let preludes: [String: [String]] = ["gemm": ["adam"], "optim": ["adam"]]
+
+    /// The family's program source: its preludes, then its own file.
     static func text(of family: String) throws -> String {
+        try ((preludes[family] ?? []) + [family]).map { try file($0, for: family) }.joined(separator: "\n")
+    }
+
+    private static func file(_ name: String, for family: String) throws -> String {
         if let directory = getenv(directoryVariable).map({ String(cString: $0) }), !directory.isEmpty {
-            return try readFile("\(directory)/\(family).cl", family: family)
+            return try readFile("\(directory)/\(name).cl", family: family)
         }
-        guard let bytes = embedded[family] else { throw OpenCLError.missingKernelSource(family) }
+        guard let bytes = embedded[name] else { throw OpenCLError.missingKernelSource(name) }
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -26,6 +35,7 @@ enum KernelSource {
         "reduce": PackageResources.reduce_cl,
         "loss": PackageResources.loss_cl,
         "optim": PackageResources.optim_cl,
+        "adam": PackageResources.adam_cl,
         "random": PackageResources.random_cl,
     ]
 

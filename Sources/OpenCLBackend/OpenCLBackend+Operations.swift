@@ -29,11 +29,37 @@ extension OpenCLBackend {
                 [.int(2), .buffer(output), .int(Int(activation.kernelCode)), .float(activation.slope)]
             case .columnSums(let out):
                 [.int(3), .buffer(out), .int(0), .float(0)]
+            case .adamStep(let step):
+                [.int(step.keepGradients ? 5 : 4), .buffer(step.biasGradient), .int(0), .float(0)]
             }
+        // gemm_rows's Adam arguments: the step's buffers and scalars, or any buffers.
+        let adam: [KernelArgument]
+        if case .adamStep(let step) = epilogue {
+            let (c1, c2) = step.hyper.biasCorrections(step: step.step)
+            adam = [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
+                + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
+        } else {
+            adam = Array(repeating: .buffer(c), count: 6) + Array(repeating: .float(0), count: 6)
+        }
+        let group = tunables.gemm.itemsPerGroup
+        if case .adamStep(let step) = epilogue, !tunables.cpuGEMM || (transposeB && !transposeA && k >= tunables.gemm.dotMinimumK) {
+            // Only gemm_rows has the fused step: the GEMM, then the step's parts.
+            try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+            try composedAdamStep(step, gradient: c, ofOp: b, transposed: transposeB, k: k, m: m, n: n)
+            return
+        }
+        if tunables.cpuGEMM && transposeB && !transposeA && k >= tunables.gemm.dotMinimumK {
+            // NT by dot products along contiguous k: no copy of B.
+            try launch(
+                "gemm", "gemm_dot", global: [(m + 3) / 4, (n + 3) / 4], local: group > 0 ? [group, 1] : nil,
+                label: profiling ? "gemm_dot NT \(m)x\(n)x\(k)" : nil,
+                [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)] + fused)
+            return
+        }
         if tunables.cpuGEMM {
-            // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
-            // copied out as (k, n) into a scratch buffer that grows to the largest B and
-            // is kept: n·k copies against the GEMM's m·n·k.
+            // gemm_rows reads op(A) in place either way. Otherwise a transposed B (n, k) is
+            // first copied out as (k, n) into a scratch buffer that grows to the largest B
+            // and is kept: n·k copies against the GEMM's m·n·k.
             try gemmScratchLock.withLock { _ in
                 var right = b
                 if transposeB {
@@ -44,13 +70,12 @@ extension OpenCLBackend {
                 // Row blocks along dimension 0 when B is too large to stay cached.
                 let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
                 let blocks = rowsGlobal(m: m, n: n)
-                let group = tunables.gemm.itemsPerGroup
                 try launch(
                     "gemm", "gemm_rows", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
                     local: group > 0 ? [group, 1] : nil,
                     label: profiling ? "gemm_rows \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
-                     .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)])
+                     .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)] + adam)
             }
             return
         }

@@ -19,6 +19,10 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// The CPU kernel's work-group: items along dimension 0 (1 or more), or 0 to let the
     /// runtime choose. Small groups share the work out evenly between the cores.
     public var itemsPerGroup = 0
+    /// The CPU kernels multiply NT (B stored (n, k)) by dot products along k
+    /// (`gemm_dot`) when k is at least this, and copy B out transposed for `gemm_rows`
+    /// below it (where the dot products' final sums cost more than the copy).
+    public var dotMinimumK = 256
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -33,6 +37,26 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         self.vectorsPerItem = vectorsPerItem
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case tileM, tileN, tileK, workPerThreadM, workPerThreadN, rowsPerItem, vectorsPerItem
+        case shareBAboveBytes, itemsPerGroup, dotMinimumK
+    }
+
+    /// Reads an entry that an older gan-cl wrote: a field added since takes its default.
+    public init(from decoder: Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            tileM: try values.decode(Int.self, forKey: .tileM), tileN: try values.decode(Int.self, forKey: .tileN),
+            tileK: try values.decode(Int.self, forKey: .tileK),
+            workPerThreadM: try values.decode(Int.self, forKey: .workPerThreadM),
+            workPerThreadN: try values.decode(Int.self, forKey: .workPerThreadN),
+            rowsPerItem: try values.decode(Int.self, forKey: .rowsPerItem),
+            vectorsPerItem: try values.decode(Int.self, forKey: .vectorsPerItem))
+        shareBAboveBytes = try values.decodeIfPresent(Int.self, forKey: .shareBAboveBytes) ?? shareBAboveBytes
+        itemsPerGroup = try values.decodeIfPresent(Int.self, forKey: .itemsPerGroup) ?? itemsPerGroup
+        dotMinimumK = try values.decodeIfPresent(Int.self, forKey: .dotMinimumK) ?? dotMinimumK
+    }
+
     /// Work-items per work-group.
     public var threads: Int { (tileM / workPerThreadM) * (tileN / workPerThreadN) }
 
@@ -44,6 +68,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
             + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
+            + ", NT by dot products from k = \(dotMinimumK)"
     }
 }
 
@@ -67,6 +92,9 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static let groupVariable = "GANCL_GEMM_GROUP"
     /// `GANCL_GEMM_SHARE_B_ABOVE=BYTES` overrides `GEMMTunables.shareBAboveBytes`.
     public static let shareBVariable = "GANCL_GEMM_SHARE_B_ABOVE"
+    /// `GANCL_GEMM_DOT_MIN_K=K` overrides `GEMMTunables.dotMinimumK` (0: every NT by
+    /// dot products).
+    public static let dotVariable = "GANCL_GEMM_DOT_MIN_K"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -105,6 +133,12 @@ public struct OpenCLTunables: Equatable, Sendable {
                 throw OpenCLError.badTunables("\(shareBVariable)=\(text): expected a number of bytes")
             }
             chosen.gemm.shareBAboveBytes = bytes
+        }
+        if let text = getenv(dotVariable).map({ String(cString: $0) }), !text.isEmpty {
+            guard let k = Int(text), k >= 0 else {
+                throw OpenCLError.badTunables("\(dotVariable)=\(text): expected a k of 0 or more")
+            }
+            chosen.gemm.dotMinimumK = k
         }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard text == "0" || text == "1" else {

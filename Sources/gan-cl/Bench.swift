@@ -33,8 +33,8 @@ struct GEMMCase: Codable {
     var label: String { "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k)" }
 
     /// The reference shapes, then every GEMM of the MLP GAN's training step at `batches`:
-    /// the forward (x·W), and the backward dW = xᵀ·dz and dx = dz·Wᵀ of each layer, dx as
-    /// training computes it: an NN product with the layer's kept copy of Wᵀ.
+    /// the forward (x·W), and the backward dW = xᵀ·dz and dx = dz·Wᵀ of each layer (NT on
+    /// W, as training computes it).
     static func standard(batches: [Int]) -> [GEMMCase] {
         var cases = [
             GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 64, n: 1024, k: 784),
@@ -52,7 +52,7 @@ struct GEMMCase: Codable {
                     let layer = "\(network) \(input)→\(output) b\(batch)"
                     cases.append(GEMMCase(name: "\(layer) fwd", transposeA: false, transposeB: false, m: batch, n: output, k: input))
                     cases.append(GEMMCase(name: "\(layer) dW", transposeA: true, transposeB: false, m: input, n: output, k: batch))
-                    cases.append(GEMMCase(name: "\(layer) dx", transposeA: false, transposeB: false, m: batch, n: input, k: output))
+                    cases.append(GEMMCase(name: "\(layer) dx", transposeA: false, transposeB: true, m: batch, n: input, k: output))
                 }
             }
         }

@@ -13,7 +13,7 @@ struct Tune: ParsableCommand {
         discussion: """
             Each candidate (CPU-kernel blocks on CPU devices, tile shapes on others) is built, \
             checked against the CPU reference on the conformance catalogue's small GEMM shapes \
-            (every transpose pair and both fused epilogues), and timed by profiling events on \
+            (every transpose pair and every fused epilogue), and timed by profiling events on \
             every GEMM of the MLP GAN's training step at the given batch sizes. The score is \
             the summed time of those GEMMs, the median of several rounds taken in turn. The \
             winner is stored in the tuning cache (GANCL_TUNING_CACHE, else \

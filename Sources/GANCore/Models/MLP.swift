@@ -27,14 +27,12 @@ public struct MLPShape: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// One dense layer's parameters y = f(x·W + b) with W (inputs, outputs) and b (outputs),
-/// their gradients and Adam's two moments of each, and Wᵀ (outputs, inputs) for the
-/// backward pass (remade after each change of W, see `MLP`).
+/// their gradients and Adam's two moments of each.
 public final class DenseParameters<B: ComputeBackend> {
     public let inputs: Int
     public let outputs: Int
     public let activation: Activation
     public let weight, bias: B.Buffer
-    public let weightTransposed: B.Buffer
     public let weightGradient, biasGradient: B.Buffer
     public let weightM, weightV, biasM, biasV: B.Buffer
 
@@ -43,7 +41,6 @@ public final class DenseParameters<B: ComputeBackend> {
         self.outputs = outputs
         self.activation = activation
         weight = try backend.makeBuffer(count: inputs * outputs)
-        weightTransposed = try backend.makeBuffer(count: inputs * outputs)
         bias = try backend.makeBuffer(count: outputs)
         weightGradient = try backend.makeBuffer(count: inputs * outputs)
         biasGradient = try backend.makeBuffer(count: outputs)
@@ -86,15 +83,12 @@ public final class MLPActivations<B: ComputeBackend> {
 ///
 /// The passes use the backend's fused forms: the forward is one GEMM + bias + activation
 /// per layer, and the backward's dx GEMM applies the previous layer's activation gradient
-/// as it stores. dx = dz·Wᵀ multiplies by a kept copy of Wᵀ, remade before its first use
-/// after W may have changed: an Adam step, initialisation, or any caller of
-/// `namedTensors` (such as a checkpoint restore).
+/// as it stores. dx = dz·Wᵀ is an NT GEMM on W itself (the OpenCL backend's CPU kernels
+/// take it as dot products along W's contiguous rows, with no copy of Wᵀ).
 public final class MLP<B: ComputeBackend> {
     public let backend: B
     public let shape: MLPShape
     public let layers: [DenseParameters<B>]
-    /// Whether layer i's `weightTransposed` holds the transpose of its current weight.
-    private var transposeIsCurrent: [Bool]
 
     public init(backend: B, shape: MLPShape) throws {
         guard shape.widths.count >= 2, shape.widths.allSatisfy({ $0 >= 1 }) else {
@@ -107,7 +101,6 @@ public final class MLP<B: ComputeBackend> {
                 backend: backend, inputs: shape.widths[$0], outputs: shape.widths[$0 + 1],
                 activation: shape.activation(ofLayer: $0))
         }
-        transposeIsCurrent = Array(repeating: false, count: shape.layerCount)
     }
 
     // MARK: - Initialisation
@@ -128,22 +121,6 @@ public final class MLP<B: ComputeBackend> {
             for moment in [layer.weightM, layer.weightV] { try backend.fill(moment, with: 0, count: layer.inputs * layer.outputs) }
             for moment in [layer.biasM, layer.biasV] { try backend.fill(moment, with: 0, count: layer.outputs) }
         }
-        parametersMayHaveChanged()
-    }
-
-    /// Marks every layer's Wᵀ as out of date: the next backward pass remakes it.
-    public func parametersMayHaveChanged() {
-        for i in transposeIsCurrent.indices { transposeIsCurrent[i] = false }
-    }
-
-    /// Layer `index`'s Wᵀ, remade first when it may be out of date.
-    private func transposedWeight(_ index: Int) throws -> B.Buffer {
-        let layer = layers[index]
-        if !transposeIsCurrent[index] {
-            try backend.transpose(layer.weight, rows: layer.inputs, columns: layer.outputs, into: layer.weightTransposed)
-            transposeIsCurrent[index] = true
-        }
-        return layer.weightTransposed
     }
 
     // MARK: - Forward and backward
@@ -162,14 +139,34 @@ public final class MLP<B: ComputeBackend> {
         }
     }
 
+    /// An Adam step taken by the backward pass itself (see `backward`).
+    public struct FusedAdam {
+        public var hyper: AdamHyperparameters
+        public var step: Int
+        /// Whether the gradients are written as well (for a caller that reads them).
+        public var keepGradients: Bool
+
+        public init(hyper: AdamHyperparameters, step: Int, keepGradients: Bool) {
+            self.hyper = hyper
+            self.step = step
+            self.keepGradients = keepGradients
+        }
+    }
+
     /// Backpropagates dL/d(output), already in `activations.outputGradient`, through the
     /// network run forward on `input`. With `parameterGradients`, writes (or, with
     /// `accumulate`, adds) dL/dW and dL/db; with `inputGradient`, writes dL/d(input) to
     /// `activations.inputGradient`.
+    ///
+    /// With `adam`, each layer's dW GEMM also takes the Adam step (the GEMM's `adamStep`
+    /// epilogue: the gradients need not be stored, nor read again), after the layer's dx
+    /// GEMM has used the old W: the same result as this pass without it and then
+    /// `adamStep`. Needs `parameterGradients` and not `accumulate`.
     public func backward(
         _ input: B.Buffer, rows: Int, activations: MLPActivations<B>,
-        parameterGradients: Bool, accumulate: Bool, inputGradient: Bool
+        parameterGradients: Bool, accumulate: Bool, inputGradient: Bool, adam: FusedAdam? = nil
     ) throws {
+        precondition(adam == nil || (parameterGradients && !accumulate), "a fused Adam step needs whole gradients")
         // The output layer's activation gradient is applied here; every other layer's is
         // applied by the dx GEMM of the layer above it, as that GEMM stores.
         let last = layers.count - 1
@@ -182,17 +179,6 @@ public final class MLP<B: ComputeBackend> {
             let layer = layers[i]
             let x = i == 0 ? input : activations.outputs[i - 1]
             let dz = activations.outputGradients[i]
-            if parameterGradients {
-                // dW (inputs, outputs) = xᵀ·dz; db = column sums of dz, from the same GEMM
-                // unless the gradients accumulate.
-                try backend.gemm(
-                    transposeA: true, transposeB: false, m: layer.inputs, n: layer.outputs, k: rows,
-                    alpha: 1, a: x, b: dz, beta: accumulate ? 1 : 0, c: layer.weightGradient,
-                    epilogue: accumulate ? .none : .columnSums(into: layer.biasGradient))
-                if accumulate {
-                    try backend.sumColumns(dz, rows: rows, columns: layer.outputs, into: layer.biasGradient, accumulate: true)
-                }
-            }
             if i > 0 || inputGradient {
                 // dx (rows, inputs) = dz·Wᵀ, times f'_{i−1} of the layer below (when there is one).
                 let epilogue: GEMMEpilogue<B.Buffer> =
@@ -200,9 +186,28 @@ public final class MLP<B: ComputeBackend> {
                     ? .activationGradient(output: activations.outputs[i - 1], activation: layers[i - 1].activation)
                     : .none
                 try backend.gemm(
-                    transposeA: false, transposeB: false, m: rows, n: layer.inputs, k: layer.outputs,
-                    alpha: 1, a: dz, b: try transposedWeight(i), beta: 0,
+                    transposeA: false, transposeB: true, m: rows, n: layer.inputs, k: layer.outputs,
+                    alpha: 1, a: dz, b: layer.weight, beta: 0,
                     c: i > 0 ? activations.outputGradients[i - 1] : activations.inputGradient, epilogue: epilogue)
+            }
+            if parameterGradients {
+                // dW (inputs, outputs) = xᵀ·dz; db = column sums of dz, from the same GEMM
+                // unless the gradients accumulate; with `adam`, the step too.
+                let epilogue: GEMMEpilogue<B.Buffer> =
+                    if let adam {
+                        .adamStep(AdamEpilogue(
+                            weight: layer.weight, weightM: layer.weightM, weightV: layer.weightV, bias: layer.bias,
+                            biasGradient: layer.biasGradient, biasM: layer.biasM, biasV: layer.biasV, hyper: adam.hyper,
+                            step: adam.step, keepGradients: adam.keepGradients))
+                    } else {
+                        accumulate ? .none : .columnSums(into: layer.biasGradient)
+                    }
+                try backend.gemm(
+                    transposeA: true, transposeB: false, m: layer.inputs, n: layer.outputs, k: rows,
+                    alpha: 1, a: x, b: dz, beta: accumulate ? 1 : 0, c: layer.weightGradient, epilogue: epilogue)
+                if accumulate {
+                    try backend.sumColumns(dz, rows: rows, columns: layer.outputs, into: layer.biasGradient, accumulate: true)
+                }
             }
         }
     }
@@ -217,17 +222,14 @@ public final class MLP<B: ComputeBackend> {
                 parameters: layer.bias, gradients: layer.biasGradient, m: layer.biasM, v: layer.biasV,
                 count: layer.outputs, hyper: hyper, step: step)
         }
-        parametersMayHaveChanged()
     }
 
     // MARK: - Named tensors
 
     /// Every tensor of the network's state, named for checkpoints: `<prefix>.layers.<i>.weight`
     /// (inputs, outputs), `.bias` (outputs), and Adam's moments under `optimizer.<prefix>...`
-    /// with `.m` and `.v` appended. The caller may write them, so the kept Wᵀ copies are
-    /// remade before their next use.
+    /// with `.m` and `.v` appended.
     public func namedTensors(prefix: String) -> [(name: String, shape: [Int], buffer: B.Buffer)] {
-        parametersMayHaveChanged()
         return layers.enumerated().flatMap { i, layer -> [(name: String, shape: [Int], buffer: B.Buffer)] in
             let base = "\(prefix).layers.\(i)"
             let w = [layer.inputs, layer.outputs], b = [layer.outputs]

@@ -153,7 +153,7 @@ public final class Trainer<B: ComputeBackend> {
     @discardableResult
     public func step(metrics: Bool) throws -> StepMetrics? {
         for _ in 0..<config.dSteps { try discriminatorUpdate(keepLogits: metrics) }
-        try generatorUpdate()
+        try generatorUpdate(keepGradients: metrics)
         return metrics ? try readMetrics() : nil
     }
 
@@ -175,15 +175,16 @@ public final class Trainer<B: ComputeBackend> {
             .crossEntropy(target: 0), logits: d.output, offset: batch, count: batch,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
         if keepLogits { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
+        // Adam steps inside the backward pass; log steps keep the gradients for
+        // `firstNonFiniteTensor`.
+        state.discriminatorUpdates += 1
         try discriminator.backward(
             discriminatorBatch, rows: 2 * batch, activations: d, parameterGradients: true, accumulate: false,
-            inputGradient: false)
-
-        state.discriminatorUpdates += 1
-        try discriminator.adamStep(config.adamD, step: state.discriminatorUpdates)
+            inputGradient: false,
+            adam: .init(hyper: config.adamD, step: state.discriminatorUpdates, keepGradients: keepLogits))
     }
 
-    private func generatorUpdate() throws {
+    private func generatorUpdate(keepGradients: Bool) throws {
         try drawNoise()
         try generator.forward(noise, rows: batch, into: generatorActivations)
         let d = discriminatorActivations
@@ -196,11 +197,11 @@ public final class Trainer<B: ComputeBackend> {
         try discriminator.backward(
             generatorActivations.output, rows: batch, activations: d,
             parameterGradients: false, accumulate: false, inputGradient: true)
+        state.step += 1
         try generator.backward(
             noise, rows: batch, activations: generatorActivations,
-            parameterGradients: true, accumulate: false, inputGradient: false)
-        state.step += 1
-        try generator.adamStep(config.adamG, step: state.step)
+            parameterGradients: true, accumulate: false, inputGradient: false,
+            adam: .init(hyper: config.adamG, step: state.step, keepGradients: keepGradients))
     }
 
     private func drawNoise() throws {
