@@ -71,6 +71,52 @@ struct TrainerTests {
         try resumeIsBitIdentical { try OpenCLBackend(deviceSpec: nil) }
     }
 
+    /// A log step writes the gradients (for `firstNonFiniteTensor`) and otherwise trains as
+    /// any step: with Adam fused into the weight-gradient GEMMs on OpenCL, the gradients
+    /// are stored only then. Same bits with a log step every other step as with none; the
+    /// gradients, poisoned with NaN, are all rewritten by a log step and left alone (and
+    /// not read) by the others.
+    func logStepsTrainAsOtherSteps<B: ComputeBackend>(on makeBackend: () throws -> B) throws {
+        let dataset = syntheticDataset()
+        let quiet = try Trainer(backend: try makeBackend(), config: smallConfig(), data: .images(dataset))
+        let logged = try Trainer(backend: try makeBackend(), config: smallConfig(), data: .images(dataset))
+        for i in 0..<9 {
+            try quiet.step(metrics: false)
+            try logged.step(metrics: i % 2 == 0)
+        }
+        let a = try SafetensorsFile.decode(try Checkpoint.encode(quiet), path: "quiet")
+        let b = try SafetensorsFile.decode(try Checkpoint.encode(logged), path: "logged")
+        for (x, y) in zip(a.tensors, b.tensors) {
+            #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(x.name) differs")
+        }
+
+        let backend = logged.backend
+        let gradients = [logged.generator, logged.discriminator].flatMap(\.layers).flatMap { layer in
+            [(layer.weightGradient, layer.inputs * layer.outputs), (layer.biasGradient, layer.outputs)]
+        }
+        func poison() throws { for (buffer, count) in gradients { try backend.fill(buffer, with: .nan, count: count) } }
+        try poison()
+        try logged.step(metrics: true)
+        #expect(try logged.firstNonFiniteTensor() == nil, "a log step writes every gradient")
+        try poison()
+        try logged.step(metrics: false)
+        let still = try gradients.map { try backend.read($0.0, offset: 0, count: $0.1) }
+        if let openCL = backend as? OpenCLBackend, openCL.tunables.cpuGEMM {
+            // (Only the CPU kernels fuse the step; elsewhere it is composed.)
+            #expect(still.allSatisfy { $0.allSatisfy(\.isNaN) }, "the fused step does not store gradients")
+        }
+        let parameters = try SafetensorsFile.decode(try Checkpoint.encode(logged), path: "after")
+        #expect(parameters.tensors.allSatisfy { $0.values.allSatisfy(\.isFinite) }, "no parameter read a poisoned gradient")
+    }
+
+    @Test func logStepsTrainAsOtherStepsOnTheCPU() throws {
+        try logStepsTrainAsOtherSteps { CPUBackend() }
+    }
+
+    @Test func logStepsTrainAsOtherStepsOnOpenCL() throws {
+        try logStepsTrainAsOtherSteps { try OpenCLBackend(deviceSpec: nil) }
+    }
+
     /// A step allocates no buffers and reads nothing back unless asked for metrics.
     func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B) throws {
         let trainer = try Trainer(backend: backend, config: smallConfig(), data: .images(syntheticDataset()))
