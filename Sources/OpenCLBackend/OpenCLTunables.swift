@@ -182,12 +182,16 @@ public struct OpenCLTunables: Equatable, Sendable {
             chosen.cpuGEMM = true
             chosen.gemm.rowsPerItem = 8
             chosen.gemm.vectorsPerItem = 2
-            // Work-groups of 4 items with row blocks along dimension 0 (each group shares
-            // panels of B; A streams from L2), for every size of B: the training step ran
-            // 2,820–2,883 / 3,920–4,038 images/s (batch 64 / 256) against 1,869–2,043 /
-            // 3,233–3,365 with the runtime's groups and B streamed (benchmarks/README.md).
+            // Work-groups of 4 items: the training step ran 2,820–2,883 / 3,920–4,038
+            // images/s (batch 64 / 256) against 1,869–2,043 / 3,233–3,365 with the
+            // runtime's groups. Row blocks along dimension 0 (each group shares panels of
+            // B; A streams from L2) for a B above 1 MiB (the weights of the large layers);
+            // for a smaller B, such as dz in a weight-gradient GEMM whose epilogue streams
+            // W and Adam's moments, column blocks along dimension 0, so that consecutive
+            // work-items walk rows of C left to right: +3–7 % on the step against row
+            // blocks for every B (benchmarks/README.md).
             chosen.gemm.itemsPerGroup = 4
-            chosen.gemm.shareBAboveBytes = 0
+            chosen.gemm.shareBAboveBytes = 1 << 20
         }
         return chosen.fitted(to: device)
     }
