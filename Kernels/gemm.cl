@@ -19,7 +19,8 @@
 //     does, with adam_lr ... adam_bc2 = lr, beta1, beta2, eps, 1 - beta1^t, 1 - beta2^t.
 //     C and extra are not written;
 //   5 the same, and the gradients kept: C as in 0, and extra[c] the column sums.
-//   Other epilogues pass any buffers as w ... bv; they are not read.
+//   Epilogues 4 and 5 run as the kernel gemm_rows_adam, which takes w ... adam_bc2 as
+//   its last arguments; gemm_rows has the others.
 // Activation codes as in elementwise.cl: 0 identity, 1 ReLU, 2 LeakyReLU(slope),
 // 3 tanh, 4 sigmoid. When the epilogue is 0, extra is any buffer and is not read.
 //
@@ -216,7 +217,7 @@ inline void store_row16(__global float* c, const int index, const int col, const
     vstore16(result, 0, c + index);
 }
 
-// Epilogues 4 and 5: the Adam step's buffers and scalars (gemm_rows's last arguments).
+// Epilogues 4 and 5: the Adam step's buffers and scalars (gemm_rows_adam's last arguments).
 #define ADAM_PARAMS __global float* w, __global float* wm, __global float* wv, \
     __global float* bias, __global float* bm, __global float* bv, \
     const float adam_lr, const float adam_beta1, const float adam_beta2, const float adam_eps, \
@@ -278,12 +279,13 @@ inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStr
     }
 }
 
-__kernel void gemm_rows(const int m, const int n, const int k, const int transA,
-                        const float alpha, __global const float* restrict a,
-                        __global const float* restrict b,
-                        const float beta, __global float* restrict c,
-                        const int epilogue, __global float* restrict extra,
-                        const int activation, const float slope, const int order, ADAM_PARAMS)
+// The body of gemm_rows and gemm_rows_adam (the kernels follow it).
+inline void gemm_rows_body(const int m, const int n, const int k, const int transA,
+                           const float alpha, __global const float* restrict a,
+                           __global const float* restrict b,
+                           const float beta, __global float* restrict c,
+                           const int epilogue, __global float* restrict extra,
+                           const int activation, const float slope, const int order, ADAM_PARAMS)
 {
     // (PoCL cannot build get_global_id of a dimension that is not a constant.)
     const int g0 = get_global_id(0), g1 = get_global_id(1);
@@ -352,6 +354,30 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
             finish1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope, ADAM_ARGS);
         }
     }
+}
+
+// Epilogues 0-3.
+__kernel void gemm_rows(const int m, const int n, const int k, const int transA,
+                        const float alpha, __global const float* restrict a,
+                        __global const float* restrict b,
+                        const float beta, __global float* restrict c,
+                        const int epilogue, __global float* restrict extra,
+                        const int activation, const float slope, const int order)
+{
+    // The Adam buffers are never touched with these epilogues.
+    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order,
+                   c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
+}
+
+// Epilogues 4 and 5, with the Adam step's buffers and scalars as the last arguments.
+__kernel void gemm_rows_adam(const int m, const int n, const int k, const int transA,
+                             const float alpha, __global const float* restrict a,
+                             __global const float* restrict b,
+                             const float beta, __global float* restrict c,
+                             const int epilogue, __global float* restrict extra,
+                             const int activation, const float slope, const int order, ADAM_PARAMS)
+{
+    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, ADAM_ARGS);
 }
 
 // gemm_dot: NT without a copy. Each work-item computes a 4 x 4 block of C as 16 dot

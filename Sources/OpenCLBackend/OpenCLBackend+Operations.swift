@@ -32,14 +32,12 @@ extension OpenCLBackend {
             case .adamStep(let step):
                 [.int(step.keepGradients ? 5 : 4), .buffer(step.biasGradient), .int(0), .float(0)]
             }
-        // gemm_rows's Adam arguments: the step's buffers and scalars, or any buffers.
-        let adam: [KernelArgument]
+        // gemm_rows_adam's last arguments: the step's buffers and scalars.
+        var adam: [KernelArgument] = []
         if case .adamStep(let step) = epilogue {
             let (c1, c2) = step.hyper.biasCorrections(step: step.step)
             adam = [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
                 + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
-        } else {
-            adam = Array(repeating: .buffer(c), count: 6) + Array(repeating: .float(0), count: 6)
         }
         let group = tunables.gemm.itemsPerGroup
         if case .adamStep(let step) = epilogue, !tunables.cpuGEMM || (transposeB && !transposeA && k >= tunables.gemm.dotMinimumK) {
@@ -71,9 +69,9 @@ extension OpenCLBackend {
                 let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
                 let blocks = rowsGlobal(m: m, n: n)
                 try launch(
-                    "gemm", "gemm_rows", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
+                    "gemm", adam.isEmpty ? "gemm_rows" : "gemm_rows_adam", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
                     local: group > 0 ? [group, 1] : nil,
-                    label: profiling ? "gemm_rows \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
+                    label: profiling ? "gemm_rows\(adam.isEmpty ? "" : " + Adam") \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
                      .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)] + adam)
             }
