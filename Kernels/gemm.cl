@@ -78,12 +78,18 @@ inline float derivative1(const float y, const int activation, const float slope)
     }
 }
 
+// alpha * sum + beta * C[index], C not read when beta is 0.
+inline float scaled1(const float sum, const float alpha, const float beta, __global const float* c, const int index)
+{
+    return beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+}
+
 // The epilogue of one element: C[index] from its sum, in column `col`.
 inline void store1(__global float* c, const int index, const int col, const float sum,
                    const float alpha, const float beta, const int epilogue,
                    __global const float* extra, const int activation, const float slope)
 {
-    float v = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+    float v = scaled1(sum, alpha, beta, c, index);
     if (epilogue == 1) v = activate1(v + extra[col], activation, slope);
     else if (epilogue == 2) v *= derivative1(extra[index], activation, slope);
     c[index] = v;
@@ -205,13 +211,19 @@ inline float16 derivative16(const float16 y, const int activation, const float s
     }
 }
 
+// alpha * sum + beta * C[index ..< index + 16], C not read when beta is 0.
+inline float16 scaled16(const float16 sum, const float alpha, const float beta, __global const float* c, const int index)
+{
+    const float16 result = alpha * sum;
+    return beta == 0.0f ? result : fma((float16)(beta), vload16(0, c + index), result);
+}
+
 // 16 elements of a row of C from their sums: C[index ..< index + 16], columns col...
 inline void store_row16(__global float* c, const int index, const int col, const float16 sum,
                         const float alpha, const float beta, const int epilogue,
                         __global const float* extra, const int activation, const float slope)
 {
-    float16 result = alpha * sum;
-    if (beta != 0.0f) result = fma((float16)(beta), vload16(0, c + index), result);
+    float16 result = scaled16(sum, alpha, beta, c, index);
     if (epilogue == 1) result = activate16(result + vload16(0, extra + col), activation, slope);
     else if (epilogue == 2) result *= derivative16(vload16(0, extra + index), activation, slope);
     vstore16(result, 0, c + index);
@@ -237,8 +249,7 @@ inline void finish_row16(__global float* c, const int index, const int col, cons
         store_row16(c, index, col, sum, alpha, beta, epilogue, extra, activation, slope);
         return;
     }
-    float16 g = alpha * sum;
-    if (beta != 0.0f) g = fma((float16)(beta), vload16(0, c + index), g);
+    const float16 g = scaled16(sum, alpha, beta, c, index);
     if (epilogue == 5) vstore16(g, 0, c + index);
     adam_update16(g, w, wm, wv, index, ADAM_SCALARS);
 }
@@ -252,7 +263,7 @@ inline void finish1(__global float* c, const int index, const int col, const flo
         store1(c, index, col, sum, alpha, beta, epilogue, extra, activation, slope);
         return;
     }
-    const float g = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[index];
+    const float g = scaled1(sum, alpha, beta, c, index);
     if (epilogue == 5) c[index] = g;
     adam_update1(g, w, wm, wv, index, ADAM_SCALARS);
 }

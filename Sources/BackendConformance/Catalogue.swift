@@ -36,6 +36,12 @@ public enum ConformanceCatalogue {
         }
     }
 
+    /// A GEMM trial's C: random, or with beta = 0 poisoned, for the operation must not
+    /// read it then.
+    static func initialC(_ count: Int, beta: Float, _ random: inout TestRandom) -> [Float] {
+        beta == 0 ? [Float](repeating: .nan, count: count) : random.floats(count, in: -1...1)
+    }
+
     /// (rows, columns) for the other operations; elementwise ones use rows·columns.
     static func matrixShapes(_ size: ConformanceSize) -> [(Int, Int)] {
         switch size {
@@ -74,8 +80,7 @@ public enum ConformanceCatalogue {
             for (index, (m, n, k)) in gemmShapes(size).enumerated() {
                 for (pair, (ta, tb)) in [(false, false), (false, true), (true, false), (true, true)].enumerated() {
                     let (alpha, beta) = scalars[(index + pair) % scalars.count]
-                    // With beta = 0, C is poisoned: the operation must not read it.
-                    let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                    let c = initialC(m * n, beta: beta, &random)
                     trials.append(Trial(
                         label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta)",
                         shape: "\(m)x\(n)x\(k)",
@@ -96,7 +101,7 @@ public enum ConformanceCatalogue {
                     let activation = activations[(index + (bias ? 0 : 2)) % activations.count]
                     let (ta, tb) = pairs[(index + (bias ? 1 : 0)) % pairs.count]
                     let (alpha, beta) = scalars[(index + (bias ? 0 : 1)) % scalars.count]
-                    let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                    let c = initialC(m * n, beta: beta, &random)
                     // The gradient form reads the forward output y = f(x) of logits x.
                     let extra = bias
                         ? random.floats(n, in: -1...1)
@@ -113,7 +118,7 @@ public enum ConformanceCatalogue {
                 // The column sums of op(B) beside C (the bias gradient of a dW GEMM).
                 let (ta, tb) = pairs[(index + 2) % pairs.count]
                 let (alpha, beta) = scalars[(index + 2) % scalars.count]
-                let c = beta == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                let c = initialC(m * n, beta: beta, &random)
                 trials.append(Trial(
                     label: "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") + column sums of B",
                     shape: "\(m)x\(n)x\(k)",
@@ -125,7 +130,7 @@ public enum ConformanceCatalogue {
                 let (ta2, tb2) = pairs[(index + 3) % pairs.count]
                 let (alpha2, beta2) = scalars[(index + 1) % scalars.count]
                 let keep = (index / 4) % 2 == 1
-                let c2 = beta2 == 0 ? [Float](repeating: .nan, count: m * n) : random.floats(m * n, in: -1...1)
+                let c2 = initialC(m * n, beta: beta2, &random)
                 trials.append(Trial(
                     label: "gemm \(ta2 ? "T" : "N")\(tb2 ? "T" : "N") + Adam\(keep ? " (gradients kept)" : "")",
                     shape: "\(m)x\(n)x\(k)",

@@ -78,6 +78,11 @@ enum Magnitudes {
         return c.map { Double($0) }
     }
 
+    /// The column sums' scales: Σ_p |op(B)[p, j]| for an op(B) of k×n.
+    static func columnSums(_ b: [Float], _ tb: Bool, _ n: Int, _ k: Int) -> [Double] {
+        (0..<n).map { j in (0..<k).reduce(0.0) { $0 + Double(abs(tb ? b[j * k + $1] : b[$1 * n + j])) } }
+    }
+
     static func of(_ trial: Trial, reference: [[Float]]) -> [[Double]] {
         let input = trial.inputs
         let absolute = { (values: [Float]) in values.map { Double(abs($0)) } }
@@ -97,11 +102,8 @@ enum Magnitudes {
         case .gemmAdam(let ta, let tb, let m, let n, let k, let alpha, let beta, let hyper, _, let keep):
             // The gradients' scales are the GEMM's and the column sums'; Adam's outputs
             // scale as in the adam trials, with those in place of |g|.
-            let b = input[1]
             let gScale = gemm(input, ta, tb, m, n, k, alpha, beta)
-            let sumScale = (0..<n).map { j in
-                (0..<k).reduce(0.0) { $0 + Double(abs(tb ? b[j * k + $1] : b[$1 * n + j])) }
-            }
+            let sumScale = columnSums(input[1], tb, n, k)
             func stepped(_ p: [Float], _ mo: [Float], _ v: [Float], _ scale: [Double], _ out: [Float]) -> [[Double]] {
                 let b1 = Double(hyper.beta1), b2 = Double(hyper.beta2)
                 return [
@@ -114,12 +116,7 @@ enum Magnitudes {
                 + stepped(input[6], input[7], input[8], sumScale, reference[3])
                 + (keep ? [gScale, sumScale] : [])
         case .gemmColumnSums(let ta, let tb, let m, let n, let k, let alpha, let beta):
-            // The sums: Σ_p |op(B)[p, j]|.
-            let b = input[1]
-            let sums = (0..<n).map { j in
-                (0..<k).reduce(0.0) { $0 + Double(abs(tb ? b[j * k + $1] : b[$1 * n + j])) }
-            }
-            return [gemm(input, ta, tb, m, n, k, alpha, beta), sums]
+            return [gemm(input, ta, tb, m, n, k, alpha, beta), columnSums(input[1], tb, n, k)]
         case .transpose:
             return reference.map(absolute)
         case .addBias(let rows, let columns):

@@ -206,6 +206,16 @@ extension ComputeBackend {
     ) throws {
         try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, a: a, b: b, c: c)
         try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+        try composedEpilogue(epilogue, transposeB: transposeB, m: m, n: n, k: k, b: b, c: c)
+    }
+
+    /// The epilogue by the other operations, after its GEMM has stored C = α·op(A)·op(B)
+    /// + β·C: the default above, and a backend's fallback where a kernel lacks the
+    /// epilogue. The `adamStep` epilogue takes C as the weight gradient, the column sums
+    /// of op(B) (into `biasGradient`) as the bias gradient, then two Adam steps.
+    public func composedEpilogue(
+        _ epilogue: GEMMEpilogue<Buffer>, transposeB: Bool, m: Int, n: Int, k: Int, b: Buffer, c: Buffer
+    ) throws {
         switch epilogue {
         case .none:
             break
@@ -217,22 +227,14 @@ extension ComputeBackend {
         case .columnSums(let out):
             try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: out)
         case .adamStep(let step):
-            try composedAdamStep(step, gradient: c, ofOp: b, transposed: transposeB, k: k, m: m, n: n)
+            try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: step.biasGradient)
+            try adamStep(
+                parameters: step.weight, gradients: c, m: step.weightM, v: step.weightV, count: m * n,
+                hyper: step.hyper, step: step.step)
+            try adamStep(
+                parameters: step.bias, gradients: step.biasGradient, m: step.biasM, v: step.biasV, count: n,
+                hyper: step.hyper, step: step.step)
         }
-    }
-
-    /// The `adamStep` epilogue after its GEMM has written the weight gradient to
-    /// `gradient`: the bias gradient by a reduction, then two Adam steps.
-    public func composedAdamStep(
-        _ step: AdamEpilogue<Buffer>, gradient: Buffer, ofOp b: Buffer, transposed: Bool, k: Int, m: Int, n: Int
-    ) throws {
-        try columnSums(ofOp: b, transposed: transposed, k: k, n: n, into: step.biasGradient)
-        try adamStep(
-            parameters: step.weight, gradients: gradient, m: step.weightM, v: step.weightV, count: m * n,
-            hyper: step.hyper, step: step.step)
-        try adamStep(
-            parameters: step.bias, gradients: step.biasGradient, m: step.biasM, v: step.biasV, count: n,
-            hyper: step.hyper, step: step.step)
     }
 
     /// out[j] = Σ_p op(B)[p, j] for an op(B) of k×n, B stored k×n (n×k when `transposed`):

@@ -12,7 +12,9 @@ extension OpenCLBackend {
             c: c, epilogue: .none)
     }
 
-    /// Both GEMM kernels apply the epilogue as they store C: one pass, one launch.
+    /// The kernels apply the epilogue as they store C (one pass, one launch) where they
+    /// have it: gemm_rows every epilogue, gemm_dot all but Adam, the tiled kernel those
+    /// of a layer's forward and backward. Otherwise the GEMM, then the composed epilogue.
     public func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer, beta: Float, c: OpenCLBuffer,
@@ -20,6 +22,19 @@ extension OpenCLBackend {
     ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
         try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, a: a, b: b, c: c)
+        // NT by dot products along contiguous k (no copy of B) on CPU devices.
+        let byDot = tunables.cpuGEMM && transposeB && !transposeA && k >= tunables.gemm.dotMinimumK
+        let fusedHere =
+            switch epilogue {
+            case .none, .biasActivation, .activationGradient: true
+            case .columnSums: tunables.cpuGEMM
+            case .adamStep: tunables.cpuGEMM && !byDot
+            }
+        guard fusedHere else {
+            try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+            try composedEpilogue(epilogue, transposeB: transposeB, m: m, n: n, k: k, b: b, c: c)
+            return
+        }
         let fused: [KernelArgument] =
             switch epilogue {
             case .none: [.int(0), .buffer(a), .int(0), .float(0)]
@@ -32,22 +47,8 @@ extension OpenCLBackend {
             case .adamStep(let step):
                 [.int(step.keepGradients ? 5 : 4), .buffer(step.biasGradient), .int(0), .float(0)]
             }
-        // gemm_rows_adam's last arguments: the step's buffers and scalars.
-        var adam: [KernelArgument] = []
-        if case .adamStep(let step) = epilogue {
-            let (c1, c2) = step.hyper.biasCorrections(step: step.step)
-            adam = [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
-                + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
-        }
         let group = tunables.gemm.itemsPerGroup
-        if case .adamStep(let step) = epilogue, !tunables.cpuGEMM || (transposeB && !transposeA && k >= tunables.gemm.dotMinimumK) {
-            // Only gemm_rows has the fused step: the GEMM, then the step's parts.
-            try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
-            try composedAdamStep(step, gradient: c, ofOp: b, transposed: transposeB, k: k, m: m, n: n)
-            return
-        }
-        if tunables.cpuGEMM && transposeB && !transposeA && k >= tunables.gemm.dotMinimumK {
-            // NT by dot products along contiguous k: no copy of B.
+        if byDot {
             try launch(
                 "gemm", "gemm_dot", global: [(m + 3) / 4, (n + 3) / 4], local: group > 0 ? [group, 1] : nil,
                 label: profiling ? "gemm_dot NT \(m)x\(n)x\(k)" : nil,
@@ -55,9 +56,16 @@ extension OpenCLBackend {
             return
         }
         if tunables.cpuGEMM {
-            // gemm_rows reads op(A) in place either way. Otherwise a transposed B (n, k) is
-            // first copied out as (k, n) into a scratch buffer that grows to the largest B
-            // and is kept: n·k copies against the GEMM's m·n·k.
+            // gemm_rows_adam's last arguments: the step's buffers and scalars.
+            var adam: [KernelArgument] = []
+            if case .adamStep(let step) = epilogue {
+                let (c1, c2) = step.hyper.biasCorrections(step: step.step)
+                adam = [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
+                    + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
+            }
+            // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
+            // copied out as (k, n) into a scratch buffer that grows to the largest B and is
+            // kept: n·k copies against the GEMM's m·n·k.
             try gemmScratchLock.withLock { _ in
                 var right = b
                 if transposeB {
@@ -75,12 +83,6 @@ extension OpenCLBackend {
                     [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
                      .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)] + adam)
             }
-            return
-        }
-        if case .columnSums(let out) = epilogue {
-            // The tiled kernel has no column sums: the GEMM, then one reduction.
-            try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
-            try columnSums(ofOp: b, transposed: transposeB, k: k, n: n, into: out)
             return
         }
         let t = tunables.gemm

@@ -122,22 +122,13 @@ public struct OpenCLTunables: Equatable, Sendable {
             chosen.gemm.rowsPerItem = v[0]
             chosen.gemm.vectorsPerItem = v[1]
         }
-        if let text = getenv(groupVariable).map({ String(cString: $0) }), !text.isEmpty {
-            guard let items = Int(text), (0...1024).contains(items) else {
-                throw OpenCLError.badTunables("\(groupVariable)=\(text): expected a work-group size in 0...1024 (0: the runtime's choice)")
-            }
+        if let items = try integer(groupVariable, in: 0...1024, expected: "a work-group size in 0...1024 (0: the runtime's choice)") {
             chosen.gemm.itemsPerGroup = items
         }
-        if let text = getenv(shareBVariable).map({ String(cString: $0) }), !text.isEmpty {
-            guard let bytes = Int(text), bytes >= 0 else {
-                throw OpenCLError.badTunables("\(shareBVariable)=\(text): expected a number of bytes")
-            }
+        if let bytes = try integer(shareBVariable, in: 0...Int.max, expected: "a number of bytes") {
             chosen.gemm.shareBAboveBytes = bytes
         }
-        if let text = getenv(dotVariable).map({ String(cString: $0) }), !text.isEmpty {
-            guard let k = Int(text), k >= 0 else {
-                throw OpenCLError.badTunables("\(dotVariable)=\(text): expected a k of 0 or more")
-            }
+        if let k = try integer(dotVariable, in: 0...Int.max, expected: "a k of 0 or more") {
             chosen.gemm.dotMinimumK = k
         }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
@@ -159,6 +150,16 @@ public struct OpenCLTunables: Equatable, Sendable {
             }
         }
         return chosen
+    }
+
+    /// The integer `variable` holds, nil when it is unset or empty; anything else than an
+    /// integer in `range` is a one-line error saying what was `expected`.
+    private static func integer(_ variable: String, in range: ClosedRange<Int>, expected: String) throws -> Int? {
+        guard let text = getenv(variable).map({ String(cString: $0) }), !text.isEmpty else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw OpenCLError.badTunables("\(variable)=\(text): expected \(expected)")
+        }
+        return value
     }
 
     /// The built-in choice for `device` (vendor, then device name), without cache or overrides.

@@ -5,8 +5,6 @@ written out (PyTorch's form) so that only jax is needed.
     pip install jax
     XLA_FLAGS=--xla_cpu_multi_thread_eigen=true python3 benchmarks/peers/jax_step.py --batches 64,256 --seconds 8
 """
-import argparse
-import json
 
 import jax
 import jax.numpy as jnp
@@ -84,21 +82,5 @@ def rate_of(batch, seconds):
 
     return blocks.images_per_second(one, batch, seconds, wait=lambda: jax.block_until_ready(state))
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    rows = []
-    for batch in [int(b) for b in args.batches.split(",")]:
-        rate = rate_of(batch, args.seconds)
-        rows.append({"framework": f"JAX {jax.__version__} jit", "batchSize": batch, "imagesPerSecond": rate})
-        print(f"JAX {jax.__version__} jit  batch {batch:4d}  {rate:8.0f} images/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-
-
 if __name__ == "__main__":
-    main()
+    blocks.main(f"JAX {jax.__version__} jit", rate_of)

@@ -6,8 +6,6 @@ that both optimisers' variables live inside the compiled step.
     pip install tensorflow-cpu
     python3 benchmarks/peers/tf_step.py --batches 64,256 --seconds 8
 """
-import argparse
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -85,21 +83,5 @@ def rate_of(batch, seconds):
     return blocks.images_per_second(one, batch, seconds, wait=lambda: last[0].numpy())
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    rows = []
-    for batch in [int(b) for b in args.batches.split(",")]:
-        rate = rate_of(batch, args.seconds)
-        rows.append({"framework": f"TensorFlow {tf.__version__} XLA", "batchSize": batch, "imagesPerSecond": rate})
-        print(f"TensorFlow {tf.__version__} XLA  batch {batch:4d}  {rate:8.0f} images/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-
-
 if __name__ == "__main__":
-    main()
+    blocks.main(f"TensorFlow {tf.__version__} XLA", rate_of)

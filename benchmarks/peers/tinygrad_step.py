@@ -5,8 +5,6 @@ counting as torch_step.py.
     pip install tinygrad
     DEV=CL python3 benchmarks/peers/tinygrad_step.py --batches 64,256 --seconds 8
 """
-import argparse
-import json
 
 from tinygrad import Context, Device, Tensor, TinyJit, nn
 from tinygrad.nn.state import get_parameters
@@ -61,23 +59,6 @@ def rate_of(batch, seconds):
     return blocks.images_per_second(one, batch, seconds, wait=lambda: last[0].numpy())
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    from importlib.metadata import version
-    name = f"tinygrad {version('tinygrad')} {Device.DEFAULT}"
-    rows = []
-    for batch in [int(b) for b in args.batches.split(",")]:
-        rate = rate_of(batch, args.seconds)
-        rows.append({"framework": name, "batchSize": batch, "imagesPerSecond": rate})
-        print(f"{name}  batch {batch:4d}  {rate:8.0f} images/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-
-
 if __name__ == "__main__":
-    main()
+    from importlib.metadata import version
+    blocks.main(f"tinygrad {version('tinygrad')} {Device.DEFAULT}", rate_of)

@@ -10,8 +10,8 @@ Each figure is the median of timed blocks after warm-up steps, on torch's CPU th
     pip install torch
     python3 benchmarks/peers/torch_step.py --batches 64,256 --seconds 8 --threads 2
 """
+
 import argparse
-import json
 
 import torch
 from torch import nn
@@ -59,20 +59,9 @@ def rate_of(batch, seconds):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    rows = []
-    for batch in [int(b) for b in args.batches.split(",")]:
-        rate = rate_of(batch, args.seconds)
-        rows.append({"framework": f"PyTorch {torch.__version__} eager", "batchSize": batch, "imagesPerSecond": rate})
-        print(f"PyTorch {torch.__version__} eager  batch {batch:4d}  {rate:8.0f} images/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+    blocks.main(f"PyTorch {torch.__version__} eager", rate_of, parser,
+                setup=lambda args: torch.set_num_threads(args.threads))
 
 
 if __name__ == "__main__":

@@ -152,12 +152,12 @@ public final class Trainer<B: ComputeBackend> {
     /// With `metrics`, reads this step's losses and scores back and returns them.
     @discardableResult
     public func step(metrics: Bool) throws -> StepMetrics? {
-        for _ in 0..<config.dSteps { try discriminatorUpdate(keepLogits: metrics) }
-        try generatorUpdate(keepGradients: metrics)
+        for _ in 0..<config.dSteps { try discriminatorUpdate(logStep: metrics) }
+        try generatorUpdate(logStep: metrics)
         return metrics ? try readMetrics() : nil
     }
 
-    private func discriminatorUpdate(keepLogits: Bool) throws {
+    private func discriminatorUpdate(logStep: Bool) throws {
         try loadRealBatch()
         try drawNoise()
         try generator.forward(noise, rows: batch, into: generatorActivations)
@@ -174,17 +174,17 @@ public final class Trainer<B: ComputeBackend> {
         try backend.objective(
             .crossEntropy(target: 0), logits: d.output, offset: batch, count: batch,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
-        if keepLogits { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
+        if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
         // Adam steps inside the backward pass; log steps keep the gradients for
         // `firstNonFiniteTensor`.
         state.discriminatorUpdates += 1
         try discriminator.backward(
             discriminatorBatch, rows: 2 * batch, activations: d, parameterGradients: true, accumulate: false,
             inputGradient: false,
-            adam: .init(hyper: config.adamD, step: state.discriminatorUpdates, keepGradients: keepLogits))
+            adam: .init(hyper: config.adamD, step: state.discriminatorUpdates, keepGradients: logStep))
     }
 
-    private func generatorUpdate(keepGradients: Bool) throws {
+    private func generatorUpdate(logStep: Bool) throws {
         try drawNoise()
         try generator.forward(noise, rows: batch, into: generatorActivations)
         let d = discriminatorActivations
@@ -201,7 +201,7 @@ public final class Trainer<B: ComputeBackend> {
         try generator.backward(
             noise, rows: batch, activations: generatorActivations,
             parameterGradients: true, accumulate: false, inputGradient: false,
-            adam: .init(hyper: config.adamG, step: state.step, keepGradients: keepGradients))
+            adam: .init(hyper: config.adamG, step: state.step, keepGradients: logStep))
     }
 
     private func drawNoise() throws {
