@@ -177,12 +177,14 @@ public struct OpenCLTunables: Equatable, Sendable {
             // faster than 64×64 on the GAN's shapes (benchmarks/README.md, 2026-11-22).
             chosen.gemm = GEMMTunables(tileM: 64, tileN: 128, tileK: 16, workPerThreadM: 8, workPerThreadN: 8)
             chosen.reduceWorkGroup = 64
-            // The CPU kernel's block: 8 rows × 32 columns (16 float16 accumulators) gave
-            // the fastest training step of 4×16, 8×16, 6×32, 8×32, 12×32, 16×16, 8×48
-            // and 6×64 (benchmarks/README.md, 2026-11-23).
+            // The CPU kernel's block: 4 rows × 64 columns (16 float16 accumulators). With
+            // Adam inside the weight-gradient GEMMs it ran the training step 21 % faster
+            // than 8 × 32 at batch 64 and level at 256 (medians of 6 rounds in turn): the
+            // epilogue streams W and its moments along 4 rows of 256 bytes instead of 8
+            // of 128 (benchmarks/README.md, 2026-11-23, third session).
             chosen.cpuGEMM = true
-            chosen.gemm.rowsPerItem = 8
-            chosen.gemm.vectorsPerItem = 2
+            chosen.gemm.rowsPerItem = 4
+            chosen.gemm.vectorsPerItem = 4
             // Work-groups of 4 items: the training step ran 2,820–2,883 / 3,920–4,038
             // images/s (batch 64 / 256) against 1,869–2,043 / 3,233–3,365 with the
             // runtime's groups. Row blocks along dimension 0 (each group shares panels of

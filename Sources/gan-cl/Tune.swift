@@ -86,7 +86,7 @@ struct Tune: ParsableCommand {
                     times[index].append(try Self.summedTime(inputs, on: contender.backend))
                 }
             }
-            let table = TablePrinter(columns: [("tunables", 64), ("GEMM ms a pass", 14)])
+            let table = TablePrinter(columns: [("tunables", 68), ("GEMM ms a pass", 14)])
             table.printHeader()
             var scores: [Double] = []
             for (index, contender) in contenders.enumerated() {
@@ -115,7 +115,7 @@ struct Tune: ParsableCommand {
         if base.cpuGEMM {
             // Every block with the built-in groups and order, then the built-in block with
             // other work-group sizes and with B streamed (row blocks only for large B).
-            let blocks = [(8, 2), (4, 1), (4, 2), (4, 4), (6, 2), (6, 3), (8, 1), (8, 3), (12, 1), (12, 2), (16, 1)]
+            let blocks = [(4, 4), (8, 2), (4, 1), (4, 2), (5, 4), (6, 2), (6, 3), (8, 1), (8, 3), (12, 1), (12, 2), (16, 1)]
             var list = blocks.map { rows, vectors in
                 var t = base
                 t.gemm.rowsPerItem = rows
@@ -154,16 +154,37 @@ struct Tune: ParsableCommand {
     }
 
     /// Seconds of device time for one GEMM of every shape, each the median of 3 runs
-    /// after one warm-up run, timed by profiling events.
+    /// after one warm-up run, timed by profiling events. Each layer GEMM runs with the
+    /// epilogue the training step gives it (a forward with bias and LeakyReLU, a weight
+    /// gradient with the Adam step of its layer, an input gradient with the activation's
+    /// gradient), since an epilogue's memory traffic can favour another block than the
+    /// bare product does; the reference shapes run bare.
     static func summedTime(_ inputs: [(GEMMCase, [[Float]])], on backend: OpenCLBackend) throws -> Double {
         var total = 0.0
+        let activation = Activation.leakyReLU(slope: 0.2)
         for (shape, values) in inputs {
             let a = try backend.makeBuffer(values[0]), b = try backend.makeBuffer(values[1])
             let c = try backend.makeBuffer(count: shape.m * shape.n)
+            // Training's buffers for the epilogue: random, never zeros (v positive).
+            func random(_ count: Int, scale: Float = 1) throws -> OpenCLBuffer {
+                try backend.makeBuffer((0..<count).map { Float(($0 * 7919) % 1009) / 1009 * scale + 1e-3 })
+            }
+            let epilogue: GEMMEpilogue<OpenCLBuffer>
+            switch shape.name.split(separator: " ").last {
+            case "fwd": epilogue = .biasActivation(bias: try random(shape.n), activation: activation)
+            case "dx": epilogue = .activationGradient(output: try random(shape.m * shape.n), activation: activation)
+            case "dW":
+                epilogue = .adamStep(AdamEpilogue(
+                    weight: try random(shape.m * shape.n), weightM: try random(shape.m * shape.n, scale: 1e-3),
+                    weightV: try random(shape.m * shape.n, scale: 1e-6), bias: try random(shape.n),
+                    biasGradient: try random(shape.n), biasM: try random(shape.n, scale: 1e-3),
+                    biasV: try random(shape.n, scale: 1e-6), hyper: AdamHyperparameters(), step: 10))
+            default: epilogue = .none
+            }
             func once() throws {
                 try backend.gemm(
                     transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k,
-                    alpha: 1, a: a, b: b, beta: 0, c: c)
+                    alpha: 1, a: a, b: b, beta: 0, c: c, epilogue: epilogue)
             }
             _ = try backend.timed(once)
             let runs = try (0..<3).map { _ in try backend.timed(once) }.sorted()
