@@ -178,6 +178,9 @@ void gemm(const int m, const int n, const int k,
 //   order 1: global = (ceil(m / RB_M), ceil(n / (16 * RB_V))), row blocks along dimension
 //     0, so they share a panel of B's columns (which stays in L2) and stream A: for a B
 //     too large to stay cached (2048 x 2048 runs 3x faster this way on PoCL).
+//   gemm_rows sums over p0 <= p < p1 only, so that the host can go through a deep k in
+//   chunks whose panel of B stays cached: beta 1 after the first chunk, the epilogue (0-2)
+//   with the last. Column sums (epilogues 3-5) are over all of k: those run in one chunk.
 //   Any local size.
 //   A transposed B (TT, and NT when k < the host's dot threshold) is first copied out as
 //   (k x n) by `transpose` below; the host keeps the copy's buffer.
@@ -278,11 +281,11 @@ inline void finish1(__global float* c, const int index, const int col, const flo
 // RB_M rows x 16 columns of C from op(A)'s rows `a_rows` and B's columns from `col`,
 // accumulating over all of k; rows past m were clamped by the caller.
 inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStride,
-                              __global const float* b, const int n, const int k, const int col,
+                              __global const float* b, const int n, const int p0, const int p1, const int col,
                               float16 acc[RB_M])
 {
     for (int i = 0; i < RB_M; i++) acc[i] = (float16)(0.0f);
-    for (int p = 0; p < k; p++) {
+    for (int p = p0; p < p1; p++) {
         const float16 bv = vload16(0, b + (size_t)p * n + col);
         const size_t ap = (size_t)p * pStride;
         #pragma unroll
@@ -296,7 +299,8 @@ inline void gemm_rows_body(const int m, const int n, const int k, const int tran
                            __global const float* restrict b,
                            const float beta, __global float* restrict c,
                            const int epilogue, __global float* restrict extra,
-                           const int activation, const float slope, const int order, ADAM_PARAMS)
+                           const int activation, const float slope, const int order,
+                           const int p0, const int p1, ADAM_PARAMS)
 {
     // (PoCL cannot build get_global_id of a dimension that is not a constant.)
     const int g0 = get_global_id(0), g1 = get_global_id(1);
@@ -316,7 +320,7 @@ inline void gemm_rows_body(const int m, const int n, const int k, const int tran
         for (int i = 0; i < RB_M; i++)
             #pragma unroll
             for (int v = 0; v < RB_V; v++) acc[i][v] = (float16)(0.0f);
-        for (int p = 0; p < k; p++) {
+        for (int p = p0; p < p1; p++) {
             float16 bv[RB_V];
             #pragma unroll
             for (int v = 0; v < RB_V; v++) bv[v] = vload16(0, b + (size_t)p * n + col + 16 * v);
@@ -346,7 +350,7 @@ inline void gemm_rows_body(const int m, const int n, const int k, const int tran
     int j = col;
     for (; j + 16 <= n; j += 16) {
         float16 acc[RB_M];
-        rows_times_vector(a_rows, pStride, b, n, k, j, acc);
+        rows_times_vector(a_rows, pStride, b, n, p0, p1, j, acc);
         for (int i = 0; i < RB_M && row + i < m; i++)
             finish_row16(c, (row + i) * n + j, j, acc[i], alpha, beta, epilogue, extra, activation, slope, ADAM_ARGS);
     }
@@ -361,7 +365,7 @@ inline void gemm_rows_body(const int m, const int n, const int k, const int tran
     for (; j < n; j++) {
         for (int i = 0; i < RB_M && row + i < m; i++) {
             float sum = 0.0f;
-            for (int p = 0; p < k; p++) sum = fma(a_rows[i][(size_t)p * pStride], b[(size_t)p * n + j], sum);
+            for (int p = p0; p < p1; p++) sum = fma(a_rows[i][(size_t)p * pStride], b[(size_t)p * n + j], sum);
             finish1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope, ADAM_ARGS);
         }
     }
@@ -373,10 +377,11 @@ __kernel void gemm_rows(const int m, const int n, const int k, const int transA,
                         __global const float* restrict b,
                         const float beta, __global float* restrict c,
                         const int epilogue, __global float* restrict extra,
-                        const int activation, const float slope, const int order)
+                        const int activation, const float slope, const int order,
+                        const int p0, const int p1)
 {
     // The Adam buffers are never touched with these epilogues.
-    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order,
+    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, p0, p1,
                    c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
 }
 
@@ -388,7 +393,7 @@ __kernel void gemm_rows_adam(const int m, const int n, const int k, const int tr
                              const int epilogue, __global float* restrict extra,
                              const int activation, const float slope, const int order, ADAM_PARAMS)
 {
-    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, ADAM_ARGS);
+    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, 0, k, ADAM_ARGS);
 }
 
 // gemm_dot: NT without a copy. Each work-item computes a 4 x 4 block of C as 16 dot

@@ -11,7 +11,8 @@ trap 'rm -f "$log"' EXIT
 
 # Every operation with the device's own GEMM choice (the tiled kernel), then the GEMM
 # operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
-# and the 8×32 blocks PoCL devices use, in both of gemm_rows' orders; then every NT
+# and the 4×64 blocks PoCL devices use, in both of gemm_rows' orders (row blocks going
+# through k in chunks of 16, so the quick shapes' k of 23 and 33 take several); then every NT
 # GEMM by dot products (gemm_dot), which the built-in choice uses only from k = 256.
 #
 # Invalid accesses (always checked), data races and API misuse are checked everywhere;
@@ -37,7 +38,7 @@ for stream in 8388608 0; do
   for operation in gemm gemm-epilogue transpose adam; do
     options=$full
     [ "$operation" = gemm-epilogue ] && options=$lean
-    GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=8,2 GANCL_GEMM_SHARE_B_ABOVE=$stream \
+    GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,4 GANCL_GEMM_SHARE_B_ABOVE=$stream GANCL_GEMM_PANEL_BYTES=2048 \
       oclgrind $options --build-options "-cl-opt-disable" \
       "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
     status=$(( status | $? ))

@@ -76,12 +76,34 @@ extension OpenCLBackend {
                 // Row blocks along dimension 0 when B is too large to stay cached.
                 let rowOrder = k * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
                 let blocks = rowsGlobal(m: m, n: n)
-                try launch(
-                    "gemm", adam.isEmpty ? "gemm_rows" : "gemm_rows_adam", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
-                    local: group > 0 ? [group, 1] : nil,
-                    label: profiling ? "gemm_rows\(adam.isEmpty ? "" : " + Adam") \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil,
-                    [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right),
-                     .float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)] + adam)
+                let global = rowOrder ? [blocks[1], blocks[0]] : blocks
+                let label = profiling ? "gemm_rows\(adam.isEmpty ? "" : " + Adam") \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil
+                let head: [KernelArgument] = [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right)]
+                if !adam.isEmpty {
+                    try launch(
+                        "gemm", "gemm_rows_adam", global: global, local: group > 0 ? [group, 1] : nil, label: label,
+                        head + [.float(beta), .buffer(c)] + fused + [.int(rowOrder ? 1 : 0)] + adam)
+                    return
+                }
+                // Row blocks keep a panel of B (k × the block's columns) in the cache; a
+                // deep k goes in chunks whose panel fits, each adding to C (beta 1 after
+                // the first), the epilogue applied with the last. Column sums need all of
+                // k at once.
+                var chunk = k
+                if rowOrder, tunables.gemm.panelBytes > 0, !epilogue.readsAllOfK {
+                    let columns = 16 * tunables.gemm.vectorsPerItem
+                    chunk = max(16, tunables.gemm.panelBytes / (columns * MemoryLayout<Float>.stride))
+                }
+                var p0 = 0
+                repeat {
+                    let p1 = min(k, p0 + chunk)
+                    try launch(
+                        "gemm", "gemm_rows", global: global, local: group > 0 ? [group, 1] : nil, label: label,
+                        head + [.float(p0 == 0 ? beta : 1), .buffer(c)]
+                            + (p1 == k ? fused : [.int(0), .buffer(a), .int(0), .float(0)])
+                            + [.int(rowOrder ? 1 : 0), .int(p0), .int(p1)])
+                    p0 = p1
+                } while p0 < k
             }
             return
         }
@@ -237,5 +259,16 @@ extension OpenCLBackend {
     private func key(_ seed: UInt64, _ counter: UInt64) -> [KernelArgument] {
         [.uint(UInt32(truncatingIfNeeded: seed)), .uint(UInt32(truncatingIfNeeded: seed >> 32)),
          .uint(UInt32(truncatingIfNeeded: counter)), .uint(UInt32(truncatingIfNeeded: counter >> 32))]
+    }
+}
+
+extension GEMMEpilogue {
+    /// Whether the epilogue needs all of k in one pass (column sums of op(B), and the Adam
+    /// step whose bias gradient they are), so that the GEMM cannot go in chunks of k.
+    var readsAllOfK: Bool {
+        switch self {
+        case .none, .biasActivation, .activationGradient: false
+        case .columnSums, .adamStep: true
+        }
     }
 }

@@ -23,6 +23,10 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// (`gemm_dot`) when k is at least this, and copy B out transposed for `gemm_rows`
     /// below it (where the dot products' final sums cost more than the copy).
     public var dotMinimumK = 256
+    /// Row blocks (B above `shareBAboveBytes`) go through k in chunks whose panel of B
+    /// (chunk × the block's columns) has at most this many bytes, so that it stays in the
+    /// cache; 0: all of k at once.
+    public var panelBytes = 0
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -39,7 +43,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     private enum CodingKeys: String, CodingKey {
         case tileM, tileN, tileK, workPerThreadM, workPerThreadN, rowsPerItem, vectorsPerItem
-        case shareBAboveBytes, itemsPerGroup, dotMinimumK
+        case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes
     }
 
     /// Reads an entry that an older gan-cl wrote: a field added since takes its default.
@@ -55,6 +59,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         shareBAboveBytes = try values.decodeIfPresent(Int.self, forKey: .shareBAboveBytes) ?? shareBAboveBytes
         itemsPerGroup = try values.decodeIfPresent(Int.self, forKey: .itemsPerGroup) ?? itemsPerGroup
         dotMinimumK = try values.decodeIfPresent(Int.self, forKey: .dotMinimumK) ?? dotMinimumK
+        panelBytes = try values.decodeIfPresent(Int.self, forKey: .panelBytes) ?? panelBytes
     }
 
     /// Work-items per work-group.
@@ -69,6 +74,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
             + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
             + ", NT by dot products from k = \(dotMinimumK)"
+            + (panelBytes > 0 ? ", panels of B up to \(panelBytes) bytes" : "")
     }
 }
 
@@ -95,6 +101,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// `GANCL_GEMM_DOT_MIN_K=K` overrides `GEMMTunables.dotMinimumK` (0: every NT by
     /// dot products).
     public static let dotVariable = "GANCL_GEMM_DOT_MIN_K"
+    /// `GANCL_GEMM_PANEL_BYTES=BYTES` overrides `GEMMTunables.panelBytes`.
+    public static let panelVariable = "GANCL_GEMM_PANEL_BYTES"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -130,6 +138,9 @@ public struct OpenCLTunables: Equatable, Sendable {
         }
         if let k = try integer(dotVariable, in: 0...Int.max, expected: "a k of 0 or more") {
             chosen.gemm.dotMinimumK = k
+        }
+        if let bytes = try integer(panelVariable, in: 0...Int.max, expected: "a number of bytes (0: no chunks)") {
+            chosen.gemm.panelBytes = bytes
         }
         if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
             guard text == "0" || text == "1" else {
@@ -195,6 +206,10 @@ public struct OpenCLTunables: Equatable, Sendable {
             // blocks for every B (benchmarks/README.md).
             chosen.gemm.itemsPerGroup = 4
             chosen.gemm.shareBAboveBytes = 1 << 20
+            // Row blocks go through k in chunks whose panel of B is 128 KiB (k = 512 for
+            // 64 columns): 2048³ ran 164–193 GFLOP/s against 78–103 in one pass, 1024³
+            // 181–184 against 155–162 (benchmarks/README.md, 2026-11-23, third session).
+            chosen.gemm.panelBytes = 128 << 10
         }
         return chosen.fitted(to: device)
     }

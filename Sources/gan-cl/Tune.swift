@@ -130,6 +130,11 @@ struct Tune: ParsableCommand {
             var streamingB = base
             streamingB.gemm.shareBAboveBytes = 8 << 20
             if streamingB != base { list.append(streamingB) }
+            for bytes in [0, 64 << 10, 256 << 10] where bytes != base.gemm.panelBytes {
+                var t = base
+                t.gemm.panelBytes = bytes
+                list.append(t)
+            }
             return list
         }
         let tiles = [(64, 64, 16, 4, 4), (32, 32, 16, 4, 4), (64, 64, 8, 4, 4), (64, 64, 32, 4, 4), (128, 64, 16, 8, 4),
@@ -148,6 +153,7 @@ struct Tune: ParsableCommand {
         let g = tunables.gemm
         let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
         let order = g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB"
+            + (g.panelBytes == 0 ? "" : ", panels \(g.panelBytes >> 10) KiB")
         return tunables.cpuGEMM
             ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"

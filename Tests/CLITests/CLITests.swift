@@ -26,12 +26,13 @@ struct CLITests {
     /// too, for devices that choose it.
     @Test func bothGEMMKernelFamiliesPass() throws {
         // The tiled kernel, the CPU kernel with PoCL's blocks, with odd blocks, and with
-        // row blocks along dimension 0 (panels of B shared at every size), and with every NT
-        // product by dot products (the quick shapes' k are all below the built-in 256), each
-        // with the fused epilogues as well.
+        // row blocks along dimension 0 (panels of B shared at every size, k in chunks of 16:
+        // the quick shapes' k of 23 and 33 take 2 and 3 chunks), and with every NT product by
+        // dot products (the quick shapes' k are all below the built-in 256), each with the
+        // fused epilogues as well.
         for environment in [["GANCL_GEMM_CPU_KERNELS": "0"], ["GANCL_GEMM_CPU_KERNELS": "1"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_ROWS": "3,3"],
-                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_SHARE_B_ABOVE": "0"],
+                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_SHARE_B_ABOVE": "0", "GANCL_GEMM_PANEL_BYTES": "1024"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_DOT_MIN_K": "0"]] {
             for (operation, count) in [("gemm", 16), ("gemm-epilogue", 16)] {
                 let result = try GANCL.run(["devices", "--check", "--quick", "--operation", operation], environment: environment)
@@ -43,6 +44,9 @@ struct CLITests {
             "expected a number of bytes")
         expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_ROWS": "8"]), "expected ROWS,VECTORS")
         expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_DOT_MIN_K": "-1"]), "expected a k of 0 or more")
+        expectOneLineError(
+            try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_PANEL_BYTES": "-5"]),
+            "expected a number of bytes (0: no chunks)")
         expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_CPU_KERNELS": "yes"]), "expected 1 or 0")
     }
 
