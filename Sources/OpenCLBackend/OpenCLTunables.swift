@@ -206,10 +206,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             // blocks for every B (benchmarks/README.md).
             chosen.gemm.itemsPerGroup = 4
             chosen.gemm.shareBAboveBytes = 1 << 20
-            // Row blocks go through k in chunks whose panel of B is 128 KiB (k = 512 for
-            // 64 columns): 2048³ ran 164–193 GFLOP/s against 78–103 in one pass, 1024³
-            // 181–184 against 155–162 (benchmarks/README.md, 2026-11-23, third session).
-            chosen.gemm.panelBytes = 128 << 10
+            // Row blocks go through k in chunks whose panel of B is at most 256 KiB (k =
+            // 1024 for 64 columns, a quarter of a Zen 4 core's L2): 2048³ ran 125–159
+            // GFLOP/s against 78–103 in one pass. 128 KiB ran 2048³ faster still (145–193)
+            // but split the step's k = 1024 GEMMs too, 6 more launches a step for no
+            // measurable gain (benchmarks/README.md, 2026-11-23, third session).
+            chosen.gemm.panelBytes = 256 << 10
         }
         return chosen.fitted(to: device)
     }

@@ -130,7 +130,7 @@ struct Tune: ParsableCommand {
             var streamingB = base
             streamingB.gemm.shareBAboveBytes = 8 << 20
             if streamingB != base { list.append(streamingB) }
-            for bytes in [0, 64 << 10, 256 << 10] where bytes != base.gemm.panelBytes {
+            for bytes in [0, 128 << 10, 256 << 10] where bytes != base.gemm.panelBytes {
                 var t = base
                 t.gemm.panelBytes = bytes
                 list.append(t)
