@@ -14,7 +14,9 @@ struct Tune: ParsableCommand {
             Each candidate (CPU-kernel blocks on CPU devices, tile shapes on others) is built, \
             checked against the CPU reference on the conformance catalogue's small GEMM shapes \
             (every transpose pair and every fused epilogue), and timed by profiling events on \
-            every GEMM of the MLP GAN's training step at the given batch sizes. The score is \
+            every GEMM of the MLP GAN's training step at the given batch sizes, each with the \
+            epilogue training gives it (bias + activation, the layer's Adam step, or the \
+            activation's gradient). The score is \
             the summed time of those GEMMs, the median of several rounds taken in turn. The \
             winner is stored in the tuning cache (GANCL_TUNING_CACHE, else \
             ~/.cache/gan-cl/tunables.json) under the device's name and driver version, and \
@@ -152,7 +154,7 @@ struct Tune: ParsableCommand {
     static func label(_ tunables: OpenCLTunables) -> String {
         let g = tunables.gemm
         let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
-        let order = g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB"
+        let order = (g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB")
             + (g.panelBytes == 0 ? "" : ", panels \(g.panelBytes >> 10) KiB")
         return tunables.cpuGEMM
             ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
@@ -164,14 +166,15 @@ struct Tune: ParsableCommand {
     /// epilogue the training step gives it (a forward with bias and LeakyReLU, a weight
     /// gradient with the Adam step of its layer, an input gradient with the activation's
     /// gradient), since an epilogue's memory traffic can favour another block than the
-    /// bare product does; the reference shapes run bare.
+    /// bare product does.
     static func summedTime(_ inputs: [(GEMMCase, [[Float]])], on backend: OpenCLBackend) throws -> Double {
         var total = 0.0
         let activation = Activation.leakyReLU(slope: 0.2)
         for (shape, values) in inputs {
             let a = try backend.makeBuffer(values[0]), b = try backend.makeBuffer(values[1])
             let c = try backend.makeBuffer(count: shape.m * shape.n)
-            // Training's buffers for the epilogue: random, never zeros (v positive).
+            // The epilogue's buffers, as training has them: varied values, never zeros
+            // (Adam's v positive).
             func random(_ count: Int, scale: Float = 1) throws -> OpenCLBuffer {
                 try backend.makeBuffer((0..<count).map { Float(($0 * 7919) % 1009) / 1009 * scale + 1e-3 })
             }
