@@ -279,7 +279,7 @@ inline void finish1(__global float* c, const int index, const int col, const flo
 #endif
 
 // RB_M rows x 16 columns of C from op(A)'s rows `a_rows` and B's columns from `col`,
-// accumulating over all of k; rows past m were clamped by the caller.
+// accumulating over p0 <= p < p1; rows past m were clamped by the caller.
 inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStride,
                               __global const float* b, const int n, const int p0, const int p1, const int col,
                               float16 acc[RB_M])
@@ -293,14 +293,16 @@ inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStr
     }
 }
 
+// gemm_rows' and gemm_rows_adam's first arguments, and their names.
+#define GEMM_ROWS_PARAMS const int m, const int n, const int k, const int transA, \
+    const float alpha, __global const float* restrict a, __global const float* restrict b, \
+    const float beta, __global float* restrict c, \
+    const int epilogue, __global float* restrict extra, \
+    const int activation, const float slope, const int order
+#define GEMM_ROWS_ARGS m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order
+
 // The body of gemm_rows and gemm_rows_adam (the kernels follow it).
-inline void gemm_rows_body(const int m, const int n, const int k, const int transA,
-                           const float alpha, __global const float* restrict a,
-                           __global const float* restrict b,
-                           const float beta, __global float* restrict c,
-                           const int epilogue, __global float* restrict extra,
-                           const int activation, const float slope, const int order,
-                           const int p0, const int p1, ADAM_PARAMS)
+inline void gemm_rows_body(GEMM_ROWS_PARAMS, const int p0, const int p1, ADAM_PARAMS)
 {
     // (PoCL cannot build get_global_id of a dimension that is not a constant.)
     const int g0 = get_global_id(0), g1 = get_global_id(1);
@@ -372,28 +374,16 @@ inline void gemm_rows_body(const int m, const int n, const int k, const int tran
 }
 
 // Epilogues 0-3.
-__kernel void gemm_rows(const int m, const int n, const int k, const int transA,
-                        const float alpha, __global const float* restrict a,
-                        __global const float* restrict b,
-                        const float beta, __global float* restrict c,
-                        const int epilogue, __global float* restrict extra,
-                        const int activation, const float slope, const int order,
-                        const int p0, const int p1)
+__kernel void gemm_rows(GEMM_ROWS_PARAMS, const int p0, const int p1)
 {
     // The Adam buffers are never touched with these epilogues.
-    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, p0, p1,
-                   c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
+    gemm_rows_body(GEMM_ROWS_ARGS, p0, p1, c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
 }
 
 // Epilogues 4 and 5, with the Adam step's buffers and scalars as the last arguments.
-__kernel void gemm_rows_adam(const int m, const int n, const int k, const int transA,
-                             const float alpha, __global const float* restrict a,
-                             __global const float* restrict b,
-                             const float beta, __global float* restrict c,
-                             const int epilogue, __global float* restrict extra,
-                             const int activation, const float slope, const int order, ADAM_PARAMS)
+__kernel void gemm_rows_adam(GEMM_ROWS_PARAMS, ADAM_PARAMS)
 {
-    gemm_rows_body(m, n, k, transA, alpha, a, b, beta, c, epilogue, extra, activation, slope, order, 0, k, ADAM_ARGS);
+    gemm_rows_body(GEMM_ROWS_ARGS, 0, k, ADAM_ARGS);
 }
 
 // gemm_dot: NT without a copy. Each work-item computes a 4 x 4 block of C as 16 dot

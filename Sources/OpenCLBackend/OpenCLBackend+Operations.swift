@@ -35,9 +35,11 @@ extension OpenCLBackend {
             try composedEpilogue(epilogue, transposeB: transposeB, m: m, n: n, k: k, b: b, c: c)
             return
         }
+        // No epilogue: code 0, and any buffer for `extra`, which is not read.
+        let plain: [KernelArgument] = [.int(0), .buffer(a), .int(0), .float(0)]
         let fused: [KernelArgument] =
             switch epilogue {
-            case .none: [.int(0), .buffer(a), .int(0), .float(0)]
+            case .none: plain
             case .biasActivation(let bias, let activation):
                 [.int(1), .buffer(bias), .int(Int(activation.kernelCode)), .float(activation.slope)]
             case .activationGradient(let output, let activation):
@@ -100,7 +102,7 @@ extension OpenCLBackend {
                     try launch(
                         "gemm", "gemm_rows", global: global, local: group > 0 ? [group, 1] : nil, label: label,
                         head + [.float(p0 == 0 ? beta : 1), .buffer(c)]
-                            + (p1 == k ? fused : [.int(0), .buffer(a), .int(0), .float(0)])
+                            + (p1 == k ? fused : plain)
                             + [.int(rowOrder ? 1 : 0), .int(p0), .int(p1)])
                     p0 = p1
                 } while p0 < k
