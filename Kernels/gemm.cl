@@ -293,6 +293,31 @@ inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStr
     }
 }
 
+// A hint that the 16 floats at p will be written soon. On PoCL (the host defines
+// CLANG_PREFETCH) clang's builtin, an x86 prefetch for writing into L2; elsewhere OpenCL's
+// prefetch, which PoCL and oclgrind treat as a no-op (oclgrind cannot run the builtin).
+#ifdef CLANG_PREFETCH
+#define PREFETCH_FOR_WRITE(p) __builtin_prefetch((p), 1, 2)
+#else
+#define PREFETCH_FOR_WRITE(p) prefetch((p), 16)
+#endif
+
+// The Adam epilogue's rows of w and its moments (RB_M x 16·RB_V from row, col), asked
+// for before the block's sums so that they arrive while it computes: the epilogue then
+// reads and writes them in cache instead of waiting for memory.
+inline void prefetch_adam_block(__global float* w, __global float* wm, __global float* wv,
+                                const int row, const int col, const int m, const int n)
+{
+    for (int i = 0; i < RB_M && row + i < m; i++) {
+        const size_t at = (size_t)(row + i) * n + col;
+        for (int q = 0; q < 16 * RB_V && col + q < n; q += 16) {
+            PREFETCH_FOR_WRITE(w + at + q);
+            PREFETCH_FOR_WRITE(wm + at + q);
+            PREFETCH_FOR_WRITE(wv + at + q);
+        }
+    }
+}
+
 // gemm_rows' and gemm_rows_adam's first arguments, and their names.
 #define GEMM_ROWS_PARAMS const int m, const int n, const int k, const int transA, \
     const float alpha, __global const float* restrict a, __global const float* restrict b, \
@@ -315,6 +340,7 @@ inline void gemm_rows_body(GEMM_ROWS_PARAMS, const int p0, const int p1, ADAM_PA
     __global const float* a_rows[RB_M];
     #pragma unroll
     for (int i = 0; i < RB_M; i++) a_rows[i] = a + (size_t)min(row + i, m - 1) * rowStride;
+    if (epilogue >= 4) prefetch_adam_block(w, wm, wv, row, col, m, n);
     if (col + 16 * RB_V <= n) {
         // The whole block: RB_V vectors per row share each scalar of op(A).
         float16 acc[RB_M][RB_V];

@@ -113,7 +113,8 @@ public final class OpenCLBackend: ComputeBackend {
         programs = OpenCLProgramCache(
             context: context, device: device,
             optionsByFamily: [
-                "gemm": tunables.gemm.buildOptions,
+                // PoCL compiles with clang for the CPU: gemm.cl may use its x86 prefetch.
+                "gemm": tunables.gemm.buildOptions + (device.isPoCL ? " -D CLANG_PREFETCH" : ""),
                 "reduce": "-D REDUCE_WG=\(tunables.reduceWorkGroup)",
                 "elementwise": "",
                 "loss": "",

@@ -27,6 +27,11 @@ public struct OpenCLDevice: CustomStringConvertible {
 
     public var description: String { "\(index): \(name) (\(platformName))" }
 
+    /// PoCL (Portable Computing Language), whose kernel compiler is clang for the host CPU.
+    public var isPoCL: Bool {
+        platformName.lowercased().contains("portable computing language") || vendor.lowercased().contains("pocl")
+    }
+
     // MARK: - Enumeration
 
     /// Every device of every platform. Throws `.noPlatform` when the ICD loader finds none.

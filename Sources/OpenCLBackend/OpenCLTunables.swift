@@ -176,13 +176,12 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// The built-in choice for `device` (vendor, then device name), without cache or overrides.
     public static func builtIn(for device: OpenCLDevice) -> OpenCLTunables {
         var chosen = fallback
-        let vendor = device.vendor.lowercased()
         if device.isGPU {
             // 256 work-items each holding a 4x4 block: the classic GPU shape, which also
             // suits NVIDIA's 32-wide warps (rows of 16 threads read 64 contiguous floats).
             chosen.gemm = GEMMTunables(tileM: 64, tileN: 64, tileK: 16, workPerThreadM: 4, workPerThreadN: 4)
             chosen.reduceWorkGroup = 256
-        } else if device.platformName.lowercased().contains("portable computing language") || vendor.contains("pocl") {
+        } else if device.isPoCL {
             // PoCL runs a work-group's items as loops on one core: fewer, larger
             // work-items keep more of a tile in registers. 64×128 tiles measured 1.5–2×
             // faster than 64×64 on the GAN's shapes (benchmarks/README.md, 2026-11-22).
