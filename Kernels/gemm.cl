@@ -294,8 +294,9 @@ inline void rows_times_vector(__global const float* a_rows[RB_M], const int pStr
 }
 
 // A hint that the 16 floats at p will be written soon. On PoCL (the host defines
-// CLANG_PREFETCH) clang's builtin, an x86 prefetch for writing into L2; elsewhere OpenCL's
-// prefetch, which PoCL and oclgrind treat as a no-op (oclgrind cannot run the builtin).
+// CLANG_PREFETCH) clang's builtin, an x86 prefetch for writing; elsewhere OpenCL's
+// prefetch, a hint the device may ignore (oclgrind, which runs these kernels in the
+// tests, cannot run clang's builtin).
 #ifdef CLANG_PREFETCH
 #define PREFETCH_FOR_WRITE(p) __builtin_prefetch((p), 1, 2)
 #else
