@@ -246,7 +246,7 @@ extension OpenCLBackend {
 
     public func uniform(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
-        try launch("random", "philox_uniform", global: [Int(Philox.blocks(count))], [.buffer(x), .int(count)] + key(seed, counter))
+        try launch("random", "philox_uniform", global: [randomWorkItems(count)], [.buffer(x), .int(count)] + key(seed, counter))
     }
 
     public func normal(
@@ -254,8 +254,13 @@ extension OpenCLBackend {
     ) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
         try launch(
-            "random", "philox_normal", global: [Int(Philox.blocks(count))],
+            "random", "philox_normal", global: [randomWorkItems(count)],
             [.buffer(x), .int(count)] + key(seed, counter) + [.float(mean), .float(std)])
+    }
+
+    /// random.cl's work-items for a draw of `count`: each computes 16 Philox blocks.
+    private func randomWorkItems(_ count: Int) -> Int {
+        (Int(Philox.blocks(count)) + 15) / 16
     }
 
     private func key(_ seed: UInt64, _ counter: UInt64) -> [KernelArgument] {
