@@ -28,9 +28,10 @@
 //   local  = (TILE_N / WPT_N, TILE_M / WPT_M)
 //   global = (ceil(n / TILE_N) * local[0], ceil(m / TILE_M) * local[1])
 // Each work-group computes one TILE_M x TILE_N block of C; each work-item computes
-// WPT_M x WPT_N outputs, strided by the work-group's extent so that neighbouring
-// work-items touch neighbouring columns. K advances in TILE_K steps through local
-// memory; elements outside the matrices load as zero, so any m, n, k is correct.
+// WPT_M x WPT_N outputs, strided by the work-group's extent (singly, or in runs of 4:
+// VW below) so that neighbouring work-items touch neighbouring columns. K advances in
+// TILE_K steps through local memory; elements outside the matrices load as zero, so any
+// m, n, k is correct.
 
 #ifndef TILE_M
 #define TILE_M 64
@@ -95,6 +96,60 @@ inline void store1(__global float* c, const int index, const int col, const floa
     c[index] = v;
 }
 
+// op(A)[r][p] and op(B)[p][col] as the tiles take them: zero outside the matrices.
+inline float load_a1(__global const float* a, const int transA, const int m, const int k, const int r, const int p)
+{
+    if (r >= m || p >= k) return 0.0f;
+    return transA ? a[p * m + r] : a[r * k + p];
+}
+
+inline float load_b1(__global const float* b, const int transB, const int k, const int n, const int p, const int col)
+{
+    if (p >= k || col >= n) return 0.0f;
+    return transB ? b[col * k + p] : b[p * n + col];
+}
+
+// 4 consecutive elements of a stored matrix along its contiguous dimension, from
+// element `index` of a row whose first `valid` elements (0 to 4) lie inside the
+// matrix. One aligned vector load when all 4 are inside and `aligned` (the row length
+// a multiple of 4, so that index is too; a buffer starts aligned to the device's
+// CL_DEVICE_MEM_BASE_ADDR_ALIGN, at least 128 bytes); otherwise one element at a time,
+// zeros past the edge.
+inline float4 load4(__global const float* x, const int index, const int valid, const int aligned)
+{
+    if (valid >= 4 && aligned) return ((__global const float4*)x)[index / 4];
+    float4 v = (float4)(0.0f);
+    if (valid > 0) v.s0 = x[index];
+    if (valid > 1) v.s1 = x[index + 1];
+    if (valid > 2) v.s2 = x[index + 2];
+    if (valid > 3) v.s3 = x[index + 3];
+    return v;
+}
+
+// VW (vector width, 1 or 4) is how a work-item's outputs and loads are laid out:
+//   1: its rows are ty + i * THREADS_M and its columns tx + j * THREADS_N, every load
+//      one element;
+//   4: its rows come in runs of 4 consecutive ones, ty * 4 + (i % 4) + (i / 4) * 4 *
+//      THREADS_M, and so do its columns, so that each step of the inner loop reads its
+//      values from the local tiles as float4s; the tiles are staged by float4 loads
+//      along each stored matrix's contiguous dimension (aligned vector loads inside the
+//      matrix when its rows are a multiple of 4 long, element by element at the edges).
+//      The tiles' rows are padded by 4 floats, which spreads the transposing stores over
+//      the local memory's banks and keeps each row 16-byte aligned.
+#ifndef VW
+#define VW 1
+#endif
+#if VW != 1 && VW != 4
+#error "VW must be 1 or 4"
+#endif
+#if VW == 4 && ((WPT_M % 4) != 0 || (WPT_N % 4) != 0 || (TILE_K % 4) != 0)
+#error "VW 4 needs WPT_M, WPT_N and TILE_K multiples of 4"
+#endif
+#define TILE_PAD (VW == 4 ? 4 : 0)
+
+inline int tile_row(const int ty, const int i) { return VW == 1 ? ty + i * THREADS_M : ty * 4 + (i % 4) + (i / 4) * 4 * THREADS_M; }
+inline int tile_col(const int tx, const int j) { return VW == 1 ? tx + j * THREADS_N : tx * 4 + (j % 4) + (j / 4) * 4 * THREADS_N; }
+
 __kernel __attribute__((reqd_work_group_size(THREADS_N, THREADS_M, 1)))
 void gemm(const int m, const int n, const int k,
           const int transA, const int transB,
@@ -104,8 +159,8 @@ void gemm(const int m, const int n, const int k,
           const int epilogue, __global const float* restrict extra,
           const int activation, const float slope)
 {
-    __local float tileA[TILE_K][TILE_M];
-    __local float tileB[TILE_K][TILE_N];
+    __local float tileA[TILE_K][TILE_M + TILE_PAD] __attribute__((aligned(16)));
+    __local float tileB[TILE_K][TILE_N + TILE_PAD] __attribute__((aligned(16)));
 
     const int tx = get_local_id(0);
     const int ty = get_local_id(1);
@@ -119,34 +174,69 @@ void gemm(const int m, const int n, const int k,
             acc[i][j] = 0.0f;
 
     for (int k0 = 0; k0 < k; k0 += TILE_K) {
+#if VW == 1
         // Stage op(A)[rowBase.., k0..] and op(B)[k0.., colBase..]; consecutive
         // work-items read consecutive addresses of the stored layout.
         for (int l = tid; l < TILE_M * TILE_K; l += THREADS) {
             int r, p;
             if (transA) { r = l % TILE_M; p = l / TILE_M; }
             else        { p = l % TILE_K; r = l / TILE_K; }
-            const int gr = rowBase + r, gp = k0 + p;
-            float value = 0.0f;
-            if (gr < m && gp < k)
-                value = transA ? a[gp * m + gr] : a[gr * k + gp];
-            tileA[p][r] = value;
+            tileA[p][r] = load_a1(a, transA, m, k, rowBase + r, k0 + p);
         }
         for (int l = tid; l < TILE_K * TILE_N; l += THREADS) {
             int p, col;
             if (transB) { p = l % TILE_K; col = l / TILE_K; }
             else        { col = l % TILE_N; p = l / TILE_N; }
-            const int gp = k0 + p, gc = colBase + col;
-            float value = 0.0f;
-            if (gp < k && gc < n)
-                value = transB ? b[gc * k + gp] : b[gp * n + gc];
-            tileB[p][col] = value;
+            tileB[p][col] = load_b1(b, transB, k, n, k0 + p, colBase + col);
         }
+#else
+        // The same by float4s along the stored rows: A (k, m) gives 4 rows of op(A) at one
+        // p, A (m, k) 4 values of p in one row (stored transposed into the tile); B
+        // likewise.
+        for (int l = tid; l < TILE_M * TILE_K / 4; l += THREADS) {
+            if (transA) {
+                const int r = (l % (TILE_M / 4)) * 4, p = l / (TILE_M / 4);
+                const int gr = rowBase + r, gp = k0 + p;
+                const float4 v = gp < k ? load4(a, gp * m + gr, m - gr, (m & 3) == 0) : (float4)(0.0f);
+                *(__local float4*)&tileA[p][r] = v;
+            } else {
+                const int p = (l % (TILE_K / 4)) * 4, r = l / (TILE_K / 4);
+                const int gr = rowBase + r, gp = k0 + p;
+                const float4 v = gr < m ? load4(a, gr * k + gp, k - gp, (k & 3) == 0) : (float4)(0.0f);
+                tileA[p][r] = v.s0; tileA[p + 1][r] = v.s1; tileA[p + 2][r] = v.s2; tileA[p + 3][r] = v.s3;
+            }
+        }
+        for (int l = tid; l < TILE_K * TILE_N / 4; l += THREADS) {
+            if (transB) {
+                const int p = (l % (TILE_K / 4)) * 4, col = l / (TILE_K / 4);
+                const int gc = colBase + col, gp = k0 + p;
+                const float4 v = gc < n ? load4(b, gc * k + gp, k - gp, (k & 3) == 0) : (float4)(0.0f);
+                tileB[p][col] = v.s0; tileB[p + 1][col] = v.s1; tileB[p + 2][col] = v.s2; tileB[p + 3][col] = v.s3;
+            } else {
+                const int col = (l % (TILE_N / 4)) * 4, p = l / (TILE_N / 4);
+                const int gc = colBase + col, gp = k0 + p;
+                const float4 v = gp < k ? load4(b, gp * n + gc, n - gc, (n & 3) == 0) : (float4)(0.0f);
+                *(__local float4*)&tileB[p][col] = v;
+            }
+        }
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
 
         for (int p = 0; p < TILE_K; p++) {
             float av[WPT_M], bv[WPT_N];
-            for (int i = 0; i < WPT_M; i++) av[i] = tileA[p][ty + i * THREADS_M];
-            for (int j = 0; j < WPT_N; j++) bv[j] = tileB[p][tx + j * THREADS_N];
+#if VW == 1
+            for (int i = 0; i < WPT_M; i++) av[i] = tileA[p][tile_row(ty, i)];
+            for (int j = 0; j < WPT_N; j++) bv[j] = tileB[p][tile_col(tx, j)];
+#else
+            for (int i = 0; i < WPT_M; i += 4) {
+                const float4 v = *(__local const float4*)&tileA[p][tile_row(ty, i)];
+                av[i] = v.s0; av[i + 1] = v.s1; av[i + 2] = v.s2; av[i + 3] = v.s3;
+            }
+            for (int j = 0; j < WPT_N; j += 4) {
+                const float4 v = *(__local const float4*)&tileB[p][tile_col(tx, j)];
+                bv[j] = v.s0; bv[j + 1] = v.s1; bv[j + 2] = v.s2; bv[j + 3] = v.s3;
+            }
+#endif
             for (int i = 0; i < WPT_M; i++)
                 for (int j = 0; j < WPT_N; j++)
                     acc[i][j] = fma(av[i], bv[j], acc[i][j]);
@@ -155,10 +245,10 @@ void gemm(const int m, const int n, const int k,
     }
 
     for (int i = 0; i < WPT_M; i++) {
-        const int row = rowBase + ty + i * THREADS_M;
+        const int row = rowBase + tile_row(ty, i);
         if (row >= m) continue;
         for (int j = 0; j < WPT_N; j++) {
-            const int col = colBase + tx + j * THREADS_N;
+            const int col = colBase + tile_col(tx, j);
             if (col >= n) continue;
             store1(c, row * n + col, col, acc[i][j], alpha, beta, epilogue, extra, activation, slope);
         }

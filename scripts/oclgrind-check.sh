@@ -9,7 +9,8 @@ binary=${1:-.build/release/gan-cl}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Every operation with the device's own GEMM choice (the tiled kernel), then the GEMM
+# Every operation with the device's own GEMM choice (the tiled kernel), the tiled kernel's
+# GEMMs again with float4 loads, then the GEMM
 # operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
 # and the 4×64 blocks PoCL devices use, in both of gemm_rows' orders (row blocks going
 # through k in chunks of 16, so the quick shapes' k of 23 and 33 take several); then every NT
@@ -34,6 +35,17 @@ oclgrind $full --build-options "-cl-opt-disable" "$binary" devices --check --qui
 status=$?
 oclgrind $lean --build-options "-cl-opt-disable" "$binary" devices --check --quick --operation gemm-epilogue >>"$log" 2>&1
 status=$(( status | $? ))
+# The tiled kernel with float4 loads (VW 4; the quick shape 36×68×44 takes the aligned
+# vector path, the others the element-by-element one), with square and oblong tiles.
+for tiles in 32,32,16,4,4,4 64,32,8,8,4,4; do
+  for operation in gemm gemm-epilogue; do
+    options=$full
+    [ "$operation" = gemm-epilogue ] && options=$lean
+    GANCL_GEMM_CPU_KERNELS=0 GANCL_GEMM_TUNABLES=$tiles oclgrind $options --build-options "-cl-opt-disable" \
+      "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
+    status=$(( status | $? ))
+  done
+done
 for stream in 8388608 0; do
   for operation in gemm gemm-epilogue transpose adam; do
     options=$full

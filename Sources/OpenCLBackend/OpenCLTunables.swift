@@ -27,6 +27,10 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// (chunk × the block's columns) has at most this many bytes, so that it stays in the
     /// cache; 0: all of k at once.
     public var panelBytes = 0
+    /// The tiled kernel's vector width (VW in gemm.cl): 1, or 4 for float4 loads from
+    /// global and local memory with each work-item's rows and columns in runs of 4
+    /// (needs WPT_M, WPT_N and TILE_K multiples of 4).
+    public var vectorWidth = 1
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -43,7 +47,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     private enum CodingKeys: String, CodingKey {
         case tileM, tileN, tileK, workPerThreadM, workPerThreadN, rowsPerItem, vectorsPerItem
-        case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes
+        case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes, vectorWidth
     }
 
     /// Reads an entry that an older gan-cl wrote: a field added since takes its default.
@@ -60,6 +64,17 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         itemsPerGroup = try values.decodeIfPresent(Int.self, forKey: .itemsPerGroup) ?? itemsPerGroup
         dotMinimumK = try values.decodeIfPresent(Int.self, forKey: .dotMinimumK) ?? dotMinimumK
         panelBytes = try values.decodeIfPresent(Int.self, forKey: .panelBytes) ?? panelBytes
+        vectorWidth = try values.decodeIfPresent(Int.self, forKey: .vectorWidth) ?? vectorWidth
+        guard isValidVectorWidth else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: [CodingKeys.vectorWidth],
+                debugDescription: "vector width \(vectorWidth) with \(workPerThreadM)x\(workPerThreadN) per work-item and TILE_K \(tileK)"))
+        }
+    }
+
+    /// Whether `vectorWidth` is one the tiled kernel builds with for these tiles.
+    public var isValidVectorWidth: Bool {
+        vectorWidth == 1 || (vectorWidth == 4 && workPerThreadM % 4 == 0 && workPerThreadN % 4 == 0 && tileK % 4 == 0)
     }
 
     /// Work-items per work-group.
@@ -67,11 +82,12 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     var buildOptions: String {
         "-D TILE_M=\(tileM) -D TILE_N=\(tileN) -D TILE_K=\(tileK) -D WPT_M=\(workPerThreadM) -D WPT_N=\(workPerThreadN)"
-            + " -D RB_M=\(rowsPerItem) -D RB_V=\(vectorsPerItem)"
+            + " -D VW=\(vectorWidth) -D RB_M=\(rowsPerItem) -D RB_V=\(vectorsPerItem)"
     }
 
     public var description: String {
-        "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
+        "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item"
+            + (vectorWidth == 1 ? "" : ", float\(vectorWidth) loads") + "; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
             + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
             + ", NT by dot products from k = \(dotMinimumK)"
             + (panelBytes > 0 ? ", panels of B up to \(panelBytes) bytes" : "")
@@ -108,7 +124,7 @@ public struct OpenCLTunables: Equatable, Sendable {
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
         reduceWorkGroup: 64)
 
-    /// `GANCL_GEMM_TUNABLES=TILE_M,TILE_N,TILE_K,WPT_M,WPT_N` overrides the GEMM choice,
+    /// `GANCL_GEMM_TUNABLES=TILE_M,TILE_N,TILE_K,WPT_M,WPT_N[,VW]` overrides the GEMM choice,
     /// for kernel work and tuning experiments.
     public static let gemmOverrideVariable = "GANCL_GEMM_TUNABLES"
 
@@ -142,25 +158,35 @@ public struct OpenCLTunables: Equatable, Sendable {
         if let bytes = try integer(panelVariable, in: 0...Int.max, expected: "a number of bytes (0: no chunks)") {
             chosen.gemm.panelBytes = bytes
         }
-        if let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty {
-            guard text == "0" || text == "1" else {
-                throw OpenCLError.badTunables("\(cpuKernelsVariable)=\(text): expected 1 or 0")
-            }
-            chosen.cpuGEMM = text == "1"
-        }
+        chosen.cpuGEMM = try cpuKernelsOverride() ?? chosen.cpuGEMM
         if let text = getenv(gemmOverrideVariable).map({ String(cString: $0) }), !text.isEmpty {
             let v = text.split(separator: ",").compactMap { Int($0) }
-            guard v.count == 5, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
-                throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N with WPT_M dividing TILE_M and WPT_N dividing TILE_N")
+            let expected = "expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N[,VW] with WPT_M dividing TILE_M, WPT_N dividing TILE_N, and VW 1 or 4 (4: WPT_M, WPT_N and TILE_K multiples of 4)"
+            guard v.count == 5 || v.count == 6, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
+                throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): \(expected)")
             }
             chosen.gemm = GEMMTunables(
                 tileM: v[0], tileN: v[1], tileK: v[2], workPerThreadM: v[3], workPerThreadN: v[4],
                 rowsPerItem: chosen.gemm.rowsPerItem, vectorsPerItem: chosen.gemm.vectorsPerItem)
+            chosen.gemm.vectorWidth = v.count == 6 ? v[5] : 1
+            guard chosen.gemm.isValidVectorWidth else {
+                throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): \(expected)")
+            }
             guard chosen.gemm.threads <= device.maxWorkGroupSize else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text) needs \(chosen.gemm.threads) work-items per group; \(device.name) allows \(device.maxWorkGroupSize)")
             }
         }
         return chosen
+    }
+
+    /// The kernel family `GANCL_GEMM_CPU_KERNELS` asks for (true: the CPU kernels), nil
+    /// when it is unset or empty.
+    public static func cpuKernelsOverride() throws -> Bool? {
+        guard let text = getenv(cpuKernelsVariable).map({ String(cString: $0) }), !text.isEmpty else { return nil }
+        guard text == "0" || text == "1" else {
+            throw OpenCLError.badTunables("\(cpuKernelsVariable)=\(text): expected 1 or 0")
+        }
+        return text == "1"
     }
 
     /// The integer `variable` holds, nil when it is unset or empty; anything else than an

@@ -44,7 +44,9 @@ struct Tune: ParsableCommand {
         try reportingErrors {
             let sizes = try parseBatchSizes(batches)
             let chosenDevice = try OpenCLDevice.chosen(by: device)
-            let base = OpenCLTunables.builtIn(for: chosenDevice)
+            // The device's kernel family, or the one GANCL_GEMM_CPU_KERNELS names.
+            var base = OpenCLTunables.builtIn(for: chosenDevice)
+            base.cpuGEMM = try OpenCLTunables.cpuKernelsOverride() ?? base.cpuGEMM
             var list = Self.candidates(for: chosenDevice, base: base)
             if let candidates { list = Array(list.prefix(candidates)) }
             print("Tuning GEMM on \(chosenDevice.name) (\(chosenDevice.platformName), driver \(chosenDevice.driverVersion)): \(list.count) candidates")
@@ -139,15 +141,22 @@ struct Tune: ParsableCommand {
             }
             return list
         }
+        // Each tile shape with scalar loads, then with float4 loads where it allows them
+        // (VW 4: rows padded by 4 floats in local memory).
         let tiles = [(64, 64, 16, 4, 4), (32, 32, 16, 4, 4), (64, 64, 8, 4, 4), (64, 64, 32, 4, 4), (128, 64, 16, 8, 4),
                      (64, 128, 16, 4, 8), (128, 128, 16, 8, 8), (128, 128, 8, 8, 8), (32, 64, 16, 2, 4)]
-        return tiles.compactMap { m, n, k, wm, wn in
-            var t = base
-            t.gemm = GEMMTunables(
-                tileM: m, tileN: n, tileK: k, workPerThreadM: wm, workPerThreadN: wn,
-                rowsPerItem: base.gemm.rowsPerItem, vectorsPerItem: base.gemm.vectorsPerItem)
-            let localBytes = (m + n) * k * MemoryLayout<Float>.stride
-            return t.gemm.threads <= device.maxWorkGroupSize && localBytes <= device.localMemoryBytes ? t : nil
+        return tiles.flatMap { m, n, k, wm, wn in
+            [1, 4].compactMap { width in
+                var t = base
+                t.gemm = GEMMTunables(
+                    tileM: m, tileN: n, tileK: k, workPerThreadM: wm, workPerThreadN: wn,
+                    rowsPerItem: base.gemm.rowsPerItem, vectorsPerItem: base.gemm.vectorsPerItem)
+                t.gemm.vectorWidth = width
+                let pad = width == 1 ? 0 : 4
+                let localBytes = (m + n + 2 * pad) * k * MemoryLayout<Float>.stride
+                return t.gemm.isValidVectorWidth && t.gemm.threads <= device.maxWorkGroupSize
+                    && localBytes <= device.localMemoryBytes ? t : nil
+            }
         }
     }
 
@@ -159,6 +168,7 @@ struct Tune: ParsableCommand {
         return tunables.cpuGEMM
             ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
+                + (g.vectorWidth == 1 ? "" : ", float\(g.vectorWidth) loads")
     }
 
     /// Seconds of device time for one GEMM of every shape, each the median of 3 runs

@@ -19,22 +19,23 @@ struct CLITests {
         #expect(result.stdout.contains("operation") && result.stdout.contains("max rel. error"))
         #expect(result.stdout.contains("gemm TN") && result.stdout.contains("philox normal"))
         #expect(!result.stdout.contains("FAIL"))
-        #expect(result.stdout.contains("checks: 20 passed, 0 failed"))
+        #expect(result.stdout.contains("checks: 24 passed, 0 failed"))
     }
 
     /// PoCL runs GEMM with the CPU kernels; the tiled (GPU) kernel must stay right on it
     /// too, for devices that choose it.
     @Test func bothGEMMKernelFamiliesPass() throws {
-        // The tiled kernel, the CPU kernel with PoCL's blocks, with odd blocks, and with
-        // row blocks along dimension 0 (panels of B shared at every size, k in chunks of 16:
-        // the quick shapes' k of 23 and 33 take 2 and 3 chunks), and with every NT product by
-        // dot products (the quick shapes' k are all below the built-in 256), each with the
-        // fused epilogues as well.
-        for environment in [["GANCL_GEMM_CPU_KERNELS": "0"], ["GANCL_GEMM_CPU_KERNELS": "1"],
+        // The tiled kernel (with float4 loads too), the CPU kernel with PoCL's blocks, with
+        // odd blocks, and with row blocks along dimension 0 (panels of B shared at every
+        // size, k in chunks of 16: the quick shapes' k of 23, 33 and 44 take 2 and 3 chunks),
+        // and with every NT product by dot products (the quick shapes' k are all below the
+        // built-in 256), each with the fused epilogues as well.
+        for environment in [["GANCL_GEMM_CPU_KERNELS": "0"], ["GANCL_GEMM_CPU_KERNELS": "0", "GANCL_GEMM_TUNABLES": "32,32,16,4,4,4"],
+                            ["GANCL_GEMM_CPU_KERNELS": "1"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_ROWS": "3,3"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_SHARE_B_ABOVE": "0", "GANCL_GEMM_PANEL_BYTES": "1024"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_DOT_MIN_K": "0"]] {
-            for (operation, count) in [("gemm", 16), ("gemm-epilogue", 16)] {
+            for (operation, count) in [("gemm", 20), ("gemm-epilogue", 20)] {
                 let result = try GANCL.run(["devices", "--check", "--quick", "--operation", operation], environment: environment)
                 #expect(result.status == 0 && result.stdout.contains("checks: \(count) passed, 0 failed"), "\(environment): \(result.stdout)\(result.stderr)")
             }
@@ -107,6 +108,33 @@ struct CLITests {
             "is not a gan-cl tuning cache")
     }
 
+    /// With `GANCL_GEMM_CPU_KERNELS=0`, `tune` searches the tiled kernel's candidates (a
+    /// GPU's family) on any device: each tile shape with scalar and with float4 loads,
+    /// and the winner is stored with its family, which later runs use without the variable.
+    @Test func tuneSearchesTheTiledKernelOnRequest() throws {
+        let directory = try TemporaryDirectory()
+        let cache = directory.url.appendingPathComponent("tunables.json")
+        let tuned = try GANCL.run(
+            ["tune", "--batches", "8", "--candidates", "2", "--rounds", "1"],
+            environment: ["GANCL_TUNING_CACHE": cache.path, "GANCL_GEMM_CPU_KERNELS": "0"])
+        #expect(tuned.status == 0, "\(tuned.stdout)\(tuned.stderr)")
+        let rows = tuned.stdout.split(separator: "\n").filter { $0.hasPrefix("tiled, 64x64x16 tiles, 4x4 a work-item") }
+        #expect(rows.count == 2 && rows.contains { $0.contains("float4 loads") }, "\(tuned.stdout)")
+        let stored = try String(contentsOf: cache, encoding: .utf8)
+        #expect(stored.contains("\"cpuKernels\" : false") && stored.contains("\"vectorWidth\""), "\(stored)")
+        let check = try GANCL.run(
+            ["devices", "--check", "--quick", "--operation", "gemm-epilogue"], environment: ["GANCL_TUNING_CACHE": cache.path])
+        #expect(check.status == 0 && check.stdout.contains("checks: 20 passed, 0 failed"), "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("64x64x16 tiles, 4x4 per work-item") && check.stdout.contains("tiled kernel; tuned "), "\(check.stdout)")
+        // A vector width the kernel cannot build with makes the cache corrupt, not a crash.
+        try stored.replacingOccurrences(of: "\"vectorWidth\" : 1", with: "\"vectorWidth\" : 3")
+            .replacingOccurrences(of: "\"vectorWidth\" : 4", with: "\"vectorWidth\" : 3")
+            .write(to: cache, atomically: true, encoding: .utf8)
+        expectOneLineError(
+            try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_TUNING_CACHE": cache.path]),
+            "is not a gan-cl tuning cache")
+    }
+
     @Test func kernelsCanBeReadFromDisk() throws {
         let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
         let result = try GANCL.run(
@@ -134,7 +162,16 @@ struct CLITests {
         #expect(other.stdout.contains("GEMM tunables: 32x64x8 tiles, 4x8 per work-item"))
         let bad = try GANCL.run(["devices", "--check", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": "64,64,16,7,8"])
         #expect(bad.status == 1)
-        #expect(bad.stderr == "gan-cl: error: GANCL_GEMM_TUNABLES=64,64,16,7,8: expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N with WPT_M dividing TILE_M and WPT_N dividing TILE_N\n")
+        let expected = "expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N[,VW] with WPT_M dividing TILE_M, WPT_N dividing TILE_N, and VW 1 or 4 (4: WPT_M, WPT_N and TILE_K multiples of 4)"
+        #expect(bad.stderr == "gan-cl: error: GANCL_GEMM_TUNABLES=64,64,16,7,8: \(expected)\n")
+        let vectors = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": "32,64,8,4,8,4"])
+        #expect(vectors.status == 0, "\(vectors.stderr)")
+        #expect(vectors.stdout.contains("GEMM tunables: 32x64x8 tiles, 4x8 per work-item, float4 loads"))
+        for text in ["32,32,16,2,4,4", "32,32,6,4,4,4", "32,32,16,4,4,2"] {
+            let badWidth = try GANCL.run(["devices", "--check", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": text])
+            #expect(badWidth.status == 1)
+            #expect(badWidth.stderr == "gan-cl: error: GANCL_GEMM_TUNABLES=\(text): \(expected)\n")
+        }
     }
 
     @Test func unknownOperationIsAUsageError() throws {
