@@ -72,6 +72,16 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         }
     }
 
+    /// The same with the tiled kernel's tile shape and vector width replaced; the CPU
+    /// kernels' fields keep their values.
+    public func withTiles(m: Int, n: Int, k: Int, perItemM: Int, perItemN: Int, vectorWidth: Int) -> GEMMTunables {
+        var result = self
+        (result.tileM, result.tileN, result.tileK) = (m, n, k)
+        (result.workPerThreadM, result.workPerThreadN) = (perItemM, perItemN)
+        result.vectorWidth = vectorWidth
+        return result
+    }
+
     /// Whether `vectorWidth` is one the tiled kernel builds with for these tiles.
     public var isValidVectorWidth: Bool {
         vectorWidth == 1 || (vectorWidth == 4 && workPerThreadM % 4 == 0 && workPerThreadN % 4 == 0 && tileK % 4 == 0)
@@ -165,10 +175,8 @@ public struct OpenCLTunables: Equatable, Sendable {
             guard v.count == 5 || v.count == 6, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): \(expected)")
             }
-            chosen.gemm = GEMMTunables(
-                tileM: v[0], tileN: v[1], tileK: v[2], workPerThreadM: v[3], workPerThreadN: v[4],
-                rowsPerItem: chosen.gemm.rowsPerItem, vectorsPerItem: chosen.gemm.vectorsPerItem)
-            chosen.gemm.vectorWidth = v.count == 6 ? v[5] : 1
+            chosen.gemm = chosen.gemm.withTiles(
+                m: v[0], n: v[1], k: v[2], perItemM: v[3], perItemN: v[4], vectorWidth: v.count == 6 ? v[5] : 1)
             guard chosen.gemm.isValidVectorWidth else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): \(expected)")
             }

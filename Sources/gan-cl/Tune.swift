@@ -148,10 +148,7 @@ struct Tune: ParsableCommand {
         return tiles.flatMap { m, n, k, wm, wn in
             [1, 4].compactMap { width in
                 var t = base
-                t.gemm = GEMMTunables(
-                    tileM: m, tileN: n, tileK: k, workPerThreadM: wm, workPerThreadN: wn,
-                    rowsPerItem: base.gemm.rowsPerItem, vectorsPerItem: base.gemm.vectorsPerItem)
-                t.gemm.vectorWidth = width
+                t.gemm = base.gemm.withTiles(m: m, n: n, k: k, perItemM: wm, perItemN: wn, vectorWidth: width)
                 let pad = width == 1 ? 0 : 4
                 let localBytes = (m + n + 2 * pad) * k * MemoryLayout<Float>.stride
                 return t.gemm.isValidVectorWidth && t.gemm.threads <= device.maxWorkGroupSize
