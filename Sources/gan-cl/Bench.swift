@@ -32,18 +32,34 @@ struct GEMMCase: Codable {
     var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
     var label: String { "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k)" }
 
-    /// The reference shapes, then every GEMM of the MLP GAN's training step at `batches`:
-    /// the forward (x·W), and the backward dW = xᵀ·dz and dx = dz·Wᵀ of each layer (NT on
-    /// W, as training computes it).
-    static func standard(batches: [Int]) -> [GEMMCase] {
-        var cases = [
-            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 64, n: 1024, k: 784),
-            GEMMCase(name: "reference", transposeA: true, transposeB: false, m: 784, n: 1024, k: 64),
-            GEMMCase(name: "reference", transposeA: false, transposeB: true, m: 64, n: 784, k: 1024),
-            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 256, n: 1024, k: 784),
-            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 1024, n: 1024, k: 1024),
-            GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 2048, n: 2048, k: 2048),
-        ]
+    /// The fast-kernels issue's reference shapes.
+    static let referenceShapes = [
+        GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 64, n: 1024, k: 784),
+        GEMMCase(name: "reference", transposeA: true, transposeB: false, m: 784, n: 1024, k: 64),
+        GEMMCase(name: "reference", transposeA: false, transposeB: true, m: 64, n: 784, k: 1024),
+        GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 256, n: 1024, k: 784),
+        GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 1024, n: 1024, k: 1024),
+        GEMMCase(name: "reference", transposeA: false, transposeB: false, m: 2048, n: 2048, k: 2048),
+    ]
+
+    /// NN shapes from `--shapes`: MxNxK, comma-separated.
+    static func parse(shapes text: String) throws -> [GEMMCase] {
+        let cases = text.split(separator: ",", omittingEmptySubsequences: false).map { item -> GEMMCase? in
+            let sizes = item.trimmingCharacters(in: .whitespaces).split(separator: "x").compactMap { Int($0) }
+            guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else { return nil }
+            return GEMMCase(name: "requested", transposeA: false, transposeB: false, m: sizes[0], n: sizes[1], k: sizes[2])
+        }
+        guard !cases.isEmpty, cases.allSatisfy({ $0 != nil }) else {
+            throw GANError("--shapes takes MxNxK sizes such as 4096x4096x4096 (comma-separated), got '\(text)'")
+        }
+        return cases.compactMap { $0 }
+    }
+
+    /// `reference` (by default the reference shapes), then every GEMM of the MLP GAN's
+    /// training step at `batches`: the forward (x·W), and the backward dW = xᵀ·dz and
+    /// dx = dz·Wᵀ of each layer (NT on W, as training computes it).
+    static func standard(batches: [Int], reference: [GEMMCase] = referenceShapes) -> [GEMMCase] {
+        var cases = reference
         let generator = [100, 128, 256, 512, 1024, 784]
         let discriminator = [784, 1024, 512, 256, 128, 1]
         for batch in batches {
@@ -81,6 +97,11 @@ struct BenchGEMM: ParsableCommand {
     @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated).")
     var batches: String = "64,256"
 
+    @Option(help: ArgumentHelp(
+        "NN shapes MxNxK (comma-separated) to time instead of the six reference shapes, such as 4096x4096x4096.",
+        valueName: "shapes"))
+    var shapes: String?
+
     @Option(help: "Time the CPU backend only on shapes up to this many GFLOP (0: never).")
     var cpuLimit: Double = 0.5
 
@@ -108,6 +129,7 @@ struct BenchGEMM: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let batchSizes = try parseBatchSizes(batches)
+            let reference = try shapes.map { try GEMMCase.parse(shapes: $0) } ?? GEMMCase.referenceShapes
             let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device), profiling: true)
             try backend.buildAllPrograms()
             let cpu = CPUBackend()
@@ -120,7 +142,7 @@ struct BenchGEMM: ParsableCommand {
             ])
             table.printHeader()
             var rows: [Row] = []
-            for shape in GEMMCase.standard(batches: batchSizes) {
+            for shape in GEMMCase.standard(batches: batchSizes, reference: reference) {
                 let openCL = try gflops(shape, on: backend, timer: backend.timed)
                 let theirs = try clblast.map { library in
                     try gflops(shape, on: backend, timer: backend.timed) { a, b, c in

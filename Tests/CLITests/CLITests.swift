@@ -135,6 +135,36 @@ struct CLITests {
             "is not a gan-cl tuning cache")
     }
 
+    /// `bench gemm --shapes` times the shapes it is given (a GPU's 4096³) in place of the
+    /// reference ones, beside CLBlast, and writes them to the JSON; a malformed list is a
+    /// one-line error.
+    @Test func benchGEMMTimesRequestedShapes() throws {
+        let directory = try TemporaryDirectory()
+        let json = directory.url.appendingPathComponent("gemm.json")
+        let result = try GANCL.run(
+            ["bench", "gemm", "--shapes", "96x80x72,33x17x5", "--batches", "2", "--seconds", "0", "--cpu-limit", "0",
+             "--json", json.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("NN 96x80x72") && result.stdout.contains("requested"), "\(result.stdout)")
+        #expect(!result.stdout.contains("reference"), "\(result.stdout)")
+        struct Report: Decodable {
+            struct Row: Decodable {
+                struct Shape: Decodable { let name: String; let m, n, k: Int }
+                let shape: Shape
+                let openCLGFLOPS: Double
+            }
+            let rows: [Row]
+        }
+        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        // The two requested shapes, then 3 GEMMs of each of the 10 layers at batch 2.
+        #expect(report.rows.count == 2 + 30)
+        #expect(report.rows.prefix(2).map { [$0.shape.m, $0.shape.n, $0.shape.k] } == [[96, 80, 72], [33, 17, 5]])
+        #expect(report.rows.allSatisfy { $0.openCLGFLOPS > 0 && $0.openCLGFLOPS.isFinite })
+        for bad in ["96x80", "0x4x4", "4096x4096x4096,", "axbxc"] {
+            expectOneLineError(try GANCL.run(["bench", "gemm", "--shapes", bad]), "--shapes takes MxNxK sizes")
+        }
+    }
+
     @Test func kernelsCanBeReadFromDisk() throws {
         let kernels = try TemporaryDirectory(copying: GANCL.kernelsDirectory)
         let result = try GANCL.run(
