@@ -170,9 +170,10 @@ public struct OpenCLTunables: Equatable, Sendable {
         }
         chosen.cpuGEMM = try cpuKernelsOverride() ?? chosen.cpuGEMM
         if let text = getenv(gemmOverrideVariable).map({ String(cString: $0) }), !text.isEmpty {
-            let v = text.split(separator: ",").compactMap { Int($0) }
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            let v = parts.compactMap { Int($0) }
             let expected = "expected TILE_M,TILE_N,TILE_K,WPT_M,WPT_N[,VW] with WPT_M dividing TILE_M, WPT_N dividing TILE_N, and VW 1 or 4 (4: WPT_M, WPT_N and TILE_K multiples of 4)"
-            guard v.count == 5 || v.count == 6, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
+            guard v.count == parts.count, v.count == 5 || v.count == 6, v.allSatisfy({ $0 > 0 }), v[0] % v[3] == 0, v[1] % v[4] == 0 else {
                 throw OpenCLError.badTunables("\(gemmOverrideVariable)=\(text): \(expected)")
             }
             chosen.gemm = chosen.gemm.withTiles(

@@ -45,8 +45,9 @@ struct GEMMCase: Codable {
     /// NN shapes from `--shapes`: MxNxK, comma-separated.
     static func parse(shapes text: String) throws -> [GEMMCase] {
         let cases = text.split(separator: ",", omittingEmptySubsequences: false).map { item -> GEMMCase? in
-            let sizes = item.trimmingCharacters(in: .whitespaces).split(separator: "x").compactMap { Int($0) }
-            guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else { return nil }
+            let parts = item.trimmingCharacters(in: .whitespaces).split(separator: "x", omittingEmptySubsequences: false)
+            let sizes = parts.compactMap { Int($0) }
+            guard parts.count == 3, sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else { return nil }
             return GEMMCase(name: "requested", transposeA: false, transposeB: false, m: sizes[0], n: sizes[1], k: sizes[2])
         }
         guard !cases.isEmpty, cases.allSatisfy({ $0 != nil }) else {

@@ -160,7 +160,7 @@ struct CLITests {
         #expect(report.rows.count == 2 + 30)
         #expect(report.rows.prefix(2).map { [$0.shape.m, $0.shape.n, $0.shape.k] } == [[96, 80, 72], [33, 17, 5]])
         #expect(report.rows.allSatisfy { $0.openCLGFLOPS > 0 && $0.openCLGFLOPS.isFinite })
-        for bad in ["96x80", "0x4x4", "4096x4096x4096,", "axbxc"] {
+        for bad in ["96x80", "0x4x4", "4096x4096x4096,", "axbxc", "96x80x72xz", "96xx80x72"] {
             expectOneLineError(try GANCL.run(["bench", "gemm", "--shapes", bad]), "--shapes takes MxNxK sizes")
         }
     }
@@ -199,7 +199,7 @@ struct CLITests {
         let vectors = try GANCL.run(["devices", "--check", "--quick", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": "32,64,8,4,8,4"])
         #expect(vectors.status == 0, "\(vectors.stderr)")
         #expect(vectors.stdout.contains("GEMM tunables: 32x64x8 tiles, 4x8 per work-item, float4 loads"))
-        for text in ["32,32,16,2,4,4", "32,32,6,4,4,4", "32,32,16,4,4,2"] {
+        for text in ["32,32,16,2,4,4", "32,32,6,4,4,4", "32,32,16,4,4,2", "32,32,16,4,4,x", "32,32,16,4,4,"] {
             let badWidth = try GANCL.run(["devices", "--check", "--operation", "gemm"], environment: ["GANCL_GEMM_TUNABLES": text])
             #expect(badWidth.status == 1)
             #expect(badWidth.stderr == "gan-cl: error: GANCL_GEMM_TUNABLES=\(text): \(expected)\n")
