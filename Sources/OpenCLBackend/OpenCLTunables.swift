@@ -82,6 +82,13 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         return result
     }
 
+    /// The tiled kernel's local memory: its two tiles, whose rows gemm.cl pads by 4 floats
+    /// with VW 4 (TILE_PAD).
+    public var tiledLocalBytes: Int {
+        let pad = vectorWidth == 1 ? 0 : 4
+        return (tileM + tileN + 2 * pad) * tileK * MemoryLayout<Float>.stride
+    }
+
     /// Whether `vectorWidth` is one the tiled kernel builds with for these tiles.
     public var isValidVectorWidth: Bool {
         vectorWidth == 1 || (vectorWidth == 4 && workPerThreadM % 4 == 0 && workPerThreadN % 4 == 0 && tileK % 4 == 0)

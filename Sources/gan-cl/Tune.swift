@@ -141,18 +141,15 @@ struct Tune: ParsableCommand {
             }
             return list
         }
-        // Each tile shape with scalar loads, then with float4 loads where it allows them
-        // (VW 4: rows padded by 4 floats in local memory).
+        // Each tile shape with scalar loads, then with float4 loads where it allows them.
         let tiles = [(64, 64, 16, 4, 4), (32, 32, 16, 4, 4), (64, 64, 8, 4, 4), (64, 64, 32, 4, 4), (128, 64, 16, 8, 4),
                      (64, 128, 16, 4, 8), (128, 128, 16, 8, 8), (128, 128, 8, 8, 8), (32, 64, 16, 2, 4)]
         return tiles.flatMap { m, n, k, wm, wn in
             [1, 4].compactMap { width in
                 var t = base
                 t.gemm = base.gemm.withTiles(m: m, n: n, k: k, perItemM: wm, perItemN: wn, vectorWidth: width)
-                let pad = width == 1 ? 0 : 4
-                let localBytes = (m + n + 2 * pad) * k * MemoryLayout<Float>.stride
                 return t.gemm.isValidVectorWidth && t.gemm.threads <= device.maxWorkGroupSize
-                    && localBytes <= device.localMemoryBytes ? t : nil
+                    && t.gemm.tiledLocalBytes <= device.localMemoryBytes ? t : nil
             }
         }
     }
