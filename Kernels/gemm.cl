@@ -21,8 +21,8 @@
 //   5 the same, and the gradients kept: C as in 0, and extra[c] the column sums.
 //   Epilogues 4 and 5 run as the kernel gemm_rows_adam, which takes w ... adam_bc2 as
 //   its last arguments; gemm_rows has the others.
-// Activation codes as in elementwise.cl: 0 identity, 1 ReLU, 2 LeakyReLU(slope),
-// 3 tanh, 4 sigmoid. When the epilogue is 0, extra is any buffer and is not read.
+// Activation codes and maths: activation.cl. When the epilogue is 0, extra is any buffer
+// and is not read.
 //
 // Launch geometry (host: OpenCLBackend+Operations.swift):
 //   local  = (TILE_N / WPT_N, TILE_M / WPT_M)
@@ -56,28 +56,6 @@
 #if (TILE_M % WPT_M) != 0 || (TILE_N % WPT_N) != 0
 #error "TILE_M and TILE_N must be multiples of WPT_M and WPT_N"
 #endif
-
-inline float activate1(const float v, const int activation, const float slope)
-{
-    switch (activation) {
-        case 1: return v > 0.0f ? v : 0.0f;
-        case 2: return v > 0.0f ? v : slope * v;
-        case 3: return tanh(v);
-        case 4: return v >= 0.0f ? 1.0f / (1.0f + exp(-v)) : exp(v) / (1.0f + exp(v));
-        default: return v;
-    }
-}
-
-inline float derivative1(const float y, const int activation, const float slope)
-{
-    switch (activation) {
-        case 1: return y > 0.0f ? 1.0f : 0.0f;
-        case 2: return y > 0.0f ? 1.0f : slope;
-        case 3: return 1.0f - y * y;
-        case 4: return y * (1.0f - y);
-        default: return 1.0f;
-    }
-}
 
 // alpha * sum + beta * C[index], C not read when beta is 0.
 inline float scaled1(const float sum, const float alpha, const float beta, __global const float* c, const int index)
@@ -278,31 +256,6 @@ void gemm(const int m, const int n, const int k,
 //   Described below.
 // Rows past the matrix's edge read a clamped (valid) row and are not written; a
 // column block that does not fit a whole float16 takes a scalar path.
-
-inline float16 activate16(const float16 v, const int activation, const float slope)
-{
-    switch (activation) {
-        case 1: return select((float16)(0.0f), v, v > (float16)(0.0f));
-        case 2: return select(slope * v, v, v > (float16)(0.0f));
-        case 3: return tanh(v);
-        case 4: {
-            const float16 e = exp(-fabs(v));
-            return select(e / (1.0f + e), 1.0f / (1.0f + e), v >= (float16)(0.0f));
-        }
-        default: return v;
-    }
-}
-
-inline float16 derivative16(const float16 y, const int activation, const float slope)
-{
-    switch (activation) {
-        case 1: return select((float16)(0.0f), (float16)(1.0f), y > (float16)(0.0f));
-        case 2: return select((float16)(slope), (float16)(1.0f), y > (float16)(0.0f));
-        case 3: return 1.0f - y * y;
-        case 4: return y * (1.0f - y);
-        default: return (float16)(1.0f);
-    }
-}
 
 // alpha * sum + beta * C[index ..< index + 16], C not read when beta is 0.
 inline float16 scaled16(const float16 sum, const float alpha, const float beta, __global const float* c, const int index)

@@ -9,16 +9,10 @@
 //   1 Wasserstein,   p = sign:    l = p*x,                dl/dx = p
 //   2 hinge,         p = sign:    l = max(0, 1 - p*x),    dl/dx = -p where 1 - p*x > 0
 //   3 least squares, p = target:  l = (x - p)^2 / 2,      dl/dx = x - p
-// softplus is max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x.
+// softplus is max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x; sigmoid_stable
+// is activation.cl's.
 
 #pragma OPENCL FP_CONTRACT OFF
-
-inline float sigmoid_of(const float x)
-{
-    if (x >= 0.0f) return 1.0f / (1.0f + exp(-x));
-    const float e = exp(x);
-    return e / (1.0f + e);
-}
 
 __kernel void objective(__global const float* logits, __global float* losses,
                         __global float* gradients, const int offset, const int count,
@@ -31,7 +25,7 @@ __kernel void objective(__global const float* logits, __global float* losses,
     switch (kind) {
         case 0:
             loss = (x > 0.0f ? x : 0.0f) - p * x + log1p(exp(-fabs(x)));
-            grad = sigmoid_of(x) - p;
+            grad = sigmoid_stable(x) - p;
             break;
         case 1:
             loss = p * x;

@@ -5,6 +5,8 @@
 // adam_step_vector: the same, 16 parameters per work-item (below).
 // sgd_step: params, grads, velocity are (count).
 //   v = momentum*v + g;  p -= lr*v
+// rmsprop_step: params, grads, square_average are (count).
+//   s = decay*s + (1 - decay)*g*g;  p -= lr * g / (sqrt(s) + eps)
 
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -44,4 +46,16 @@ __kernel void sgd_step(__global float* params, __global const float* grads,
     const float v = momentum * velocity[i] + grads[i];
     velocity[i] = v;
     params[i] = params[i] - lr * v;
+}
+
+__kernel void rmsprop_step(__global float* params, __global const float* grads,
+                           __global float* square_average, const int count,
+                           const float lr, const float decay, const float eps)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const float g = grads[i];
+    const float s = decay * square_average[i] + (1.0f - decay) * (g * g);
+    square_average[i] = s;
+    params[i] = params[i] - lr * g / (sqrt(s) + eps);
 }

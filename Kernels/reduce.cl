@@ -1,4 +1,5 @@
-// reduce.cl — column sums (bias gradients), row sums and the mean.
+// reduce.cl — column sums (bias gradients), row sums, the mean, and the per-row norms of
+// the WGAN-GP gradient penalty.
 //
 // Every reduction has a fixed order that depends only on the sizes and on REDUCE_WG,
 // never on scheduling: the same device and inputs give the same bits.
@@ -62,4 +63,36 @@ void mean(__global const float* x, __global float* out, const int count)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) out[0] = count > 0 ? partial[0] / (float)count : 0.0f;
+}
+
+// gradients, directions are (rows, columns); norms, losses are (rows):
+//   norms[r] = |g_r|, losses[r] = weight * (|g_r| - 1)^2,
+//   directions[r, c] = scale * 2 * weight * (|g_r| - 1) * g[r, c] / |g_r|  (0 when |g_r| = 0).
+// Launch: as sum_rows, a work-group per row: the squares summed by a fixed tree, then
+// each work-item writes its slice of the row's directions.
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void gradient_penalty(__global const float* gradients, const int rows, const int columns,
+                      const float weight, const float scale, __global float* norms,
+                      __global float* losses, __global float* directions)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int r = get_group_id(1);
+    __global const float* g = gradients + (size_t)r * columns;
+    float sum = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) sum += g[c] * g[c];
+    partial[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = REDUCE_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float norm = sqrt(partial[0]);
+    const float factor = norm > 0.0f ? scale * 2.0f * weight * (norm - 1.0f) / norm : 0.0f;
+    __global float* d = directions + (size_t)r * columns;
+    for (int c = lid; c < columns; c += REDUCE_WG) d[c] = factor * g[c];
+    if (lid == 0) {
+        norms[r] = norm;
+        losses[r] = weight * (norm - 1.0f) * (norm - 1.0f);
+    }
 }

@@ -28,7 +28,8 @@ status=0
 # (The catalogue's operations, BackendConformance/Catalogue.swift, less gemm-epilogue.)
 others=()
 for operation in gemm transpose bias-add sum-columns sum-rows mean scale clamp activation-forward \
-    activation-backward objective softmax-cross-entropy adam sgd philox-uniform philox-normal copy fill; do
+    activation-backward objective softmax-cross-entropy adam sgd rmsprop interpolate-rows gradient-penalty \
+    philox-uniform philox-normal copy fill; do
   others+=(--operation "$operation")
 done
 oclgrind $full --build-options "-cl-opt-disable" "$binary" devices --check --quick "${others[@]}" >"$log" 2>&1

@@ -15,7 +15,7 @@ public enum ConformanceCatalogue {
     public static let operations = [
         "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
-        "philox-uniform", "philox-normal", "copy", "fill",
+        "rmsprop", "interpolate-rows", "gradient-penalty", "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -262,6 +262,38 @@ public enum ConformanceCatalogue {
                       inputs: [random.floats(r * c, in: -1...1), random.floats(r * c, in: -1...1),
                                random.floats(r * c, in: -1...1)],
                       outputCounts: [r * c, r * c], comparison: pointwise)
+            }
+        case "rmsprop":
+            return shapes.enumerated().map { index, shape in
+                let count = shape.0 * shape.1
+                let hyper = index % 2 == 0
+                    ? RMSPropHyperparameters()
+                    : RMSPropHyperparameters(learningRate: 1e-3, decay: 0.9, epsilon: 1e-6)
+                return Trial(label: "rmsprop lr=\(hyper.learningRate) decay=\(hyper.decay)",
+                             shape: shapeText(shape.0, shape.1), call: .rmsprop(hyper),
+                             inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
+                                      random.floats(count, in: 1e-6...1e-3)],
+                             outputCounts: [count, count], comparison: pointwise)
+            }
+        case "interpolate-rows":
+            return shapes.map { r, c in
+                Trial(label: "interpolate rows", shape: shapeText(r, c), call: .interpolateRows(rows: r, columns: c),
+                      inputs: [random.floats(r * c, in: -1...1), random.floats(r * c, in: -1...1),
+                               random.floats(r, in: 0...1)],
+                      outputCounts: [r * c], comparison: pointwise)
+            }
+        case "gradient-penalty":
+            // Rows of gradients whose norms lie below, near and above 1, and every fifth
+            // row all zeros (no direction).
+            return shapes.map { r, c in
+                var g = [Float]()
+                for row in 0..<r {
+                    let size = [0.05, 0.8, 1.0, 3.0][row % 4] / Float(c).squareRoot()
+                    g += row % 5 == 4 ? [Float](repeating: 0, count: c) : random.floats(c, in: -2 * size...2 * size)
+                }
+                return Trial(label: "gradient penalty λ=10", shape: shapeText(r, c),
+                             call: .gradientPenalty(rows: r, columns: c, weight: 10, scale: 1 / Float(r)),
+                             inputs: [g], outputCounts: [r, r, r * c], comparison: pointwise)
             }
         case "philox-uniform", "philox-normal":
             return randomCounts(size).enumerated().map { index, count in

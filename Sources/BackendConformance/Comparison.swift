@@ -167,6 +167,28 @@ enum Magnitudes {
                 p.indices.map { Double(abs(p[$0])) + Double(abs(learningRate * reference[1][$0])) },
                 velocity.indices.map { Double(abs(momentum * velocity[$0])) + Double(abs(g[$0])) },
             ]
+        case .rmsprop(let hyper):
+            let (p, g, s) = (input[0], input[1], input[2])
+            return [
+                p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - reference[0][$0])) },
+                s.indices.map { Double(abs(hyper.decay * s[$0])) + Double(abs((1 - hyper.decay) * g[$0] * g[$0])) },
+            ]
+        case .interpolateRows(_, let columns):
+            let (real, fake, epsilon) = (input[0], input[1], input[2])
+            return [real.indices.map { i in
+                Double(abs(fake[i])) + Double(abs(epsilon[i / columns])) * (Double(abs(real[i])) + Double(abs(fake[i])))
+            }]
+        case .gradientPenalty(let rows, let columns, let weight, let scale):
+            // The norm is as large as itself; the loss and the directions subtract 1 from
+            // it, so their scale is that of (‖g‖ + 1) rather than of the difference.
+            let g = input[0]
+            let norms = reference[0].map { Double(abs($0)) }
+            let losses = norms.map { Double(abs(weight)) * ($0 + 1) * ($0 + 1) }
+            let directions = (0..<(rows * columns)).map { i -> Double in
+                let norm = norms[i / columns]
+                return norm > 0 ? 2 * Double(abs(scale * weight)) * (norm + 1) * Double(abs(g[i])) / norm : 0
+            }
+            return [norms, losses, directions]
         case .objectiveHalves(let first, let second, let split, let gradientScale):
             let logits = input[0]
             return [

@@ -47,6 +47,12 @@ public struct Trial: Sendable {
         case adam(AdamHyperparameters, step: Int)
         /// inputs [p, g, velocity]; outputs [p, velocity]
         case sgd(learningRate: Float, momentum: Float)
+        /// inputs [p, g, square average]; outputs [p, square average]
+        case rmsprop(RMSPropHyperparameters)
+        /// inputs [real, fake, epsilon(rows)]; outputs [out]
+        case interpolateRows(rows: Int, columns: Int)
+        /// inputs [gradients]; outputs [norms(rows), losses(rows), directions]
+        case gradientPenalty(rows: Int, columns: Int, weight: Float, scale: Float)
         /// inputs []; outputs [x]
         case uniform(seed: UInt64, counter: UInt64)
         /// inputs []; outputs [x]
@@ -182,6 +188,19 @@ extension Trial {
                 parameters: given[0], gradients: given[1], velocity: given[2], count: inputs[0].count,
                 learningRate: learningRate, momentum: momentum)
             outputs = [given[0], given[2]]
+        case .rmsprop(let hyper):
+            try backend.rmspropStep(
+                parameters: given[0], gradients: given[1], squareAverage: given[2], count: inputs[0].count, hyper: hyper)
+            outputs = [given[0], given[2]]
+        case .interpolateRows(let rows, let columns):
+            outputs = [try fresh(0)]
+            try backend.interpolateRows(
+                real: given[0], fake: given[1], epsilon: given[2], rows: rows, columns: columns, into: outputs[0])
+        case .gradientPenalty(let rows, let columns, let weight, let scale):
+            outputs = [try fresh(0), try fresh(1), try fresh(2)]
+            try backend.gradientPenalty(
+                gradients: given[0], rows: rows, columns: columns, weight: weight, scale: scale,
+                norms: outputs[0], losses: outputs[1], directions: outputs[2])
         case .uniform(let seed, let counter):
             outputs = [try fresh(0)]
             try backend.uniform(outputs[0], count: outputCounts[0], seed: seed, counter: counter)

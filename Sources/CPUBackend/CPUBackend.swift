@@ -229,6 +229,49 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    public func rmspropStep(
+        parameters: CPUBuffer, gradients: CPUBuffer, squareAverage: CPUBuffer, count: Int, hyper: RMSPropHyperparameters
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.buffers(["parameters": parameters, "gradients": gradients, "squareAverage": squareAverage], hold: count)
+        try ArgumentChecks.rmsprop(hyper)
+        for i in 0..<count {
+            (parameters.storage[i], squareAverage.storage[i]) = CPUReference.rmsprop(
+                parameter: parameters.storage[i], gradient: gradients.storage[i],
+                squareAverage: squareAverage.storage[i], hyper: hyper)
+        }
+    }
+
+    // MARK: Gradient penalty
+
+    public func interpolateRows(
+        real: CPUBuffer, fake: CPUBuffer, epsilon: CPUBuffer, rows: Int, columns: Int, into out: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.interpolateRows(real: real, fake: fake, epsilon: epsilon, rows: rows, columns: columns, out: out)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let i = r * columns + c
+                out.storage[i] = CPUReference.interpolate(real: real.storage[i], fake: fake.storage[i], epsilon: epsilon.storage[r])
+            }
+        }
+    }
+
+    public func gradientPenalty(
+        gradients: CPUBuffer, rows: Int, columns: Int, weight: Float, scale: Float,
+        norms: CPUBuffer, losses: CPUBuffer, directions: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.gradientPenalty(
+            gradients: gradients, rows: rows, columns: columns, norms: norms, losses: losses, directions: directions)
+        for r in 0..<rows {
+            let span = (r * columns)..<((r + 1) * columns)
+            (norms.storage[r], losses.storage[r]) = CPUReference.gradientPenalty(
+                UnsafeBufferPointer(rebasing: gradients.readOnly[span]), weight: weight, scale: scale,
+                direction: UnsafeMutableBufferPointer(rebasing: directions.storage[span]))
+        }
+    }
+
     // MARK: Random numbers
 
     public func uniform(_ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64) throws {

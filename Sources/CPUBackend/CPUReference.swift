@@ -178,4 +178,36 @@ public enum CPUReference {
         let vHat = v1 / biasCorrection2
         return (p - hyper.learningRate * mHat / (vHat.squareRoot() + hyper.epsilon), m1, v1)
     }
+
+    /// One RMSProp step on one element; returns (p, s).
+    @inline(__always)
+    public static func rmsprop(
+        parameter p: Float, gradient g: Float, squareAverage s: Float, hyper: RMSPropHyperparameters
+    ) -> (Float, Float) {
+        let s1 = hyper.decay * s + (1 - hyper.decay) * (g * g)
+        return (p - hyper.learningRate * g / (s1.squareRoot() + hyper.epsilon), s1)
+    }
+
+    // MARK: - Gradient penalty
+
+    /// fake + ε·(real − fake), one element of `ComputeBackend.interpolateRows`.
+    @inline(__always)
+    public static func interpolate<T: BinaryFloatingPoint>(real: T, fake: T, epsilon: T) -> T {
+        fake + epsilon * (real - fake)
+    }
+
+    /// The penalty of one row g of a critic's input gradient (see
+    /// `ComputeBackend.gradientPenalty`): returns (‖g‖, weight·(‖g‖ − 1)²) and writes
+    /// scale·∂penalty/∂g into `direction` (zeros when g is all zeros). The sum of
+    /// squares accumulates in Double.
+    public static func gradientPenalty<T: Real & BinaryFloatingPoint>(
+        _ g: UnsafeBufferPointer<T>, weight: T, scale: T, direction: UnsafeMutableBufferPointer<T>
+    ) -> (norm: T, loss: T) {
+        var squares = 0.0
+        for x in g { squares += Double(x) * Double(x) }
+        let norm = T(squares.squareRoot())
+        let factor: T = norm > 0 ? scale * 2 * weight * (norm - 1) / norm : 0
+        for c in 0..<g.count { direction[c] = factor * g[c] }
+        return (norm, weight * (norm - 1) * (norm - 1))
+    }
 }

@@ -41,6 +41,42 @@ public enum ArgumentChecks {
         try buffers(["labels": labels, "losses": losses], hold: rows)
     }
 
+    /// The checks of `ComputeBackend.interpolateRows`.
+    public static func interpolateRows<B: BackendBuffer>(
+        real: B, fake: B, epsilon: B, rows: Int, columns: Int, out: B
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try buffers(["real": real, "fake": fake, "out": out], hold: rows * columns)
+        try buffer(epsilon, holds: rows, "epsilon")
+        guard rows * columns == 0 || (out !== real && out !== fake && out !== epsilon) else {
+            throw BackendError.invalidArgument("interpolateRows' out must be a buffer of its own")
+        }
+    }
+
+    /// The checks of `ComputeBackend.gradientPenalty`.
+    public static func gradientPenalty<B: BackendBuffer>(
+        gradients: B, rows: Int, columns: Int, norms: B, losses: B, directions: B
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try buffers(["gradients": gradients, "directions": directions], hold: rows * columns)
+        try buffers(["norms": norms, "losses": losses], hold: rows)
+        let all = [gradients, norms, losses, directions]
+        for (i, x) in all.enumerated() where all[(i + 1)...].contains(where: { $0 === x }) {
+            guard rows * columns == 0 else {
+                throw BackendError.invalidArgument("the gradient penalty needs four different buffers")
+            }
+        }
+    }
+
+    /// Throws unless RMSProp's hyperparameters are in range.
+    public static func rmsprop(_ hyper: RMSPropHyperparameters) throws {
+        guard hyper.decay >= 0, hyper.decay < 1, hyper.epsilon > 0 else {
+            throw BackendError.invalidArgument("RMSProp needs 0 ≤ decay < 1 and epsilon > 0, got \(hyper.decay) and \(hyper.epsilon)")
+        }
+    }
+
     /// Throws unless `lower` ≤ `upper`.
     public static func clampBounds(lower: Float, upper: Float) throws {
         guard lower <= upper else { throw BackendError.invalidArgument("clamp needs lower ≤ upper, got \(lower) > \(upper)") }

@@ -123,6 +123,33 @@ public protocol ComputeBackend: AnyObject {
         parameters: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
         learningRate: Float, momentum: Float
     ) throws
+    /// One RMSProp step (PyTorch's, without momentum or centring), in place on params
+    /// and the running average s of squared gradients:
+    /// s = decay·s + (1 − decay)·g²;  p −= learningRate · g / (√s + epsilon).
+    func rmspropStep(
+        parameters: Buffer, gradients: Buffer, squareAverage: Buffer, count: Int, hyper: RMSPropHyperparameters
+    ) throws
+
+    // MARK: Gradient penalty (WGAN-GP)
+
+    /// out[r, c] = fake[r, c] + epsilon[r] · (real[r, c] − fake[r, c]): for each row a
+    /// point on the segment between a real and a fake example, one ε per row.
+    /// real, fake and out are rows×columns, epsilon has `rows` elements; out must be
+    /// none of the others.
+    func interpolateRows(
+        real: Buffer, fake: Buffer, epsilon: Buffer, rows: Int, columns: Int, into out: Buffer
+    ) throws
+
+    /// The gradient penalty of each row g_r of `gradients` (rows×columns), the critic's
+    /// gradient with respect to its input at one point:
+    ///   norms[r] = ‖g_r‖₂,  losses[r] = weight · (‖g_r‖₂ − 1)²,
+    ///   directions[r, c] = scale · ∂losses[r]/∂g[r, c] = scale · 2·weight·(‖g_r‖₂ − 1) · g[r, c] / ‖g_r‖₂
+    /// (0 for a row of zeros, where the norm has no derivative). Each row's sum of squares
+    /// is a deterministic reduction. directions must not be gradients.
+    func gradientPenalty(
+        gradients: Buffer, rows: Int, columns: Int, weight: Float, scale: Float,
+        norms: Buffer, losses: Buffer, directions: Buffer
+    ) throws
 
     // MARK: Random numbers
 

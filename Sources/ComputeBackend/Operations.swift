@@ -134,6 +134,21 @@ public struct AdamHyperparameters: Equatable, Sendable {
     }
 }
 
+/// RMSProp's hyperparameters (Tieleman & Hinton), as PyTorch's `RMSprop` without momentum:
+/// s = decay·s + (1 − decay)·g²;  p −= lr · g / (√s + ε). The WGAN paper's optimiser.
+public struct RMSPropHyperparameters: Equatable, Sendable {
+    public var learningRate: Float
+    /// PyTorch's `alpha`: how much of the running average each step keeps.
+    public var decay: Float
+    public var epsilon: Float
+
+    public init(learningRate: Float = 5e-5, decay: Float = 0.99, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.decay = decay
+        self.epsilon = epsilon
+    }
+}
+
 // MARK: - Statistics
 
 /// Counts of what a backend has done: a training step should allocate nothing and read

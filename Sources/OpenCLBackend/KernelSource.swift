@@ -13,8 +13,11 @@ enum KernelSource {
     static let directoryVariable = "GANCL_KERNELS_DIR"
 
     /// Files put before a family's own (OpenCL C has no #include for program sources):
-    /// adam.cl's Adam step serves both the optimiser kernels and GEMM's Adam epilogue.
-    static let preludes: [String: [String]] = ["gemm": ["adam"], "optim": ["adam"]]
+    /// adam.cl's Adam step serves both the optimiser kernels and GEMM's Adam epilogue;
+    /// activation.cl's maths serves GEMM's epilogues, the pointwise kernels and the losses.
+    static let preludes: [String: [String]] = [
+        "gemm": ["activation", "adam"], "elementwise": ["activation"], "loss": ["activation"], "optim": ["adam"],
+    ]
 
     /// The family's program source: its preludes, then its own file.
     static func text(of family: String) throws -> String {
@@ -37,6 +40,7 @@ enum KernelSource {
         "optim": PackageResources.optim_cl,
         "adam": PackageResources.adam_cl,
         "random": PackageResources.random_cl,
+        "activation": PackageResources.activation_cl,
     ]
 
     private static func readFile(_ path: String, family: String) throws -> String {

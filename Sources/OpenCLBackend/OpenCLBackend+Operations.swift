@@ -244,6 +244,40 @@ extension OpenCLBackend {
              .float(learningRate), .float(momentum)])
     }
 
+    public func rmspropStep(
+        parameters: OpenCLBuffer, gradients: OpenCLBuffer, squareAverage: OpenCLBuffer, count: Int,
+        hyper: RMSPropHyperparameters
+    ) throws {
+        try ArgumentChecks.buffers(["parameters": parameters, "gradients": gradients, "squareAverage": squareAverage], hold: count)
+        try ArgumentChecks.rmsprop(hyper)
+        try launch(
+            "optim", "rmsprop_step", global: [count],
+            [.buffer(parameters), .buffer(gradients), .buffer(squareAverage), .int(count),
+             .float(hyper.learningRate), .float(hyper.decay), .float(hyper.epsilon)])
+    }
+
+    public func interpolateRows(
+        real: OpenCLBuffer, fake: OpenCLBuffer, epsilon: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.interpolateRows(real: real, fake: fake, epsilon: epsilon, rows: rows, columns: columns, out: out)
+        try launch(
+            "elementwise", "interpolate_rows", global: [rows * columns],
+            [.buffer(real), .buffer(fake), .buffer(epsilon), .buffer(out), .int(rows), .int(columns)])
+    }
+
+    public func gradientPenalty(
+        gradients: OpenCLBuffer, rows: Int, columns: Int, weight: Float, scale: Float,
+        norms: OpenCLBuffer, losses: OpenCLBuffer, directions: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.gradientPenalty(
+            gradients: gradients, rows: rows, columns: columns, norms: norms, losses: losses, directions: directions)
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "gradient_penalty", global: [group, rows], local: [group, 1],
+            [.buffer(gradients), .int(rows), .int(columns), .float(weight), .float(scale), .buffer(norms),
+             .buffer(losses), .buffer(directions)])
+    }
+
     public func uniform(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
         try launch("random", "philox_uniform", global: [randomWorkItems(count)], [.buffer(x), .int(count)] + key(seed, counter))

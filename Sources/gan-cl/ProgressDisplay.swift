@@ -23,15 +23,24 @@ struct ProgressDisplay {
             line += String(format: " | %.0f img/s | ETA %@", p.imagesPerSecond, duration(remaining))
             if let m = last {
                 line += String(format: " | D %.3f G %.3f D(x) %.2f D(G(z)) %.2f", m.discriminatorLoss, m.generatorLoss, m.realScore, m.fakeScore)
+                line += lossFigures(m)
             }
             FileHandle.standardOutput.write(Data(line.utf8))
             if p.step == p.totalSteps { print("") }
         } else if let m = p.metrics {
-            print(String(format: "step %d/%d epoch %d d_loss %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f %.0f img/s",
-                         p.step, p.totalSteps, p.epoch + 1, m.discriminatorLoss, m.generatorLoss, m.realScore, m.fakeScore,
-                         p.imagesPerSecond))
+            print(String(format: "step %d/%d epoch %d d_loss %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f",
+                         p.step, p.totalSteps, p.epoch + 1, m.discriminatorLoss, m.generatorLoss, m.realScore, m.fakeScore)
+                  + lossFigures(m) + String(format: " %.0f img/s", p.imagesPerSecond))
             fflush(nil)
         }
+    }
+
+    /// The loss-specific figures: the Wasserstein estimate, the gradient penalty and ‖∇ₓD(x̂)‖.
+    private func lossFigures(_ m: StepMetrics) -> String {
+        var text = ""
+        if let w = m.wasserstein { text += String(format: " W %.4f", w) }
+        if let gp = m.gradientPenalty, let norm = m.gradientNorm { text += String(format: " GP %.4f |grad| %.3f", gp, norm) }
+        return text
     }
 
     private func duration(_ seconds: Double) -> String {

@@ -18,6 +18,7 @@ struct Train: ParsableCommand {
               gan-cl train
               gan-cl train --epochs 5 --batch-size 128 --out runs/fmnist
               gan-cl train --data ~/mnist --g-hidden 256,512,1024 --d-steps 2
+              gan-cl train --loss wgan-gp --epochs 5
               gan-cl train --config run.toml --backend cpu
               gan-cl train --resume runs/fmnist --epochs 40
             """)
@@ -40,6 +41,12 @@ struct Train: ParsableCommand {
     @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: String?
     @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: String?
     @Option(help: "LeakyReLU slope (default 0.2).") var leakySlope: String?
+    @Option(help: "GAN loss: bce, wgan (RMSProp 5e-5, 5 critic updates, clipping 0.01), wgan-gp (Adam 1e-4 β 0.5/0.9, 5 critic updates, λ 10), hinge or lsgan; each loss's recipe fills the flags not given (default bce).")
+    var loss: LossKind?
+    @Option(help: "Optimizer of both networks: adam, rmsprop or sgd (default adam; rmsprop for wgan).") var optimizer: OptimizerKind?
+    @Option(help: "wgan: clip every critic parameter to [-c, c] after each update (default 0.01).") var clip: String?
+    @Option(help: "wgan-gp: the gradient penalty's weight λ (default 10).") var gpWeight: String?
+    @Option(help: "sgd: momentum (default 0.9).") var momentum: String?
     @Option(help: "Adam learning rate of both networks (default 2e-4).") var lr: String?
     @Option(help: "Generator learning rate.") var gLr: String?
     @Option(help: "Discriminator learning rate.") var dLr: String?
@@ -63,7 +70,8 @@ struct Train: ParsableCommand {
             ("device", device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
             ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation), ("d-activation", dActivation),
-            ("leaky-slope", leakySlope), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
+            ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
+            ("gp-weight", gpWeight), ("momentum", momentum), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
             ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples),
@@ -97,6 +105,7 @@ struct Train: ParsableCommand {
             given.insert(key)
         }
         try settings.applyMixturePreset(except: given)
+        try settings.applyLossPreset(except: given)
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
         let dataset = try TrainingData.load(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
@@ -141,7 +150,7 @@ struct Train: ParsableCommand {
         let total = trainer.totalSteps
         let batches = trainer.order.batchesPerEpoch
         let epochs = (total * settings.dSteps + batches - 1) / batches
-        say("Training on \(backend.name): G \(trainer.generator.shape), D \(trainer.discriminator.shape)")
+        say("Training on \(backend.name): G \(trainer.generator.summary), D \(trainer.discriminator.summary); loss \(settings.loss.rawValue), optimizer \(settings.optimizer.rawValue), \(settings.dSteps) D update\(settings.dSteps == 1 ? "" : "s") a step")
         say("\(dataset.summary), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
         var display = ProgressDisplay(totalEpochs: epochs)
         let session = try TrainingSession(
@@ -158,3 +167,6 @@ struct Train: ParsableCommand {
         return formatter.string(from: Date())
     }
 }
+
+extension LossKind: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}

@@ -22,7 +22,7 @@ struct RobustnessTests {
     /// Writes a NaN into the generator's second weight matrix after `step`.
     func poison(_ trainer: Trainer<CPUBackend>, at step: Int, _ progress: TrainingProgress) throws {
         guard progress.step == step else { return }
-        try trainer.backend.write([.nan], to: trainer.generator.layers[1].weight, offset: 5)
+        try trainer.backend.write([.nan], to: (trainer.generator.layers[1] as! Dense<CPUBackend>).weight.value, offset: 5)
     }
 
     @Test func divergenceStopsWithinOneLogIntervalAndKeepsTheLastGoodCheckpoint() throws {

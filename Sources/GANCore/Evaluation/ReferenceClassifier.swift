@@ -8,7 +8,7 @@ import RealModule
 /// with ReLU, trained by `gan-cl classifier` with a fixed seed; the weights are
 /// committed in models/ and checked against `sha256` before every use.
 public enum ReferenceClassifier {
-    public static let shape = MLPShape(widths: [784, 512, 256, 10], hidden: .relu, output: .identity)
+    public static let shape = ModelPreset.classifier
     /// Width of the penultimate layer: the features the metrics use.
     public static let featureWidth = 256
     public static let classes = 10
@@ -50,14 +50,14 @@ public enum ReferenceClassifier {
 
 /// The classifier on a backend: penultimate features and predicted classes of images.
 public final class FeatureExtractor<B: ComputeBackend> {
-    public let network: MLP<B>
+    public let network: Sequential<B>
     public let chunk: Int
-    private let activations: MLPActivations<B>
+    private let activations: Workspace<B>
     private let input: B.Buffer
 
     /// A classifier network from a file's tensors (checked for shape).
     public init(backend: B, file: SafetensorsFile, path: String, chunk: Int = 1000) throws {
-        network = try MLP(backend: backend, shape: ReferenceClassifier.shape)
+        network = try Sequential(backend: backend, shape: ReferenceClassifier.shape)
         for tensor in network.namedTensors(prefix: "classifier") where !tensor.name.hasPrefix("optimizer.") {
             guard let stored = file.tensor(tensor.name), stored.shape == tensor.shape else {
                 throw GANError("\(path) has no tensor \(tensor.name) of shape \(tensor.shape)")
@@ -65,29 +65,29 @@ public final class FeatureExtractor<B: ComputeBackend> {
             try backend.write(stored.values, to: tensor.buffer, offset: 0)
         }
         self.chunk = chunk
-        activations = try MLPActivations(backend: backend, shape: network.shape, capacity: chunk)
-        input = try backend.makeBuffer(count: chunk * network.shape.inputs)
+        activations = try Workspace(for: network, capacity: chunk)
+        input = try backend.makeBuffer(count: chunk * network.inputs)
     }
 
     /// Wraps a network being trained.
-    init(network: MLP<B>, chunk: Int) throws {
+    init(network: Sequential<B>, chunk: Int) throws {
         self.network = network
         self.chunk = chunk
-        activations = try MLPActivations(backend: network.backend, shape: network.shape, capacity: chunk)
-        input = try network.backend.makeBuffer(count: chunk * network.shape.inputs)
+        activations = try Workspace(for: network, capacity: chunk)
+        input = try network.backend.makeBuffer(count: chunk * network.inputs)
     }
 
     /// Features (count × 256) and predicted classes of `images` (count × 784, in [-1, 1]).
     public func run(_ images: [Float]) throws -> (features: [Float], classes: [Int]) {
-        let width = network.shape.inputs
+        let width = network.inputs
         guard images.count % width == 0 else {
             throw GANError("images must have \(width) values each, got \(images.count) values")
         }
         let count = images.count / width
         let backend = network.backend
         let featureLayer = network.layers.count - 2
-        let featureWidth = network.shape.widths[featureLayer + 1]
-        let classes = network.shape.outputs
+        let featureWidth = network.layers[featureLayer].outputs
+        let classes = network.outputs
         var features: [Float] = []
         features.reserveCapacity(count * featureWidth)
         var predicted: [Int] = []
@@ -127,9 +127,11 @@ public enum ClassifierTraining {
         guard train.pixelsPerImage == 784, test.pixelsPerImage == 784 else {
             throw GANError("the reference classifier needs 28×28 images, got \(train.rows)×\(train.columns)")
         }
-        let network = try MLP(backend: backend, shape: ReferenceClassifier.shape)
+        let network = try Sequential(backend: backend, shape: ReferenceClassifier.shape)
+        let adam = { (rate: Float) in Adam(AdamHyperparameters(learningRate: rate, beta1: 0.9, beta2: 0.999)) }
+        try network.attach(adam(learningRate))
         try network.initialize(seed: RandomStream.initialization.key(seed: seed))
-        let activations = try MLPActivations(backend: backend, shape: network.shape, capacity: batchSize)
+        let activations = try Workspace(for: network, capacity: batchSize)
         let images = try backend.makeBuffer(count: batchSize * 784)
         let labels = try backend.makeBuffer(count: batchSize)
         let losses = try backend.makeBuffer(count: batchSize)
@@ -164,12 +166,12 @@ public enum ClassifierTraining {
                 try backend.softmaxCrossEntropy(
                     logits: activations.output, labels: labels, rows: batchSize, classes: ReferenceClassifier.classes,
                     losses: losses, gradients: activations.outputGradient, gradientScale: 1 / Float(batchSize))
-                try network.backward(
-                    images, rows: batchSize, activations: activations, parameterGradients: true, accumulate: false,
-                    inputGradient: false)
                 step += 1
                 let rate = learningRate * Float(0.5 * (1 + Double.cos(Double.pi * Double(step) / Double(totalSteps))))
-                try network.adamStep(AdamHyperparameters(learningRate: rate, beta1: 0.9, beta2: 0.999), step: step)
+                try network.backward(
+                    images, rows: batchSize, workspace: activations,
+                    parameterGradients: .step(adam(rate), step: step, addToStored: false, keepGradients: false),
+                    inputGradient: false)
                 if batch % 50 == 0 { lossSum += try backend.read(losses).reduce(0.0) { $0 + Double($1) } / Double(batchSize) }
             }
             let predicted = try extractor.run(testImages).classes

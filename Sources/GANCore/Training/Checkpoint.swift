@@ -64,8 +64,8 @@ public enum Checkpoint {
             "noise_counter": "\(state.noiseCounter)",
             "image_rows": "\(trainer.data.layout.rows)",
             "image_columns": "\(trainer.data.layout.columns)",
-            "generator": trainer.generator.shape.description,
-            "discriminator": trainer.discriminator.shape.description,
+            "generator": trainer.generator.summary,
+            "discriminator": trainer.discriminator.summary,
             "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
         ]
         return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
@@ -108,13 +108,13 @@ public enum Checkpoint {
 
     /// Writes the tensors of `loaded` named `prefix.*` into `network`, after checking
     /// that every tensor the network has is there with the network's shape.
-    public static func restore<B>(_ network: MLP<B>, prefix: String, from loaded: Loaded, includeOptimizer: Bool) throws {
+    public static func restore<B>(_ network: Sequential<B>, prefix: String, from loaded: Loaded, includeOptimizer: Bool) throws {
         for tensor in network.namedTensors(prefix: prefix) where includeOptimizer || !tensor.name.hasPrefix("optimizer.") {
             guard let stored = loaded.file.tensor(tensor.name) else {
-                throw GANError("\(loaded.path) has no tensor \(tensor.name): it was written for a different architecture than \(prefix) \(network.shape)")
+                throw GANError("\(loaded.path) has no tensor \(tensor.name): it was written for a different architecture than \(prefix) \(network.summary)")
             }
             guard stored.shape == tensor.shape else {
-                throw GANError("\(loaded.path): \(tensor.name) has shape \(stored.shape), the \(prefix) \(network.shape) needs \(tensor.shape)")
+                throw GANError("\(loaded.path): \(tensor.name) has shape \(stored.shape), the \(prefix) \(network.summary) needs \(tensor.shape)")
             }
             try network.backend.write(stored.values, to: tensor.buffer, offset: 0)
         }
@@ -132,9 +132,9 @@ public enum Checkpoint {
     }
 
     /// The generator of a checkpoint, ready to sample.
-    public static func generator<B>(from loaded: Loaded, on backend: B) throws -> MLP<B> {
+    public static func generator<B>(from loaded: Loaded, on backend: B) throws -> Sequential<B> {
         let shape = loaded.config.generatorShape(pixels: loaded.imageRows * loaded.imageColumns)
-        let network = try MLP(backend: backend, shape: shape)
+        let network = try Sequential(backend: backend, shape: shape)
         try restore(network, prefix: "generator", from: loaded, includeOptimizer: false)
         return network
     }

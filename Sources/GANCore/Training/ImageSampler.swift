@@ -5,24 +5,24 @@ import ComputeBackend
 /// of 4 images, so every chunk but the last draws whole Philox blocks and the images do
 /// not depend on the chunk size.
 public final class ImageSampler<B: ComputeBackend> {
-    public let generator: MLP<B>
+    public let generator: Sequential<B>
     public let chunk: Int
-    private let activations: MLPActivations<B>
+    private let activations: Workspace<B>
     private let noise: B.Buffer
 
-    public init(generator: MLP<B>, chunk: Int) throws {
+    public init(generator: Sequential<B>, chunk: Int) throws {
         self.generator = generator
         let chunk = (max(chunk, 1) + 3) / 4 * 4
         self.chunk = chunk
-        activations = try MLPActivations(backend: generator.backend, shape: generator.shape, capacity: chunk)
-        noise = try generator.backend.makeBuffer(count: chunk * generator.shape.inputs)
+        activations = try Workspace(for: generator, capacity: chunk)
+        noise = try generator.backend.makeBuffer(count: chunk * generator.inputs)
     }
 
     /// `count` images (count × pixels, in [-1, 1]) from noise keyed by `key`, starting at
     /// counter 0: the same key gives the same images.
     public func sample(count: Int, key: UInt64) throws -> [Float] {
         let backend = generator.backend
-        let width = generator.shape.inputs, pixels = generator.shape.outputs
+        let width = generator.inputs, pixels = generator.outputs
         var result: [Float] = []
         result.reserveCapacity(count * pixels)
         var counter: UInt64 = 0

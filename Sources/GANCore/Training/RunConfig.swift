@@ -1,4 +1,5 @@
 import ComputeBackend
+import Foundation
 
 /// A value from a config file or a command-line flag, before it is checked against the
 /// key it sets.
@@ -39,13 +40,23 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var sampleEvery = 500
     public var checkpointEvery = 1000
     public var keepCheckpoints = 3
-    public var noiseDim = 100
-    public var gHidden = [128, 256, 512, 1024]
-    public var dHidden = [1024, 512, 256, 128]
+    public var noiseDim = ModelPreset.mlp.noiseDim
+    public var gHidden = ModelPreset.mlp.generatorHidden
+    public var dHidden = ModelPreset.mlp.discriminatorHidden
     /// "relu" or "leaky-relu" (slope `leakySlope`).
     public var gActivation = "leaky-relu"
     public var dActivation = "leaky-relu"
     public var leakySlope: Float = 0.2
+    /// The GAN loss; `lossPreset` gives each its paper's recipe for the keys not set.
+    public var loss = LossKind.bce
+    /// The optimizer of both networks.
+    public var optimizer = OptimizerKind.adam
+    /// WGAN's weight clipping: critic parameters stay in [−clip, clip].
+    public var clip: Float = 0.01
+    /// WGAN-GP's penalty weight λ.
+    public var gpWeight: Float = 10
+    /// SGD's momentum.
+    public var momentum: Float = 0.9
     public var gLr: Float = 2e-4
     public var dLr: Float = 2e-4
     public var beta1: Float = 0.5
@@ -81,7 +92,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.sampleEvery, &sampleEvery); try read(.checkpointEvery, &checkpointEvery)
         try read(.keepCheckpoints, &keepCheckpoints); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
         try read(.dHidden, &dHidden); try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
-        try read(.leakySlope, &leakySlope); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
+        try read(.leakySlope, &leakySlope); try read(.loss, &loss); try read(.optimizer, &optimizer)
+        try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
@@ -94,6 +106,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case logEvery = "log-every", sampleEvery = "sample-every", checkpointEvery = "checkpoint-every"
         case keepCheckpoints = "keep-checkpoints", noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
+        case loss, optimizer, clip, gpWeight = "gp-weight", momentum
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
@@ -157,6 +170,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
             }
             return parsed
         }
+        func choice<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
+            let s = try text()
+            guard let v = T(rawValue: s) else {
+                throw fail(T.allCases.map(\.rawValue).joined(separator: ", ").replacingLastComma(with: " or "))
+            }
+            return v
+        }
         func activation() throws -> String {
             let s = try text()
             guard ["relu", "leaky-relu"].contains(s) else { throw fail("relu or leaky-relu") }
@@ -187,6 +207,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "g-activation": gActivation = try activation()
         case "d-activation": dActivation = try activation()
         case "leaky-slope": leakySlope = try number(0...1, open: true)
+        case "loss": loss = try choice(LossKind.self)
+        case "optimizer": optimizer = try choice(OptimizerKind.self)
+        case "clip": clip = try number(0...100, open: true)
+        case "gp-weight": gpWeight = try number(0...1000, open: true)
+        case "momentum": momentum = try number(0...0.999_999)
         case "lr":
             gLr = try number(0...1, open: true)
             dLr = gLr
@@ -216,8 +241,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// 128), batches of 256 and a fixed number of steps; the optimiser and losses are the
     /// image defaults. Chosen on ring8 and grid25 (benchmarks/README.md).
     public static let mixturePreset: [(key: String, value: ConfigValue)] = [
-        ("noise-dim", .integer(2)), ("g-hidden", .list([.integer(128), .integer(128), .integer(128), .integer(128)])),
-        ("d-hidden", .list([.integer(128), .integer(128), .integer(128), .integer(128)])), ("batch-size", .integer(256)),
+        ("noise-dim", .integer(ModelPreset.toy.noiseDim)),
+        ("g-hidden", .list(ModelPreset.toy.generatorHidden.map { .integer($0) })),
+        ("d-hidden", .list(ModelPreset.toy.discriminatorHidden.map { .integer($0) })), ("batch-size", .integer(256)),
         ("steps", .integer(5000)), ("log-every", .integer(100)), ("sample-every", .integer(500)),
         ("checkpoint-every", .integer(1000)), ("eval-every", .integer(1000)),
     ]
@@ -230,6 +256,35 @@ public struct RunConfig: Codable, Equatable, Sendable {
             if given.contains(key) { continue }
             if key == "steps", given.contains("epochs") { continue }
             try set(key, value, source: "the 2-D preset")
+        }
+    }
+
+    // MARK: - The losses' recipes
+
+    /// Each loss's recipe from its paper, taken for every key the user did not set:
+    /// WGAN's RMSProp at 5e-5, 5 critic updates a generator update and clipping at 0.01
+    /// (Arjovsky et al., Algorithm 1); WGAN-GP's Adam at 1e-4 with β (0.5, 0.9), 5 critic
+    /// updates and λ 10 (Gulrajani et al., Algorithm 1, with this project's β₁); the other
+    /// losses train as `bce` does.
+    public static func lossPreset(_ loss: LossKind) -> [(key: String, value: ConfigValue)] {
+        switch loss {
+        case .wgan:
+            [("optimizer", .string("rmsprop")), ("g-lr", .number(5e-5)), ("d-lr", .number(5e-5)), ("d-steps", .integer(5)),
+             ("clip", .number(0.01))]
+        case .wganGP:
+            [("optimizer", .string("adam")), ("g-lr", .number(1e-4)), ("d-lr", .number(1e-4)), ("beta1", .number(0.5)),
+             ("beta2", .number(0.9)), ("d-steps", .integer(5)), ("gp-weight", .number(10))]
+        case .bce, .hinge, .lsgan:
+            []
+        }
+    }
+
+    /// Applies `lossPreset(loss)`, except for `given` keys (`lr` counts for both rates).
+    public mutating func applyLossPreset(except given: Set<String>) throws {
+        for (key, value) in Self.lossPreset(loss) {
+            if given.contains(key) { continue }
+            if key.hasSuffix("-lr"), given.contains("lr") { continue }
+            try set(key, value, source: "the \(loss.rawValue) recipe")
         }
     }
 
@@ -255,8 +310,25 @@ public struct RunConfig: Codable, Equatable, Sendable {
         MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(named: dActivation), output: .identity)
     }
 
-    public var adamG: AdamHyperparameters { AdamHyperparameters(learningRate: gLr, beta1: beta1, beta2: beta2) }
-    public var adamD: AdamHyperparameters { AdamHyperparameters(learningRate: dLr, beta1: beta1, beta2: beta2) }
+    /// The loss as its objective type.
+    public var objective: any GANObjective {
+        switch loss {
+        case .bce: BinaryCrossEntropy(realLabel: realLabel)
+        case .wgan: Wasserstein(clip: clip)
+        case .wganGP: WassersteinGradientPenalty(weight: gpWeight)
+        case .hinge: Hinge()
+        case .lsgan: LeastSquares()
+        }
+    }
+
+    /// The optimizer at `learningRate` (`gLr` or `dLr`).
+    public func makeOptimizer(learningRate: Float) -> any Optimizer {
+        switch optimizer {
+        case .adam: Adam(AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2))
+        case .rmsprop: RMSProp(RMSPropHyperparameters(learningRate: learningRate))
+        case .sgd: SGD(learningRate: learningRate, momentum: momentum)
+        }
+    }
 
     /// Generator updates in the whole run.
     public func totalSteps(batchesPerEpoch: Int) -> Int {
@@ -265,6 +337,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
 }
 
 extension String {
+    /// "a, b, c" as "a, b or c".
+    func replacingLastComma(with text: String) -> String {
+        guard let range = range(of: ", ", options: .backwards) else { return self }
+        return replacingCharacters(in: range, with: text)
+    }
+
     func trimmingSpaces() -> String {
         var s = Substring(self)
         while s.first?.isWhitespace == true { s.removeFirst() }

@@ -12,8 +12,15 @@ public final class RunDirectory {
         "high_quality", "mode_kl",
     ]
 
+    /// metrics.csv's loss-specific columns, empty where the loss has no such figure: the
+    /// critic's Wasserstein estimate E[D(x)] − E[D(G(z))] (wgan, wgan-gp), and the mean
+    /// gradient penalty and mean ‖∇ₓD(x̂)‖ (wgan-gp).
+    public static let lossColumns = ["wasserstein", "gradient_penalty", "gradient_norm"]
+
+    /// d_real and d_fake are mean probabilities D(x) and D(G(z)) for bce, mean raw
+    /// scores for the other losses.
     public static let metricsHeader = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds,"
-        + evaluationColumns.joined(separator: ",")
+        + (evaluationColumns + lossColumns).joined(separator: ",")
 
     /// Opens `path`, creating it and its folders, and proves it writable by writing a
     /// probe file, so a bad --out fails before any training.
@@ -80,6 +87,9 @@ public final class RunDirectory {
                        m.realScore, m.fakeScore, imagesPerSecond, elapsed)
         for column in Self.evaluationColumns {
             text += "," + (evaluation[column].map { String(format: "%.6g", $0) } ?? "")
+        }
+        for value in [m.wasserstein, m.gradientPenalty, m.gradientNorm] {
+            text += "," + (value.map { String(format: "%.6g", $0) } ?? "")
         }
         text += "\n"
         guard let handle = FileHandle(forWritingAtPath: file) ?? {

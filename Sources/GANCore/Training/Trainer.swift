@@ -21,14 +21,20 @@ public struct TrainingState: Equatable, Sendable {
 /// The figures of one logged step, computed on the host from what the step left on the
 /// device (read back only on log steps).
 public struct StepMetrics: Equatable, Sendable {
-    /// Discriminator loss: mean BCE on real plus mean BCE on fake.
+    /// Discriminator (critic) loss: the mean of its real term plus the mean of its fake
+    /// term, plus the gradient penalty where there is one.
     public var discriminatorLoss: Double
-    /// Generator loss: mean −log D(G(z)) (non-saturating).
+    /// Generator loss: the mean of its term (for bce the non-saturating −log D(G(z))).
     public var generatorLoss: Double
-    /// Mean D(x) on the real batch, as a probability.
+    /// Mean D(x) on the real batch: a probability for bce, the raw score otherwise.
     public var realScore: Double
-    /// Mean D(G(z)) on the fake batch of the last discriminator update.
+    /// Mean D(G(z)) on the fake batch of the last discriminator update, likewise.
     public var fakeScore: Double
+    /// The critic's Wasserstein estimate E[D(x)] − E[D(G(z))] (wgan, wgan-gp).
+    public var wasserstein: Double? = nil
+    /// The mean gradient penalty λ·(‖∇ₓD(x̂)‖ − 1)² and the mean ‖∇ₓD(x̂)‖ (wgan-gp).
+    public var gradientPenalty: Double? = nil
+    public var gradientNorm: Double? = nil
 }
 
 /// Independent Philox keys derived from the run's seed, one per purpose.
@@ -46,27 +52,29 @@ public enum RandomStream: UInt64 {
     }
 }
 
-/// The classic GAN training loop (Goodfellow et al. 2014) with the non-saturating
-/// generator loss: per step, `d-steps` discriminator updates on a real and a fake batch,
-/// then one generator update, each with Adam. Every buffer is made in `init`; a step
-/// allocates nothing and reads nothing back unless it is asked for metrics.
+/// The GAN training loop: per step, `d-steps` discriminator (critic) updates on a real
+/// and a fake batch, then one generator update, with the run's objective (`--loss`) and
+/// optimizer. Every buffer is made in `init`; a step allocates nothing and reads nothing
+/// back unless it is asked for metrics.
 ///
 /// A discriminator update runs D once on 2·batch rows, the real batch then the fake one,
 /// with the real objective on the first half and the fake objective on the second: the
 /// gradient is the sum of the two batches' gradients (each the mean over its batch), in
-/// one pass of larger GEMMs and half the launches.
+/// one pass of larger GEMMs and half the launches. Under a gradient penalty the penalty's
+/// pass runs first and stores its weight gradients, which the main pass adds to.
 public final class Trainer<B: ComputeBackend> {
     public let backend: B
     public private(set) var config: RunConfig
     public let data: TrainingData
     public let order: BatchOrder
-    public let generator: MLP<B>
-    public let discriminator: MLP<B>
+    public let generator: Sequential<B>
+    public let discriminator: Sequential<B>
+    public let objective: any GANObjective
     public private(set) var state = TrainingState()
 
     private let batch: Int
-    private let generatorActivations: MLPActivations<B>
-    private let discriminatorActivations: MLPActivations<B>
+    private let generatorWorkspace: Workspace<B>
+    private let discriminatorWorkspace: Workspace<B>
     /// D's input in a discriminator update: the real batch, then the generated one.
     private let discriminatorBatch: B.Buffer
     private let noise: B.Buffer
@@ -75,31 +83,53 @@ public final class Trainer<B: ComputeBackend> {
     private let discriminatorLosses, generatorLosses: B.Buffer
     /// D's logits of the last discriminator update (real, then fake), for metrics.
     private let discriminatorLogits: B.Buffer
+    private let penalty: PenaltyBuffers?
     private let noiseKey: UInt64
     private let healthProbe: B.Buffer
     private var permutation: [Int]
     private var hostBatch: [Float]
 
+    /// What the gradient penalty needs: the interpolated points, one ε per row, the
+    /// critic's workspace on them (with tangents), the direction u, per-row norms and
+    /// penalties.
+    private struct PenaltyBuffers {
+        let weight: Float
+        let points, epsilon, directions, norms, losses: B.Buffer
+        let workspace: Workspace<B>
+    }
+
     public init(backend: B, config: RunConfig, data: TrainingData) throws {
         self.backend = backend
         self.config = config
         self.data = data
+        objective = config.objective
         order = try BatchOrder(count: data.count, batchSize: config.batchSize, seed: config.seed)
         batch = config.batchSize
         let pixels = data.features
-        generator = try MLP(backend: backend, shape: config.generatorShape(pixels: pixels))
-        discriminator = try MLP(backend: backend, shape: config.discriminatorShape(pixels: pixels))
-        generatorActivations = try MLPActivations(backend: backend, shape: generator.shape, capacity: batch)
+        generator = try Sequential(backend: backend, shape: config.generatorShape(pixels: pixels))
+        discriminator = try Sequential(backend: backend, shape: config.discriminatorShape(pixels: pixels))
+        try generator.attach(config.makeOptimizer(learningRate: config.gLr))
+        try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
+        generatorWorkspace = try Workspace(for: generator, capacity: batch)
         // D runs on both batches at once; in the generator update, on the fake one,
         // writing dL/d(input) into G's output gradient.
-        discriminatorActivations = try MLPActivations(
-            backend: backend, shape: discriminator.shape, capacity: 2 * batch,
-            inputGradient: generatorActivations.outputGradient)
+        discriminatorWorkspace = try Workspace(
+            for: discriminator, capacity: 2 * batch, inputGradient: generatorWorkspace.outputGradient)
         discriminatorBatch = try backend.makeBuffer(count: 2 * batch * pixels)
         noise = try backend.makeBuffer(count: batch * config.noiseDim)
         discriminatorLosses = try backend.makeBuffer(count: 2 * batch)
         generatorLosses = try backend.makeBuffer(count: batch)
         discriminatorLogits = try backend.makeBuffer(count: 2 * batch)
+        if let weight = objective.penaltyWeight {
+            if let refusal = discriminator.gradientPenaltyRefusal { throw GANError("--loss wgan-gp: \(refusal)") }
+            penalty = PenaltyBuffers(
+                weight: weight, points: try backend.makeBuffer(count: batch * pixels),
+                epsilon: try backend.makeBuffer(count: batch), directions: try backend.makeBuffer(count: batch * pixels),
+                norms: try backend.makeBuffer(count: batch), losses: try backend.makeBuffer(count: batch),
+                workspace: try Workspace(for: discriminator, capacity: batch, tangents: true))
+        } else {
+            penalty = nil
+        }
         noiseKey = RandomStream.noise.key(seed: config.seed)
         healthProbe = try backend.makeBuffer(count: 1)
         permutation = order.permutation(epoch: 0)
@@ -107,6 +137,7 @@ public final class Trainer<B: ComputeBackend> {
         let initKey = RandomStream.initialization.key(seed: config.seed)
         try generator.initialize(seed: initKey)
         try discriminator.initialize(seed: initKey ^ 0xD15C)
+        if let clip = objective.clip { try clipDiscriminator(clip) }
     }
 
     /// Generator updates in the whole run.
@@ -132,13 +163,11 @@ public final class Trainer<B: ComputeBackend> {
         for gradients in [false, true] {
             for (network, prefix) in [(generator, "generator"), (discriminator, "discriminator")] {
                 for (i, layer) in network.layers.enumerated() {
-                    let tensors = gradients
-                        ? [("weight gradient", layer.weightGradient, layer.inputs * layer.outputs),
-                           ("bias gradient", layer.biasGradient, layer.outputs)]
-                        : [("weight", layer.weight, layer.inputs * layer.outputs), ("bias", layer.bias, layer.outputs)]
-                    for (what, buffer, count) in tensors {
-                        try backend.mean(buffer, count: count, into: healthProbe)
-                        if !(try backend.read(healthProbe)[0]).isFinite { return "the \(prefix)'s layer \(i) \(what)" }
+                    for parameter in layer.parameters {
+                        try backend.mean(gradients ? parameter.gradient : parameter.value, count: parameter.count, into: healthProbe)
+                        if !(try backend.read(healthProbe)[0]).isFinite {
+                            return "the \(prefix)'s layer \(i) \(parameter.name)\(gradients ? " gradient" : "")"
+                        }
                     }
                 }
             }
@@ -160,48 +189,69 @@ public final class Trainer<B: ComputeBackend> {
     private func discriminatorUpdate(logStep: Bool) throws {
         try loadRealBatch()
         try drawNoise()
-        try generator.forward(noise, rows: batch, into: generatorActivations)
+        try generator.forward(noise, rows: batch, into: generatorWorkspace)
         let pixels = data.features
         try backend.copy(
-            generatorActivations.output, offset: 0, to: discriminatorBatch, offset: batch * pixels, count: batch * pixels)
-        let d = discriminatorActivations
+            generatorWorkspace.output, offset: 0, to: discriminatorBatch, offset: batch * pixels, count: batch * pixels)
+        if let penalty {
+            // x̂ = fake + ε·(real − fake), ε uniform per row from the noise stream; the
+            // real batch is the first half of D's batch.
+            try backend.uniform(penalty.epsilon, count: batch, seed: noiseKey, counter: state.noiseCounter)
+            state.noiseCounter += Philox.blocks(batch)
+            try backend.interpolateRows(
+                real: discriminatorBatch, fake: generatorWorkspace.output, epsilon: penalty.epsilon, rows: batch,
+                columns: pixels, into: penalty.points)
+            try discriminator.penaltyGradients(
+                at: penalty.points, rows: batch, weight: penalty.weight, workspace: penalty.workspace,
+                directions: penalty.directions, norms: penalty.norms, losses: penalty.losses)
+        }
+        let d = discriminatorWorkspace
         let scale = 1 / Float(batch)
-
         try discriminator.forward(discriminatorBatch, rows: 2 * batch, into: d)
         try backend.objective(
-            .crossEntropy(target: config.realLabel), logits: d.output, offset: 0, count: batch,
+            objective.real, logits: d.output, offset: 0, count: batch,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
         try backend.objective(
-            .crossEntropy(target: 0), logits: d.output, offset: batch, count: batch,
+            objective.fake, logits: d.output, offset: batch, count: batch,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
         if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
-        // Adam steps inside the backward pass; log steps keep the gradients for
+        // The optimizer steps inside the backward pass; log steps keep the gradients for
         // `firstNonFiniteTensor`.
         state.discriminatorUpdates += 1
         try discriminator.backward(
-            discriminatorBatch, rows: 2 * batch, activations: d, parameterGradients: true, accumulate: false,
-            inputGradient: false,
-            adam: .init(hyper: config.adamD, step: state.discriminatorUpdates, keepGradients: logStep))
+            discriminatorBatch, rows: 2 * batch, workspace: d,
+            parameterGradients: .step(
+                config.makeOptimizer(learningRate: config.dLr), step: state.discriminatorUpdates,
+                addToStored: penalty != nil, keepGradients: logStep),
+            inputGradient: false)
+        if let clip = objective.clip { try clipDiscriminator(clip) }
     }
 
     private func generatorUpdate(logStep: Bool) throws {
         try drawNoise()
-        try generator.forward(noise, rows: batch, into: generatorActivations)
-        let d = discriminatorActivations
-        try discriminator.forward(generatorActivations.output, rows: batch, into: d)
-        // Non-saturating: the generator maximises log D(G(z)), i.e. BCE with target 1.
+        try generator.forward(noise, rows: batch, into: generatorWorkspace)
+        let d = discriminatorWorkspace
+        try discriminator.forward(generatorWorkspace.output, rows: batch, into: d)
         try backend.objective(
-            .crossEntropy(target: 1), logits: d.output, count: batch,
+            objective.generator, logits: d.output, count: batch,
             losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(batch))
         // D's input gradient buffer is G's output gradient buffer.
         try discriminator.backward(
-            generatorActivations.output, rows: batch, activations: d,
-            parameterGradients: false, accumulate: false, inputGradient: true)
+            generatorWorkspace.output, rows: batch, workspace: d, parameterGradients: .none, inputGradient: true)
         state.step += 1
         try generator.backward(
-            noise, rows: batch, activations: generatorActivations,
-            parameterGradients: true, accumulate: false, inputGradient: false,
-            adam: .init(hyper: config.adamG, step: state.step, keepGradients: logStep))
+            noise, rows: batch, workspace: generatorWorkspace,
+            parameterGradients: .step(
+                config.makeOptimizer(learningRate: config.gLr), step: state.step, addToStored: false,
+                keepGradients: logStep),
+            inputGradient: false)
+    }
+
+    /// WGAN's clipping: every critic parameter into [−clip, clip].
+    private func clipDiscriminator(_ clip: Float) throws {
+        for parameter in discriminator.parameters {
+            try backend.clamp(parameter.value, count: parameter.count, lower: -clip, upper: clip)
+        }
     }
 
     private func drawNoise() throws {
@@ -226,16 +276,25 @@ public final class Trainer<B: ComputeBackend> {
     }
 
     private func readMetrics() throws -> StepMetrics {
-        func mean(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }
-        func meanProbability(_ logits: [Float]) -> Double {
-            mean(logits.map { $0 >= 0 ? 1 / (1 + (-$0).exp) : $0.exp / (1 + $0.exp) })
-        }
+        func mean(_ values: ArraySlice<Float>) -> Double { values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }
         let losses = try backend.read(discriminatorLosses), logits = try backend.read(discriminatorLogits)
-        return StepMetrics(
-            discriminatorLoss: mean(Array(losses[..<batch])) + mean(Array(losses[batch...])),
-            generatorLoss: mean(try backend.read(generatorLosses)),
-            realScore: meanProbability(Array(logits[..<batch])),
-            fakeScore: meanProbability(Array(logits[batch...])))
+        let real = logits[..<batch], fake = logits[batch...]
+        let score: (ArraySlice<Float>) -> Double =
+            objective.outputIsLogit
+            ? { mean(ArraySlice($0.map { $0 >= 0 ? 1 / (1 + (-$0).exp) : $0.exp / (1 + $0.exp) })) }
+            : { mean($0) }
+        var metrics = StepMetrics(
+            discriminatorLoss: mean(losses[..<batch]) + mean(losses[batch...]),
+            generatorLoss: mean(try backend.read(generatorLosses)[...]),
+            realScore: score(real), fakeScore: score(fake))
+        if objective.estimatesWasserstein { metrics.wasserstein = mean(real) - mean(fake) }
+        if let penalty {
+            let value = mean(try backend.read(penalty.losses)[...])
+            metrics.gradientPenalty = value
+            metrics.gradientNorm = mean(try backend.read(penalty.norms)[...])
+            metrics.discriminatorLoss += value
+        }
+        return metrics
     }
 }
 

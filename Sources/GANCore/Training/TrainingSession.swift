@@ -176,12 +176,16 @@ extension RunDirectory {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         let fields = Self.metricsHeader.split(separator: ",").count
-        let kept = lines.dropFirst().filter { line in
+        // Rows written before the loss columns existed get them, empty.
+        let older = fields - Self.lossColumns.count
+        let kept = lines.dropFirst().compactMap { line -> String? in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            return f.count == fields && f.prefix(8).allSatisfy { Double($0) != nil }
-                && f.dropFirst(8).allSatisfy { $0.isEmpty || Double($0) != nil } && Int(f[0]).map { $0 <= step } == true
+            guard f.count == fields || f.count == older, f.prefix(8).allSatisfy({ Double($0) != nil }),
+                  f.dropFirst(8).allSatisfy({ $0.isEmpty || Double($0) != nil }), Int(f[0]).map({ $0 <= step }) == true
+            else { return nil }
+            return String(line) + String(repeating: ",", count: fields - f.count)
         }
-        let cleaned = ([Self.metricsHeader] + kept.map(String.init)).joined(separator: "\n") + "\n"
+        let cleaned = ([Self.metricsHeader] + kept).joined(separator: "\n") + "\n"
         if cleaned != text { try writeAtomically(Array(cleaned.utf8), to: file) }
     }
 }

@@ -1,0 +1,110 @@
+import ComputeBackend
+
+/// A named tensor of a layer: its value, its gradient and whatever state its optimizer
+/// keeps (Adam's two moments, RMSProp's running average, SGD's velocity). Checkpoints
+/// name it `<network>.layers.<i>.<name>` and its state `optimizer.<that>.<state name>`.
+public final class Parameter<B: ComputeBackend> {
+    public let name: String
+    public let shape: [Int]
+    public let value: B.Buffer
+    public let gradient: B.Buffer
+    /// The optimizer's buffers, each the parameter's size, by state name; empty for a
+    /// network that is not trained (a sampler's generator).
+    public internal(set) var state: [(name: String, buffer: B.Buffer)] = []
+
+    init(backend: B, name: String, shape: [Int]) throws {
+        self.name = name
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        value = try backend.makeBuffer(count: count)
+        gradient = try backend.makeBuffer(count: count)
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The optimizer state named `name`.
+    public func state(_ name: String) -> B.Buffer {
+        guard let buffer = state.first(where: { $0.name == name })?.buffer else {
+            preconditionFailure("parameter \(self.name) has no optimizer state \(name)")
+        }
+        return buffer
+    }
+}
+
+/// What a backward pass does with the gradients of a layer's parameters.
+public enum ParameterGradients<B: ComputeBackend> {
+    /// Nothing: only the input gradient is wanted (the generator's update through D).
+    case none
+    /// Stores them.
+    case store
+    /// Takes an optimizer step from them, layer by layer as the pass goes down (each
+    /// layer's input gradient is computed from its old weights first). With
+    /// `addToStored`, each weight gradient is added to the one already stored (the
+    /// gradient penalty's, which has no bias part); with `keepGradients`, a fused step
+    /// still stores the gradients (for a log step's check that they are finite).
+    case step(any Optimizer, step: Int, addToStored: Bool, keepGradients: Bool)
+}
+
+/// A layer of a `Sequential` model: a forward and a backward over buffers of `rows`
+/// examples, as llm.c's `<op>_forward`/`<op>_backward` pairs. Inputs are
+/// (rows, inputs) and outputs (rows, outputs), row-major.
+///
+/// A layer may apply an activation to its output as part of its forward (`activation`);
+/// its backward then receives dL/d(pre-activation output), because the layer above
+/// applied that activation's gradient as it stored its own input gradient (the model
+/// does it for the last layer). The same fusion runs down: the backward is told the
+/// activation of the layer below and applies its gradient as it stores dL/dx.
+public protocol Layer<Backend>: AnyObject {
+    associatedtype Backend: ComputeBackend
+    var inputs: Int { get }
+    var outputs: Int { get }
+    /// The activation the forward applies to its output; identity for none.
+    var activation: Activation { get }
+    /// The layer's parameters, in checkpoint order.
+    var parameters: [Parameter<Backend>] { get }
+
+    /// Draws the initial parameters from Philox `seed`, starting at `counter` and
+    /// advancing it past the blocks used, on the host: every backend starts alike.
+    func initialize(seed: UInt64, counter: inout UInt64) throws
+
+    /// y (rows, outputs) = the layer of x (rows, inputs).
+    func forward(_ x: Backend.Buffer, rows: Int, into y: Backend.Buffer) throws
+
+    /// From dz = dL/d(pre-activation output) (rows, outputs) of the forward on x: with
+    /// `inputGradient`, writes dL/dx (rows, inputs) into its buffer, multiplied by the
+    /// derivative of `below` (the activation that produced x, computed from x itself);
+    /// and does with the parameter gradients what `parameterGradients` says.
+    func backward(
+        _ x: Backend.Buffer, rows: Int, outputGradient dz: Backend.Buffer,
+        inputGradient: (buffer: Backend.Buffer, below: Activation)?, parameterGradients: ParameterGradients<Backend>
+    ) throws
+}
+
+/// A layer that a WGAN-GP critic may contain: it provides the second-order pass that the
+/// gradient penalty's gradient with respect to the weights needs (`Sequential.penaltyGradients`).
+///
+/// For a critic D whose activations are piecewise linear, the penalty's gradient is the
+/// derivative along a fixed direction u of S(θ) = Σ_r ⟨u_r, ∇ₓD(x_r)⟩, a directional
+/// derivative of D. With forward-mode tangents ḣ₀ = u, ḣᵢ = f'ᵢ ⊙ (ḣᵢ₋₁·Wᵢ) and the
+/// backward pass's δᵢ = ∂D/∂zᵢ, ∂S/∂Wᵢ = ḣᵢ₋₁ᵀ·δᵢ and ∂S/∂bᵢ = 0 (f'' is zero almost
+/// everywhere, so the terms through the activations' second derivatives vanish).
+public protocol SecondOrderLayer<Backend>: Layer {
+    /// The forward-mode tangent: dy (rows, outputs) = (dx·W) ⊙ f'(y) for a tangent dx
+    /// (rows, inputs) of the input, with y the forward's output.
+    func tangentForward(_ dx: Backend.Buffer, rows: Int, output y: Backend.Buffer, into dy: Backend.Buffer) throws
+
+    /// Stores the second-order term of the weights' gradient, tangentᵀ·delta, where
+    /// tangent (rows, inputs) is the input's tangent and delta (rows, outputs) the
+    /// backward's dD/d(pre-activation output). The bias's term is zero and not written.
+    func storeSecondOrderGradient(tangent: Backend.Buffer, delta: Backend.Buffer, rows: Int) throws
+}
+
+extension Activation {
+    /// Whether f'' is zero wherever it exists (the second-order pass needs it).
+    public var isPiecewiseLinear: Bool {
+        switch self {
+        case .identity, .relu, .leakyReLU: true
+        case .tanh, .sigmoid: false
+        }
+    }
+}
