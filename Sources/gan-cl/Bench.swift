@@ -61,8 +61,10 @@ struct GEMMCase: Codable {
     /// dx = dz·Wᵀ of each layer (NT on W, as training computes it).
     static func standard(batches: [Int], reference: [GEMMCase] = referenceShapes) -> [GEMMCase] {
         var cases = reference
-        let generator = [100, 128, 256, 512, 1024, 784]
-        let discriminator = [784, 1024, 512, 256, 128, 1]
+        // The mlp preset on 28×28 images, as training builds it.
+        let config = RunConfig()
+        let generator = config.generatorShape(pixels: 784).widths
+        let discriminator = config.discriminatorShape(pixels: 784).widths
         for batch in batches {
             for (network, widths) in [("G", generator), ("D", discriminator)] {
                 for (input, output) in zip(widths, widths.dropFirst()) {
@@ -223,6 +225,7 @@ struct BenchTrain: ParsableCommand {
 
     @Option(help: "Directory of MNIST-format IDX files.") var data: String = ImageDataset.defaultDirectory
     @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"
+    @Option(help: "The GAN loss, with its recipe (d-steps, optimizer) as `train --loss` gives it.") var loss: LossKind = .bce
     @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
     @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
@@ -248,7 +251,7 @@ struct BenchTrain: ParsableCommand {
             table.printHeader()
             func measure<B: ComputeBackend>(_ backend: B) throws {
                 for size in sizes {
-                    let row = try time(backend, batch: size, data: .images(dataset))
+                    let row = try time(backend, batch: size, data: dataset)
                     rows.append(row)
                     table.printRow([backend.name, "\(size)", String(format: "%.0f", row.imagesPerSecond),
                                     String(format: "%.1f", row.secondsPerEpoch), String(format: "%.0f", row.launchesPerStep)])
@@ -258,7 +261,7 @@ struct BenchTrain: ParsableCommand {
                 let openCL = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
                 try measure(openCL)
                 if profile {
-                    for size in sizes { try printProfile(openCL.device, batch: size, data: .images(dataset)) }
+                    for size in sizes { try printProfile(openCL.device, batch: size, data: dataset) }
                 }
             }
             if backend != "opencl" { try measure(CPUBackend()) }
@@ -267,10 +270,9 @@ struct BenchTrain: ParsableCommand {
     }
 
     /// Runs steps on a profiling backend and prints each kernel's share of the device time.
-    private func printProfile(_ device: OpenCLDevice, batch: Int, data: TrainingData) throws {
+    private func printProfile(_ device: OpenCLDevice, batch: Int, data: any Dataset) throws {
         let backend = try OpenCLBackend(device: device, profiling: true)
-        var config = RunConfig()
-        config.batchSize = batch
+        let config = try self.config(batch: batch)
         let trainer = try Trainer(backend: backend, config: config, data: data)
         for _ in 0..<3 { try trainer.step(metrics: false) }
         try backend.resetKernelProfile()
@@ -292,9 +294,17 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    private func time<B: ComputeBackend>(_ backend: B, batch: Int, data: TrainingData) throws -> Row {
+    /// The MLP preset's config at `batch`, with the loss's recipe.
+    private func config(batch: Int) throws -> RunConfig {
         var config = RunConfig()
         config.batchSize = batch
+        config.loss = loss
+        try config.applyLossPreset(except: [])
+        return config
+    }
+
+    private func time<B: ComputeBackend>(_ backend: B, batch: Int, data: any Dataset) throws -> Row {
+        let config = try self.config(batch: batch)
         let trainer = try Trainer(backend: backend, config: config, data: data)
         try trainer.step(metrics: false)
         try trainer.step(metrics: false)

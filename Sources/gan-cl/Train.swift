@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
         try settings.applyMixturePreset(except: given)
         try settings.applyLossPreset(except: given)
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
-        let dataset = try TrainingData.load(settings.data, seed: settings.seed)
+        let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
         let directory = try RunDirectory(creating: settings.out!)
         try withBackend(named: settings.backend, device: settings.device) { backend in
@@ -130,14 +130,14 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
         }
         settings.out = path
-        let dataset = try TrainingData.load(settings.data, seed: settings.seed)
+        let dataset = try loadDataset(settings.data, seed: settings.seed)
         try withBackend(named: settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
         }
     }
 
     private func train<B: ComputeBackend>(
-        on backend: B, settings: RunConfig, dataset: TrainingData, directory: RunDirectory, resumeFrom: Checkpoint.Loaded?
+        on backend: B, settings: RunConfig, dataset: any Dataset, directory: RunDirectory, resumeFrom: Checkpoint.Loaded?
     ) throws {
         let trainer = try Trainer(backend: backend, config: settings, data: dataset)
         if let resumeFrom {

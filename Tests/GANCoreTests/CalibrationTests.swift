@@ -112,7 +112,7 @@ struct RingLearningTests {
         try config.applyMixturePreset(except: [])
         try config.applyLossPreset(except: [])
         config.seed = seed
-        let data = try TrainingData.load("ring8", seed: config.seed)
+        let data = try loadDataset("ring8", seed: config.seed)
         let trainer = try Trainer(backend: CPUBackend(), config: config, data: data)
         return (trainer, try TrainingEvaluator(trainer: trainer))
     }

@@ -15,7 +15,7 @@ struct RobustnessTests {
         config.steps = 12
         configure(&config)
         let run = try TemporaryRun()
-        let trainer = try Trainer(backend: CPUBackend(), config: config, data: .images(syntheticDataset()))
+        let trainer = try Trainer(backend: CPUBackend(), config: config, data: syntheticDataset())
         return (try TrainingSession(trainer: trainer, directory: try RunDirectory(creating: run.path)), run)
     }
 

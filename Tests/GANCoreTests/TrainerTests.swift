@@ -36,16 +36,16 @@ struct TrainerTests {
         try config.applyLossPreset(except: [])
         config.dSteps = 2
 
-        let straight = try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))
+        let straight = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for _ in 0..<(2 * k) { try straight.step(metrics: false) }
 
-        let first = try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))
+        let first = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for _ in 0..<k { try first.step(metrics: false) }
         let bytes = try Checkpoint.encode(first)
         let path = try temporaryFile(bytes)
         let loaded = try Checkpoint.load(path)
         #expect(loaded.state == first.state)
-        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, data: .images(dataset))
+        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, data: dataset)
         try Checkpoint.restore(resumed, from: loaded)
         for _ in 0..<k { try resumed.step(metrics: false) }
 
@@ -62,7 +62,7 @@ struct TrainerTests {
         // And training changed the weights at all (the comparison is not of two copies
         // of the initial state).
         let initial = try SafetensorsFile.decode(
-            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, data: .images(dataset))), path: "initial")
+            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, data: dataset)), path: "initial")
         #expect(initial.tensor("generator.layers.0.weight")!.values != a.tensor("generator.layers.0.weight")!.values)
         #expect(initial.tensor("discriminator.layers.0.weight")!.values != a.tensor("discriminator.layers.0.weight")!.values)
     }
@@ -84,8 +84,8 @@ struct TrainerTests {
     /// not read) by the others.
     func logStepsTrainAsOtherSteps<B: ComputeBackend>(on makeBackend: () throws -> B) throws {
         let dataset = syntheticDataset()
-        let quiet = try Trainer(backend: try makeBackend(), config: smallConfig(), data: .images(dataset))
-        let logged = try Trainer(backend: try makeBackend(), config: smallConfig(), data: .images(dataset))
+        let quiet = try Trainer(backend: try makeBackend(), config: smallConfig(), data: dataset)
+        let logged = try Trainer(backend: try makeBackend(), config: smallConfig(), data: dataset)
         for i in 0..<9 {
             try quiet.step(metrics: false)
             try logged.step(metrics: i % 2 == 0)
@@ -127,7 +127,7 @@ struct TrainerTests {
         var config = smallConfig()
         config.loss = loss
         try config.applyLossPreset(except: [])
-        let trainer = try Trainer(backend: backend, config: config, data: .images(syntheticDataset()))
+        let trainer = try Trainer(backend: backend, config: config, data: syntheticDataset())
         try trainer.step(metrics: true)
         let before = backend.statistics
         for _ in 0..<50 { try trainer.step(metrics: false) }
@@ -176,8 +176,8 @@ struct TrainerTests {
         config.gLr = 0.01
         config.dLr = 0.01
         let dataset = syntheticDataset()
-        let cpu = try Trainer(backend: CPUBackend(), config: config, data: .images(dataset))
-        let openCL = try Trainer(backend: try OpenCLBackend(deviceSpec: nil), config: config, data: .images(dataset))
+        let cpu = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        let openCL = try Trainer(backend: try OpenCLBackend(deviceSpec: nil), config: config, data: dataset)
         for _ in 0..<3 {
             try cpu.step(metrics: false)
             try openCL.step(metrics: false)
@@ -205,7 +205,7 @@ struct TrainerTests {
 
     @Test func samplerIsDeterministicAndInRange() throws {
         let backend = CPUBackend()
-        let trainer = try Trainer(backend: backend, config: smallConfig(), data: .images(syntheticDataset()))
+        let trainer = try Trainer(backend: backend, config: smallConfig(), data: syntheticDataset())
         let sampler = try ImageSampler(generator: trainer.generator, chunk: 7)
         let a = try sampler.sample(count: 20, key: 9), b = try sampler.sample(count: 20, key: 9)
         #expect(a.count == 20 * 784 && zip(a, b).allSatisfy { $0 == $1 })

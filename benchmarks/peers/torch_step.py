@@ -7,8 +7,15 @@ and one G update (non-saturating). Images/s count the real images D sees, as gan
 Each figure is the median of timed blocks after warm-up steps, on torch's CPU threads
 (2 here). Real images are random in [-1, 1]: the step's cost does not depend on them.
 
+With --loss wgan-gp, the step of `gan-cl bench step --loss wgan-gp`: the same networks,
+5 critic updates (Wasserstein losses plus the gradient penalty 10 * (|grad_x D(x_hat)| - 1)^2
+at x_hat = eps * real + (1 - eps) * fake, one eps per example, its gradient by autograd's
+double backward) and one generator update, Adam lr 1e-4, betas (0.5, 0.9); images/s count
+the real images of the 5 critic updates, as gan-cl does.
+
     pip install torch
     python3 benchmarks/peers/torch_step.py --batches 64,256 --seconds 8 --threads 2
+    python3 benchmarks/peers/torch_step.py --loss wgan-gp --batches 64,256 --seconds 8
 """
 
 import argparse
@@ -28,6 +35,33 @@ def mlp(widths, out=None):
     if out is not None:
         layers.append(out)
     return nn.Sequential(*layers)
+
+
+def wgan_gp_rate_of(batch, seconds, critic_updates=5, weight=10.0):
+    torch.manual_seed(1)
+    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh())
+    d = mlp([784, 1024, 512, 256, 128, 1])
+    opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    real = torch.rand(batch, 784) * 2 - 1
+
+    def step():
+        for _ in range(critic_updates):
+            fake = g(torch.randn(batch, 100)).detach()
+            eps = torch.rand(batch, 1)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            grad, = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+            penalty = weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d = d(fake).mean() - d(real).mean() + penalty
+            loss_d.backward()
+            opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = -d(g(torch.randn(batch, 100))).mean()
+        loss_g.backward()
+        opt_g.step()
+
+    return blocks.images_per_second(step, batch * critic_updates, seconds)
 
 
 def rate_of(batch, seconds):
@@ -60,7 +94,10 @@ def rate_of(batch, seconds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
-    blocks.main(f"PyTorch {torch.__version__} eager", rate_of, parser,
+    parser.add_argument("--loss", choices=["bce", "wgan-gp"], default="bce")
+    loss = parser.parse_known_args()[0].loss
+    blocks.main(f"PyTorch {torch.__version__} eager{' wgan-gp' if loss == 'wgan-gp' else ''}",
+                wgan_gp_rate_of if loss == "wgan-gp" else rate_of, parser,
                 setup=lambda args: torch.set_num_threads(args.threads))
 
 

@@ -39,38 +39,28 @@ public enum EvaluationResult: Sendable {
     }
 }
 
-/// Evaluates a trainer's generator during and after training. The image evaluator (the
-/// classifier and the real features) is built at the first evaluation.
+/// Evaluates a trainer's generator during and after training, with its data's measure
+/// (`Dataset.evaluator`).
 public final class TrainingEvaluator<B: ComputeBackend> {
     public let trainer: Trainer<B>
     public let classifierPath: String
-    private var imageEvaluator: ImageEvaluator<B>?
+    private let measure: ([Float], UInt64) throws -> EvaluationResult
     private let sampler: ImageSampler<B>
 
     public init(trainer: Trainer<B>, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
         self.trainer = trainer
         self.classifierPath = classifierPath
+        measure = trainer.data.evaluator(on: trainer.backend, classifierPath: classifierPath, config: trainer.config)
         sampler = try ImageSampler(generator: trainer.generator, chunk: 500)
     }
 
     /// Samples drawn per evaluation.
-    public var sampleCount: Int {
-        trainer.config.evalSamples ?? (trainer.data.mixture == nil ? 10_000 : ModeMetrics.protocolSamples)
-    }
+    public var sampleCount: Int { trainer.config.evalSamples ?? trainer.data.evaluationSamples }
 
     /// Draws samples (a fixed noise stream, so evaluations differ only by the generator)
     /// and measures them.
     public func evaluate() throws -> EvaluationResult {
         let key = RandomStream.evaluation.key(seed: trainer.config.seed)
-        let samples = try sampler.sample(count: sampleCount, key: key)
-        switch trainer.data {
-        case .mixture(let mixture, _):
-            return .mixture(try ModeMetrics(points: samples, mixture: mixture))
-        case .images:
-            if imageEvaluator == nil {
-                imageEvaluator = try ImageEvaluator(backend: trainer.backend, classifierPath: classifierPath, data: trainer.config.data)
-            }
-            return .images(try imageEvaluator!.evaluate(samples, seed: trainer.config.seed))
-        }
+        return try measure(try sampler.sample(count: sampleCount, key: key), trainer.config.seed)
     }
 }

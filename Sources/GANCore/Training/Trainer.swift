@@ -65,7 +65,7 @@ public enum RandomStream: UInt64 {
 public final class Trainer<B: ComputeBackend> {
     public let backend: B
     public private(set) var config: RunConfig
-    public let data: TrainingData
+    public let data: any Dataset
     public let order: BatchOrder
     public let generator: Sequential<B>
     public let discriminator: Sequential<B>
@@ -98,7 +98,7 @@ public final class Trainer<B: ComputeBackend> {
         let workspace: Workspace<B>
     }
 
-    public init(backend: B, config: RunConfig, data: TrainingData) throws {
+    public init(backend: B, config: RunConfig, data: any Dataset) throws {
         self.backend = backend
         self.config = config
         self.data = data
@@ -261,7 +261,7 @@ public final class Trainer<B: ComputeBackend> {
     }
 
     /// Writes the next batch of the epoch's permutation to the device (see
-    /// `TrainingData.fill`), starting the next epoch (and its permutation) when this one
+    /// `Dataset.fill`), starting the next epoch (and its permutation) when this one
     /// has no full batch left.
     private func loadRealBatch() throws {
         if state.batchInEpoch >= order.batchesPerEpoch {

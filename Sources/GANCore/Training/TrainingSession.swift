@@ -38,7 +38,7 @@ public final class TrainingSession<B: ComputeBackend> {
         self.trainer = trainer
         self.directory = directory
         evaluator = try TrainingEvaluator(trainer: trainer, classifierPath: classifierPath)
-        sampler = try ImageSampler(generator: trainer.generator, chunk: trainer.data.mixture == nil ? 64 : 500)
+        sampler = try ImageSampler(generator: trainer.generator, chunk: min(trainer.data.previewCount, 500))
         gridKey = RandomStream.sampleGrid.key(seed: trainer.config.seed)
         history = []
         try resetHistory()
@@ -130,17 +130,11 @@ public final class TrainingSession<B: ComputeBackend> {
         }
     }
 
-    /// A grid of 64 images, or a scatter plot of 2,500 points of a 2-D mixture.
+    /// The data's preview (a grid of 64 images, a scatter plot of 2,500 points) from one
+    /// fixed noise batch.
     private func writeSamples(step: Int) throws {
-        switch trainer.data {
-        case .images(let d):
-            let images = try sampler.sample(count: 64, key: gridKey)
-            try ImageGrid.writePNG(images, count: 64, rows: d.rows, columns: d.columns, across: 8, to: directory.samplePath(step: step))
-        case .mixture(let mixture, _):
-            let points = try sampler.sample(count: ModeMetrics.protocolSamples, key: gridKey)
-            let svg = ScatterPlot.svg(points: points, mixture: mixture, title: "\(mixture.name), step \(step)")
-            try writeAtomically(Array(svg.utf8), to: directory.samplePath(step: step, extension: "svg"))
-        }
+        let data = trainer.data
+        try data.writePreview(try sampler.sample(count: data.previewCount, key: gridKey), step: step, in: directory)
     }
 
     /// What is not finite after a log step: a parameter or gradient (which names where

@@ -1,0 +1,129 @@
+import ComputeBackend
+
+/// What a GAN trains on, as the model sees it: `count` examples of `features` floats.
+/// A data kind is a type conforming to this (images from IDX files, a 2-D mixture), not
+/// a case switched on across the trainer, the session and the evaluation.
+public protocol Dataset: Sendable {
+    var count: Int { get }
+    /// Floats per example.
+    var features: Int { get }
+    /// One example as rows × columns (1 × 2 for a point): checkpoints record it, and a
+    /// checkpoint resumes only on data of the same layout.
+    var layout: (rows: Int, columns: Int) { get }
+    /// A one-line description for the training log.
+    var summary: String { get }
+
+    /// Writes the examples `indices` into `out` (indices.count × features) as the model's
+    /// inputs.
+    func fill(_ indices: ArraySlice<Int>, into out: UnsafeMutableBufferPointer<Float>)
+
+    /// How many generated examples a training run's sample file shows.
+    var previewCount: Int { get }
+    /// Writes generated examples (previewCount × features) as the run's sample file for
+    /// `step`: a grid of images, a scatter plot of points.
+    func writePreview(_ samples: [Float], step: Int, in directory: RunDirectory) throws
+
+    /// Generated examples an evaluation draws unless the config says otherwise.
+    var evaluationSamples: Int { get }
+    /// The measure of generated examples against this data: `evaluate(samples, seed)`.
+    /// Whatever it needs (a classifier, real features) is made at its first call.
+    func evaluator<B: ComputeBackend>(
+        on backend: B, classifierPath: String, config: RunConfig
+    ) -> ([Float], UInt64) throws -> EvaluationResult
+}
+
+/// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), else a directory of
+/// MNIST-format IDX files. A mixture's training set is drawn from `seed`.
+public func loadDataset(_ spec: String, seed: UInt64) throws -> any Dataset {
+    if let mixture = Mixture2D.named(spec) {
+        return MixtureDataset(mixture: mixture, seed: seed)
+    }
+    return try ImageDataset.load(directory: spec)
+}
+
+/// A fixed sample of a 2-D mixture: the model sees its points as they are.
+public struct MixtureDataset: Dataset {
+    public let mixture: Mixture2D
+    /// count × 2.
+    public let points: [Float]
+
+    /// Points in a mixture's training set.
+    public static let size = 100_000
+
+    public init(mixture: Mixture2D, seed: UInt64) {
+        self.mixture = mixture
+        points = mixture.sample(count: Self.size, key: RandomStream.data.key(seed: seed))
+    }
+
+    public var count: Int { points.count / 2 }
+    public var features: Int { 2 }
+    public var layout: (rows: Int, columns: Int) { (1, 2) }
+    public var summary: String { "\(count) points of \(mixture.name) (\(mixture.means.count) Gaussians, σ \(mixture.sigma))" }
+
+    public func fill(_ indices: ArraySlice<Int>, into out: UnsafeMutableBufferPointer<Float>) {
+        for (row, point) in indices.enumerated() {
+            out[2 * row] = points[2 * point]
+            out[2 * row + 1] = points[2 * point + 1]
+        }
+    }
+
+    public var previewCount: Int { ModeMetrics.protocolSamples }
+
+    /// A scatter plot over the modes' 3σ circles.
+    public func writePreview(_ samples: [Float], step: Int, in directory: RunDirectory) throws {
+        let svg = ScatterPlot.svg(points: samples, mixture: mixture, title: "\(mixture.name), step \(step)")
+        try writeAtomically(Array(svg.utf8), to: directory.samplePath(step: step, extension: "svg"))
+    }
+
+    public var evaluationSamples: Int { ModeMetrics.protocolSamples }
+
+    public func evaluator<B: ComputeBackend>(
+        on backend: B, classifierPath: String, config: RunConfig
+    ) -> ([Float], UInt64) throws -> EvaluationResult {
+        { samples, _ in .mixture(try ModeMetrics(points: samples, mixture: mixture)) }
+    }
+}
+
+extension ImageDataset: Dataset {
+    public var features: Int { pixelsPerImage }
+    public var layout: (rows: Int, columns: Int) { (rows, columns) }
+    public var summary: String { "\(count) images of \(rows)×\(columns)" }
+
+    /// Pixels scaled to [-1, 1], the range of the generator's tanh.
+    public func fill(_ indices: ArraySlice<Int>, into out: UnsafeMutableBufferPointer<Float>) {
+        let width = pixelsPerImage
+        pixels.withUnsafeBufferPointer { source in
+            for (row, image) in indices.enumerated() {
+                for p in 0..<width { out[row * width + p] = Float(source[image * width + p]) / 127.5 - 1 }
+            }
+        }
+    }
+
+    public var previewCount: Int { 64 }
+
+    /// An 8×8 grid.
+    public func writePreview(_ samples: [Float], step: Int, in directory: RunDirectory) throws {
+        try ImageGrid.writePNG(samples, count: previewCount, rows: rows, columns: columns, across: 8, to: directory.samplePath(step: step))
+    }
+
+    public var evaluationSamples: Int { 10_000 }
+
+    /// The image metrics in the reference classifier's features, against the test split
+    /// of the training directory.
+    public func evaluator<B: ComputeBackend>(
+        on backend: B, classifierPath: String, config: RunConfig
+    ) -> ([Float], UInt64) throws -> EvaluationResult {
+        let made = LazyImageEvaluator<B>()
+        return { samples, seed in
+            if made.evaluator == nil {
+                made.evaluator = try ImageEvaluator(backend: backend, classifierPath: classifierPath, data: config.data)
+            }
+            return .images(try made.evaluator!.evaluate(samples, seed: seed))
+        }
+    }
+}
+
+/// The image evaluator an `ImageDataset` evaluator makes at its first use.
+private final class LazyImageEvaluator<B: ComputeBackend> {
+    var evaluator: ImageEvaluator<B>?
+}
