@@ -94,8 +94,7 @@ struct BenchGEMM: ParsableCommand {
             same process; without it its column is empty.
             """)
 
-    @Option(help: "The OpenCL device (index, platform:device, or part of a name).")
-    var device: String?
+    @OptionGroup var target: DeviceOptions
 
     @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated).")
     var batches: String = "64,256"
@@ -133,7 +132,7 @@ struct BenchGEMM: ParsableCommand {
         try reportingErrors {
             let batchSizes = try parseBatchSizes(batches)
             let reference = try shapes.map { try GEMMCase.parse(shapes: $0) } ?? GEMMCase.referenceShapes
-            let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device), profiling: true)
+            let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: target.device), profiling: true)
             try backend.buildAllPrograms()
             let cpu = CPUBackend()
             let clblast = CLBlastGEMM()
@@ -227,7 +226,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"
     @Option(help: "The GAN loss, with its recipe (d-steps, optimizer) as `train --loss` gives it.") var loss: LossKind = .bce
     @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
-    @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
+    @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Flag(help: "Also time every OpenCL kernel by profiling events and print where a step's device time goes.")
@@ -258,7 +257,7 @@ struct BenchTrain: ParsableCommand {
                 }
             }
             if backend != "cpu" {
-                let openCL = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
+                let openCL = try OpenCLBackend(device: try OpenCLDevice.chosen(by: target.device))
                 try measure(openCL)
                 if profile {
                     for size in sizes { try printProfile(openCL.device, batch: size, data: dataset) }

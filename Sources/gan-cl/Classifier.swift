@@ -19,18 +19,14 @@ struct Classifier: ParsableCommand {
     @Option(help: "Passes over the training split.") var epochs: Int = 15
     @Option(help: "Seed of initialisation, data order and flips.") var seed: UInt64 = 1
     @Option(help: "Where to write the weights (.safetensors).") var out: String
-    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
-    @Option(help: "OpenCL device: index, platform:device, or part of a name.") var device: String?
+    @OptionGroup var target: BackendOptions
 
     func run() throws {
         try reportingErrors {
             guard epochs >= 1 else { throw GANError("--epochs must be at least 1, got \(epochs)") }
-            if let backend, !["opencl", "cpu"].contains(backend) {
-                throw GANError("--backend must be opencl or cpu, got '\(backend)'")
-            }
             let train = try ImageDataset.load(directory: data, split: .train)
             let test = try ImageDataset.load(directory: data, split: .test)
-            try withBackend(named: backend, device: device) { backend in
+            try withBackend(target.backend, device: target.device) { backend in
                 say("Training the reference classifier \(ReferenceClassifier.shape) on \(backend.name)")
                 let (file, accuracy) = try ClassifierTraining.train(
                     backend: backend, train: train, test: test, epochs: epochs, seed: seed

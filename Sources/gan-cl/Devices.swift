@@ -15,8 +15,7 @@ struct Devices: ParsableCommand {
     @Flag(help: "Run every operation on the chosen device against the CPU reference on random inputs.")
     var check = false
 
-    @Option(help: "The device to check (index, platform:device, or part of a name).")
-    var device: String?
+    @OptionGroup var target: DeviceOptions
 
     @Flag(help: "With --check: only a few small shapes (for simulators such as oclgrind).")
     var quick = false
@@ -39,7 +38,7 @@ struct Devices: ParsableCommand {
 
     private func list() throws {
         let devices = try OpenCLDevice.all()
-        let chosen = try OpenCLDevice.chosen(by: device)
+        let chosen = try OpenCLDevice.chosen(by: target.device)
         var platform = -1
         for d in devices {
             if d.platformIndex != platform {
@@ -58,7 +57,7 @@ struct Devices: ParsableCommand {
     }
 
     private func runCheck() throws {
-        let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: device))
+        let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: target.device))
         print("Checking \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion)) against the CPU reference")
         print("GEMM tunables: \(backend.tunables.gemm), \(backend.tunables.cpuGEMM ? "CPU kernels" : "tiled kernel"); \(backend.tunables.source)")
         try backend.buildAllPrograms()

@@ -33,8 +33,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The real data: a Fashion-MNIST directory (default: the checkpoint's, else /usr/share/datasets/fashion-mnist), or ring8 / grid25.") var data: String?
     @Option(help: "The reference classifier (default: models/fmnist-classifier.safetensors of this source tree, or GANCL_CLASSIFIER).") var classifier: String?
     @Option(help: "Where to write the results (default eval.json).") var out: String = "eval.json"
-    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
-    @Option(help: "OpenCL device: index, platform:device, or part of a name.") var device: String?
+    @OptionGroup var target: BackendOptions
 
     func run() throws {
         try reportingErrors {
@@ -42,9 +41,6 @@ struct Eval: ParsableCommand {
                 throw GANError("give exactly one of --checkpoint FILE and --samples FILE.npy")
             }
             if let count, count < 2 { throw GANError("--count must be at least 2, got \(count)") }
-            if let backend, !["opencl", "cpu"].contains(backend) {
-                throw GANError("--backend must be opencl or cpu, got '\(backend)'")
-            }
             let loaded = try checkpoint.map(Checkpoint.load)
             let dataSpec = data ?? loaded?.config.data ?? ImageDataset.defaultDirectory
             if let mixture = Mixture2D.named(dataSpec) {
@@ -64,7 +60,7 @@ struct Eval: ParsableCommand {
             }
             let n = count ?? ModeMetrics.protocolSamples
             var drawn: [Float] = []
-            try withBackend(named: backend, device: device) { backend in
+            try withBackend(target.backend, device: target.device) { backend in
                 drawn = try draw(on: backend, from: loaded, count: n)
             }
             points = drawn
@@ -111,7 +107,7 @@ struct Eval: ParsableCommand {
             fileImages = nil
         }
         let classifierPath = classifier ?? ReferenceClassifier.defaultPath()
-        try withBackend(named: backend, device: device) { backend in
+        try withBackend(target.backend, device: target.device) { backend in
             try evaluateImages(on: backend, data: data, loaded: loaded, fileImages: fileImages, classifierPath: classifierPath)
         }
     }

@@ -20,8 +20,7 @@ struct Sample: ParsableCommand {
     @Option(help: "How many images.") var count: Int = 64
     @Option(help: "Seed of the noise: the same seed gives the same images.") var seed: UInt64 = 0
     @Option(help: "Output file: .png, .npy or .csv.") var out: String
-    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
-    @Option(help: "OpenCL device: index, platform:device, or part of a name.") var device: String?
+    @OptionGroup var target: BackendOptions
 
     func run() throws {
         try reportingErrors {
@@ -30,14 +29,11 @@ struct Sample: ParsableCommand {
                 throw GANError("--out \(out): the extension must be .png, .npy or .csv (.svg for 2-D data)")
             }
             guard count >= 1 else { throw GANError("--count must be at least 1, got \(count)") }
-            if let backend, !["opencl", "cpu"].contains(backend) {
-                throw GANError("--backend must be opencl or cpu, got '\(backend)'")
-            }
             let loaded = try Checkpoint.load(checkpoint)
             if loaded.config.mixture != nil ? format == "png" : format == "svg" {
                 throw GANError("--out \(out): .\(format) is for \(format == "png" ? "images; a 2-D checkpoint writes .svg" : "2-D data; an image checkpoint writes .png")")
             }
-            try withBackend(named: backend, device: device) { backend in
+            try withBackend(target.backend, device: target.device) { backend in
                 try write(try draw(on: backend, from: loaded), loaded: loaded, format: format)
             }
         }

@@ -27,8 +27,7 @@ struct Train: ParsableCommand {
     @Option(help: "Passes over the data (default 20).") var epochs: String?
     @Option(help: "Generator updates in all (instead of --epochs).") var steps: String?
     @Option(help: "Images per batch (default 64).") var batchSize: String?
-    @Option(help: "opencl or cpu (default: OpenCL when a device exists).") var backend: String?
-    @Option(help: "OpenCL device: index, platform:device, or part of a name (or GANCL_DEVICE).") var device: String?
+    @OptionGroup var target: BackendOptions
     @Option(help: "Seed of initialisation, noise and data order (default 1).") var seed: String?
     @Option(help: "Run directory (default runs/<date-time>).") var out: String?
     @Option(help: "Log metrics every N steps (default 50).") var logEvery: String?
@@ -38,8 +37,8 @@ struct Train: ParsableCommand {
     @Option(help: "Noise dimensions (default 100).") var noiseDim: String?
     @Option(help: "Generator hidden widths (default 128,256,512,1024).") var gHidden: String?
     @Option(help: "Discriminator hidden widths (default 1024,512,256,128).") var dHidden: String?
-    @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: String?
-    @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: String?
+    @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: HiddenActivation?
+    @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: HiddenActivation?
     @Option(help: "LeakyReLU slope (default 0.2).") var leakySlope: String?
     @Option(help: "GAN loss: bce, wgan (RMSProp 5e-5, 5 critic updates, clipping 0.01), wgan-gp (Adam 1e-4 β 0.5/0.9, 5 critic updates, λ 10), hinge or lsgan; each loss's recipe fills the flags not given (default bce).")
     var loss: LossKind?
@@ -54,7 +53,7 @@ struct Train: ParsableCommand {
     @Option(help: "Adam beta2 (default 0.999).") var beta2: String?
     @Option(help: "Discriminator updates per generator update (default 1).") var dSteps: String?
     @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9).") var realLabel: String?
-    @Option(help: "On a NaN or infinity in a loss, gradient or weight: stop, or rollback to the newest checkpoint (default stop).") var onDivergence: String?
+    @Option(help: "On a NaN or infinity in a loss, gradient or weight: stop, or rollback to the newest checkpoint (default stop).") var onDivergence: DivergencePolicy?
     @Option(help: "With --on-divergence rollback: multiply the learning rates by this (default 0.5).") var rollbackLrFactor: String?
     @Option(help: "With --on-divergence rollback: roll back at most this many times (default 3).") var maxRollbacks: String?
     @Option(help: "Evaluate every N steps as well as after the last (metrics.csv columns, eval.json); 0: never.") var evalEvery: String?
@@ -66,13 +65,13 @@ struct Train: ParsableCommand {
     /// The flags given, as config keys, in a fixed order.
     private var givenFlags: [(String, String)] {
         let all: [(String, String?)] = [
-            ("data", data), ("epochs", epochs), ("steps", steps), ("batch-size", batchSize), ("backend", backend),
-            ("device", device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
+            ("data", data), ("epochs", epochs), ("steps", steps), ("batch-size", batchSize), ("backend", target.backend?.rawValue),
+            ("device", target.device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
             ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
-            ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation), ("d-activation", dActivation),
+            ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence),
+            ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples),
         ]
@@ -110,7 +109,7 @@ struct Train: ParsableCommand {
         let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
         let directory = try RunDirectory(creating: settings.out!)
-        try withBackend(named: settings.backend, device: settings.device) { backend in
+        try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: nil)
         }
     }
@@ -131,7 +130,7 @@ struct Train: ParsableCommand {
         }
         settings.out = path
         let dataset = try loadDataset(settings.data, seed: settings.seed)
-        try withBackend(named: settings.backend, device: settings.device) { backend in
+        try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
         }
     }
@@ -145,7 +144,7 @@ struct Train: ParsableCommand {
             say("Resuming \(directory.path) at step \(trainer.state.step) from \(resumeFrom.path)")
         }
         var resolved = settings
-        resolved.backend = backend is OpenCLBackend ? "opencl" : "cpu"
+        resolved.backend = backend is OpenCLBackend ? .opencl : .cpu
         try directory.writeConfig(resolved)
         let total = trainer.totalSteps
         let batches = trainer.order.batchesPerEpoch
@@ -167,6 +166,3 @@ struct Train: ParsableCommand {
         return formatter.string(from: Date())
     }
 }
-
-extension LossKind: ExpressibleByArgument {}
-extension OptimizerKind: ExpressibleByArgument {}

@@ -23,7 +23,7 @@ struct Tune: ParsableCommand {
             every later run on that device uses it.
             """)
 
-    @Option(help: "The OpenCL device (index, platform:device, or part of a name).") var device: String?
+    @OptionGroup var target: DeviceOptions
     @Option(help: "Batch sizes whose layer shapes are timed (comma-separated).") var batches: String = "64,256"
     @Option(help: "Rounds over all candidates; each candidate's score is its median round.") var rounds: Int = 3
     @Option(help: "At most this many candidates, in the listed order (for quick runs).") var candidates: Int?
@@ -43,7 +43,7 @@ struct Tune: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let sizes = try parseBatchSizes(batches)
-            let chosenDevice = try OpenCLDevice.chosen(by: device)
+            let chosenDevice = try OpenCLDevice.chosen(by: target.device)
             // The device's kernel family, or the one GANCL_GEMM_CPU_KERNELS names.
             var base = OpenCLTunables.builtIn(for: chosenDevice)
             base.cpuGEMM = try OpenCLTunables.cpuKernelsOverride() ?? base.cpuGEMM

@@ -175,7 +175,7 @@ struct FormatTests {
         for path in [json, toml] {
             var config = RunConfig()
             for (key, value) in try ConfigFile.read(path) { try config.set(key, value, source: path) }
-            #expect(config.batchSize == 32 && config.gHidden == [16, 32] && config.gLr == 0.001 && config.backend == "cpu")
+            #expect(config.batchSize == 32 && config.gHidden == [16, 32] && config.gLr == 0.001 && config.backend == .cpu)
         }
         try "batch-size = [\n".write(toFile: toml, atomically: true, encoding: .utf8)
         #expect { try ConfigFile.read(toml) } throws: { "\($0)".contains("invalid TOML") }

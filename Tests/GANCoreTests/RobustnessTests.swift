@@ -51,7 +51,7 @@ struct RobustnessTests {
     }
 
     @Test func rollbackRestoresTheCheckpointWithLowerLearningRates() throws {
-        let (session, run) = try session { $0.onDivergence = "rollback"; $0.maxRollbacks = 2; $0.rollbackLrFactor = 0.25 }
+        let (session, run) = try session { $0.onDivergence = .rollback; $0.maxRollbacks = 2; $0.rollbackLrFactor = 0.25 }
         var poisoned = false
         var notices: [String] = []
         try session.run(notice: { notices.append($0) }) { progress in
@@ -72,7 +72,7 @@ struct RobustnessTests {
     }
 
     @Test func rollbacksAreLimited() throws {
-        let (session, run) = try session { $0.onDivergence = "rollback"; $0.maxRollbacks = 2 }
+        let (session, run) = try session { $0.onDivergence = .rollback; $0.maxRollbacks = 2 }
         defer { withExtendedLifetime(run) {} }
         var notices: [String] = []
         #expect {

@@ -21,6 +21,24 @@ public enum ConfigValue: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The backends `--backend` names.
+public enum BackendKind: String, Codable, CaseIterable, Sendable {
+    case opencl
+    case cpu
+}
+
+/// The hidden activations `--g-activation` and `--d-activation` name.
+public enum HiddenActivation: String, Codable, CaseIterable, Sendable {
+    case relu
+    case leakyReLU = "leaky-relu"
+}
+
+/// What a non-finite loss, gradient or weight does (`--on-divergence`).
+public enum DivergencePolicy: String, Codable, CaseIterable, Sendable {
+    case stop
+    case rollback
+}
+
 /// Everything that defines a training run. Its keys are the `gan-cl train` flag names;
 /// a config file (JSON or TOML) uses the same keys, and flags win over the file.
 /// `config.json` in the run directory holds the resolved whole.
@@ -31,8 +49,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Generator updates in all; nil: `epochs` decides.
     public var steps: Int?
     public var batchSize = 64
-    /// "opencl" or "cpu"; nil: OpenCL when a device exists, else the CPU.
-    public var backend: String?
+    /// nil: OpenCL when a device exists, else the CPU.
+    public var backend: BackendKind?
     public var device: String?
     public var seed: UInt64 = 1
     public var out: String?
@@ -43,9 +61,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var noiseDim = ModelPreset.mlp.noiseDim
     public var gHidden = ModelPreset.mlp.generatorHidden
     public var dHidden = ModelPreset.mlp.discriminatorHidden
-    /// "relu" or "leaky-relu" (slope `leakySlope`).
-    public var gActivation = "leaky-relu"
-    public var dActivation = "leaky-relu"
+    /// The hidden layers' activation (LeakyReLU with slope `leakySlope`).
+    public var gActivation = HiddenActivation.leakyReLU
+    public var dActivation = HiddenActivation.leakyReLU
     public var leakySlope: Float = 0.2
     /// The GAN loss; `lossPreset` gives each its paper's recipe for the keys not set.
     public var loss = LossKind.bce
@@ -68,7 +86,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
     /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
     /// `maxRollbacks` times.
-    public var onDivergence = "stop"
+    public var onDivergence = DivergencePolicy.stop
     public var rollbackLrFactor: Float = 0.5
     public var maxRollbacks = 3
     /// Evaluate every N steps (and after the last); nil: after the last step only; 0: never.
@@ -86,7 +104,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
         }
         try read(.data, &data); try read(.epochs, &epochs); steps = try c.decodeIfPresent(Int.self, forKey: .steps)
-        try read(.batchSize, &batchSize); backend = try c.decodeIfPresent(String.self, forKey: .backend)
+        try read(.batchSize, &batchSize); backend = try c.decodeIfPresent(BackendKind.self, forKey: .backend)
         device = try c.decodeIfPresent(String.self, forKey: .device); try read(.seed, &seed)
         out = try c.decodeIfPresent(String.self, forKey: .out); try read(.logEvery, &logEvery)
         try read(.sampleEvery, &sampleEvery); try read(.checkpointEvery, &checkpointEvery)
@@ -177,21 +195,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
             }
             return v
         }
-        func activation() throws -> String {
-            let s = try text()
-            guard ["relu", "leaky-relu"].contains(s) else { throw fail("relu or leaky-relu") }
-            return s
-        }
 
         switch key {
         case "data": data = try text()
         case "epochs": epochs = try integer()
         case "steps": steps = try integer()
         case "batch-size": batchSize = try integer()
-        case "backend":
-            let s = try text()
-            guard ["opencl", "cpu"].contains(s) else { throw fail("opencl or cpu") }
-            backend = s
+        case "backend": backend = try choice(BackendKind.self)
         case "device": device = try text()
         case "seed":
             let v = try integer(minimum: 0)
@@ -204,8 +214,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "noise-dim": noiseDim = try integer()
         case "g-hidden": gHidden = try widths()
         case "d-hidden": dHidden = try widths()
-        case "g-activation": gActivation = try activation()
-        case "d-activation": dActivation = try activation()
+        case "g-activation": gActivation = try choice(HiddenActivation.self)
+        case "d-activation": dActivation = try choice(HiddenActivation.self)
         case "leaky-slope": leakySlope = try number(0...1, open: true)
         case "loss": loss = try choice(LossKind.self)
         case "optimizer": optimizer = try choice(OptimizerKind.self)
@@ -221,10 +231,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "beta2": beta2 = try number(0...0.999_999)
         case "d-steps": dSteps = try integer()
         case "real-label": realLabel = try number(0...1, open: true)
-        case "on-divergence":
-            let s = try text()
-            guard ["stop", "rollback"].contains(s) else { throw fail("stop or rollback") }
-            onDivergence = s
+        case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()
         case "eval-every": evalEvery = try integer(minimum: 0)
@@ -290,8 +297,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     // MARK: - Derived
 
-    public func activation(named name: String) -> Activation {
-        name == "relu" ? .relu : .leakyReLU(slope: leakySlope)
+    public func activation(_ kind: HiddenActivation) -> Activation {
+        switch kind {
+        case .relu: .relu
+        case .leakyReLU: .leakyReLU(slope: leakySlope)
+        }
     }
 
     /// The 2-D mixture `data` names, if it names one.
@@ -301,13 +311,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// mixture, whose points are not bounded to [-1, 1].
     public func generatorShape(pixels: Int) -> MLPShape {
         MLPShape(
-            widths: [noiseDim] + gHidden + [pixels], hidden: activation(named: gActivation),
+            widths: [noiseDim] + gHidden + [pixels], hidden: activation(gActivation),
             output: mixture == nil ? .tanh : .identity)
     }
 
     /// pixels → hidden → one logit.
     public func discriminatorShape(pixels: Int) -> MLPShape {
-        MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(named: dActivation), output: .identity)
+        MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(dActivation), output: .identity)
     }
 
     /// The loss as its objective type.

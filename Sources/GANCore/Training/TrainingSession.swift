@@ -150,7 +150,7 @@ public final class TrainingSession<B: ComputeBackend> {
     private func diverged(at step: Int, what: String, notice: (String) -> Void) throws {
         let newest = directory.newestCheckpoint()
         let config = trainer.config
-        guard config.onDivergence == "rollback", rollbacks < config.maxRollbacks, let newest else {
+        guard config.onDivergence == .rollback, rollbacks < config.maxRollbacks, let newest else {
             throw TrainingDiverged(step: step, what: what, lastGoodCheckpoint: newest, rollbacks: rollbacks)
         }
         let loaded = try Checkpoint.load(newest)
