@@ -1,5 +1,6 @@
-// elementwise.cl — bias add, scale, clamp, activations forward and backward, and the
-// per-row interpolation of the WGAN-GP penalty.
+// elementwise.cl — bias add, scale, clamp, division by a device scalar (spectral
+// normalisation), activations forward and backward, and the per-row interpolation of the
+// WGAN-GP penalty.
 //
 // Launch geometry: one work-item per element (bias_add: per element of x), global size
 // = element count exactly, local size chosen by the runtime. Every kernel guards its
@@ -34,6 +35,15 @@ __kernel void clamp_values(__global float* x, const int count, const float lower
     const int i = get_global_id(0);
     if (i >= count) return;
     x[i] = fmin(fmax(x[i], lower), upper);
+}
+
+// x, out are (count), divisor is (1): out[i] = x[i] / divisor[0]
+__kernel void divide(__global const float* x, const int count, __global const float* divisor,
+                     __global float* out)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    out[i] = x[i] / divisor[0];
 }
 
 // x, y are (count): y[i] = f(x[i]); x and y may be the same buffer.

@@ -1,5 +1,5 @@
-// reduce.cl — column sums (bias gradients), row sums, the mean, and the per-row norms of
-// the WGAN-GP gradient penalty.
+// reduce.cl — column sums (bias gradients), row sums, the mean, the per-row norms of
+// the WGAN-GP gradient penalty, and spectral normalisation's norms and gradient.
 //
 // Every reduction has a fixed order that depends only on the sizes and on REDUCE_WG,
 // never on scheduling: the same device and inputs give the same bits.
@@ -95,4 +95,52 @@ void gradient_penalty(__global const float* gradients, const int rows, const int
         norms[r] = norm;
         losses[r] = weight * (norm - 1.0f) * (norm - 1.0f);
     }
+}
+
+// The sum of a work-group's partial sums by a fixed tree; every work-item gets it.
+inline float group_sum(__local float* partial, const int lid, const float value)
+{
+    partial[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = REDUCE_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = partial[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
+
+// x is (count), norm is (1): norm[0] = |x|, and x /= |x| unless |x| is 0.
+// Launch: global = local = REDUCE_WG, one work-group.
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void normalize_vector(__global float* x, const int count, __global float* norm)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    float sum = 0.0f;
+    for (int i = lid; i < count; i += REDUCE_WG) sum += x[i] * x[i];
+    const float length = sqrt(group_sum(partial, lid, sum));
+    if (length > 0.0f)
+        for (int i = lid; i < count; i += REDUCE_WG) x[i] = x[i] / length;
+    if (lid == 0) norm[0] = length;
+}
+
+// gradient, weight are (rows, columns), v is (rows), u is (columns), sigma is (1):
+//   c = sum of gradient * weight;  gradient[r, k] = (gradient[r, k] - c * v[r] * u[k]) / sigma[0]
+// Launch: global = local = REDUCE_WG, one work-group.
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void spectral_norm_gradient(__global float* gradient, __global const float* weight, const int rows,
+                            const int columns, __global const float* v, __global const float* u,
+                            __global const float* sigma)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int count = rows * columns;
+    float sum = 0.0f;
+    for (int i = lid; i < count; i += REDUCE_WG) sum += gradient[i] * weight[i];
+    const float c = group_sum(partial, lid, sum);
+    const float s = sigma[0];
+    for (int i = lid; i < count; i += REDUCE_WG)
+        gradient[i] = (gradient[i] - c * v[i / columns] * u[i % columns]) / s;
 }

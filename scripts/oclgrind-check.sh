@@ -28,7 +28,8 @@ status=0
 # (The catalogue's operations, BackendConformance/Catalogue.swift, less gemm-epilogue.)
 others=()
 for operation in gemm transpose bias-add sum-columns sum-rows mean scale clamp activation-forward \
-    activation-backward objective softmax-cross-entropy adam sgd rmsprop interpolate-rows gradient-penalty \
+    activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
+    interpolate-rows gradient-penalty \
     philox-uniform philox-normal copy fill; do
   others+=(--operation "$operation")
 done

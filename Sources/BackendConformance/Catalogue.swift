@@ -15,7 +15,8 @@ public enum ConformanceCatalogue {
     public static let operations = [
         "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
-        "rmsprop", "interpolate-rows", "gradient-penalty", "philox-uniform", "philox-normal", "copy", "fill",
+        "rmsprop", "normalize", "divide", "spectral-norm-gradient", "interpolate-rows",
+        "gradient-penalty", "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -274,6 +275,32 @@ public enum ConformanceCatalogue {
                              inputs: [random.floats(count, in: -1...1), random.floats(count, in: -0.1...0.1),
                                       random.floats(count, in: 1e-6...1e-3)],
                              outputCounts: [count, count], comparison: pointwise)
+            }
+        case "normalize":
+            // Vectors of any length and scale, and every fourth one all zeros (left as it is).
+            return shapes.enumerated().map { index, shape in
+                let count = shape.0 * shape.1
+                let x = index % 4 == 3 ? [Float](repeating: 0, count: count) : random.floats(count, in: -3...3)
+                return Trial(label: index % 4 == 3 ? "normalize (zeros)" : "normalize", shape: "\(count)", call: .normalize,
+                             inputs: [x], outputCounts: [count, 1], comparison: pointwise)
+            }
+        case "divide":
+            return shapes.map { r, c in
+                Trial(label: "divide by a device scalar", shape: shapeText(r, c), call: .divide,
+                      inputs: [random.floats(r * c, in: -2...2), random.floats(1, in: 0.5...4)], outputCounts: [r * c],
+                      comparison: pointwise)
+            }
+        case "spectral-norm-gradient":
+            return shapes.map { r, c in
+                func unit(_ n: Int) -> [Float] {
+                    let x = random.floats(n, in: -1...1)
+                    let norm = x.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    return x.map { $0 / norm }
+                }
+                return Trial(label: "spectral-norm gradient", shape: shapeText(r, c), call: .spectralNormGradient(rows: r, columns: c),
+                             inputs: [random.floats(r * c, in: -1...1), random.floats(r * c, in: -0.2...0.2), unit(r), unit(c),
+                                      random.floats(1, in: 0.5...3)],
+                             outputCounts: [r * c], comparison: pointwise)
             }
         case "interpolate-rows":
             return shapes.map { r, c in

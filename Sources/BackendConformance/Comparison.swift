@@ -173,6 +173,18 @@ enum Magnitudes {
                 p.indices.map { Double(abs(p[$0])) + Double(abs(p[$0] - reference[0][$0])) },
                 s.indices.map { Double(abs(hyper.decay * s[$0])) + Double(abs((1 - hyper.decay) * g[$0] * g[$0])) },
             ]
+        case .normalize:
+            // Each element is itself over the norm; the norm sums squares.
+            return [reference[0].map { Double(abs($0)) }, [Double(abs(reference[1][0]))]]
+        case .divide:
+            return reference.map(absolute)
+        case .spectralNormGradient(let rows, let columns):
+            // ⟨G, W_sn⟩ sums |G|·|W_sn| terms; each output subtracts c·v·u from G.
+            let (g, w, v, u, sigma) = (input[0], input[1], input[2], input[3], input[4][0])
+            let c = zip(g, w).reduce(0.0) { $0 + Double(abs($1.0 * $1.1)) }
+            return [(0..<(rows * columns)).map { i in
+                (Double(abs(g[i])) + c * Double(abs(v[i / columns] * u[i % columns]))) / Double(abs(sigma))
+            }]
         case .interpolateRows(_, let columns):
             let (real, fake, epsilon) = (input[0], input[1], input[2])
             return [real.indices.map { i in

@@ -49,6 +49,12 @@ public struct Trial: Sendable {
         case sgd(learningRate: Float, momentum: Float)
         /// inputs [p, g, square average]; outputs [p, square average]
         case rmsprop(RMSPropHyperparameters)
+        /// inputs [x]; outputs [x, norm(1)]
+        case normalize
+        /// inputs [x, divisor(1)]; outputs [out]
+        case divide
+        /// inputs [G, W_sn (rows×columns), v(rows), u(columns), σ(1)]; outputs [G]
+        case spectralNormGradient(rows: Int, columns: Int)
         /// inputs [real, fake, epsilon(rows)]; outputs [out]
         case interpolateRows(rows: Int, columns: Int)
         /// inputs [gradients]; outputs [norms(rows), losses(rows), directions]
@@ -192,6 +198,18 @@ extension Trial {
             try backend.rmspropStep(
                 parameters: given[0], gradients: given[1], squareAverage: given[2], count: inputs[0].count, hyper: hyper)
             outputs = [given[0], given[2]]
+        case .normalize:
+            let norm = try fresh(1)
+            try backend.normalize(given[0], count: inputs[0].count, norm: norm)
+            outputs = [given[0], norm]
+        case .divide:
+            outputs = [try fresh(0)]
+            try backend.divide(given[0], count: inputs[0].count, by: given[1], into: outputs[0])
+        case .spectralNormGradient(let rows, let columns):
+            try backend.spectralNormGradient(
+                given[0], normalizedWeight: given[1], rows: rows, columns: columns, left: given[2], right: given[3],
+                sigma: given[4])
+            outputs = [given[0]]
         case .interpolateRows(let rows, let columns):
             outputs = [try fresh(0)]
             try backend.interpolateRows(

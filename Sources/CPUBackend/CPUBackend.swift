@@ -242,6 +242,33 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    // MARK: Spectral normalisation
+
+    public func normalize(_ x: CPUBuffer, count: Int, norm: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(norm, holds: 1, "norm")
+        norm.storage[0] = CPUReference.normalize(x.prefix(count))
+    }
+
+    public func divide(_ x: CPUBuffer, count: Int, by divisor: CPUBuffer, into out: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.divide(x, count: count, divisor: divisor, out: out)
+        for i in 0..<count { out.storage[i] = x.storage[i] / divisor.storage[0] }
+    }
+
+    public func spectralNormGradient(
+        _ gradient: CPUBuffer, normalizedWeight: CPUBuffer, rows: Int, columns: Int, left v: CPUBuffer, right u: CPUBuffer,
+        sigma: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.spectralNormGradient(
+            gradient, normalizedWeight: normalizedWeight, rows: rows, columns: columns, v: v, u: u, sigma: sigma)
+        CPUReference.spectralNormGradient(
+            gradient.prefix(rows * columns), normalizedWeight: normalizedWeight.readOnly, v: UnsafeBufferPointer(v.prefix(rows)),
+            u: UnsafeBufferPointer(u.prefix(columns)), sigma: sigma.storage[0])
+    }
+
     // MARK: Gradient penalty
 
     public func interpolateRows(

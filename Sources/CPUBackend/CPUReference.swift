@@ -210,4 +210,27 @@ public enum CPUReference {
         for c in 0..<g.count { direction[c] = factor * g[c] }
         return (norm, weight * (norm - 1) * (norm - 1))
     }
+
+    // MARK: - Spectral normalisation
+
+    /// Divides x by its 2-norm (unless 0) and returns the norm; sums in Double.
+    public static func normalize<T: BinaryFloatingPoint>(_ x: UnsafeMutableBufferPointer<T>) -> T {
+        let norm = T(x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+        if norm > 0 { for i in x.indices { x[i] /= norm } }
+        return norm
+    }
+
+    /// G ← (G − ⟨G, W_sn⟩·v·uᵀ) / σ for G and W_sn of v.count × u.count (see
+    /// `ComputeBackend.spectralNormGradient`); the inner product sums in Double.
+    public static func spectralNormGradient<T: BinaryFloatingPoint>(
+        _ g: UnsafeMutableBufferPointer<T>, normalizedWeight w: UnsafeBufferPointer<T>, v: UnsafeBufferPointer<T>,
+        u: UnsafeBufferPointer<T>, sigma: T
+    ) {
+        var inner = 0.0
+        for i in g.indices { inner += Double(g[i]) * Double(w[i]) }
+        let c = T(inner)
+        for r in v.indices {
+            for k in u.indices { g[r * u.count + k] = (g[r * u.count + k] - c * v[r] * u[k]) / sigma }
+        }
+    }
 }

@@ -70,6 +70,30 @@ public enum ArgumentChecks {
         }
     }
 
+    /// The checks of `ComputeBackend.divide`.
+    public static func divide<B: BackendBuffer>(_ x: B, count: Int, divisor: B, out: B) throws {
+        try buffers(["x": x, "out": out], hold: count)
+        try buffer(divisor, holds: 1, "the divisor")
+        guard count == 0 || (out !== x && out !== divisor) else {
+            throw BackendError.invalidArgument("divide's out must be a buffer of its own")
+        }
+    }
+
+    /// The checks of `ComputeBackend.spectralNormGradient`.
+    public static func spectralNormGradient<B: BackendBuffer>(
+        _ gradient: B, normalizedWeight: B, rows: Int, columns: Int, v: B, u: B, sigma: B
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try buffers(["the gradient": gradient, "the normalised weight": normalizedWeight], hold: rows * columns)
+        try buffer(v, holds: rows, "v")
+        try buffer(u, holds: columns, "u")
+        try buffer(sigma, holds: 1, "sigma")
+        guard rows * columns == 0 || ![normalizedWeight, v, u, sigma].contains(where: { $0 === gradient }) else {
+            throw BackendError.invalidArgument("the spectral-norm gradient needs a buffer of its own")
+        }
+    }
+
     /// Throws unless RMSProp's hyperparameters are in range.
     public static func rmsprop(_ hyper: RMSPropHyperparameters) throws {
         guard hyper.decay >= 0, hyper.decay < 1, hyper.epsilon > 0 else {

@@ -130,6 +130,24 @@ public protocol ComputeBackend: AnyObject {
         parameters: Buffer, gradients: Buffer, squareAverage: Buffer, count: Int, hyper: RMSPropHyperparameters
     ) throws
 
+    // MARK: Spectral normalisation
+
+    /// norm[0] = ‖x‖₂ of x[0..<count], and x /= ‖x‖₂ unless the norm is 0 (a
+    /// deterministic reduction): a power iteration's step.
+    func normalize(_ x: Buffer, count: Int, norm: Buffer) throws
+
+    /// out[i] = x[i] / divisor[0]: a weight divided by its spectral norm, with the divisor
+    /// on the device. out must not be x.
+    func divide(_ x: Buffer, count: Int, by divisor: Buffer, into out: Buffer) throws
+
+    /// The gradient through W_sn = W / σ with σ = vᵀ·W·u for fixed unit vectors v (rows)
+    /// and u (columns): given G = dL/dW_sn (rows×columns) in `gradient`, replaces it with
+    /// dL/dW = (G − ⟨G, W_sn⟩ · v·uᵀ) / σ. ⟨G, W_sn⟩ is a deterministic reduction.
+    func spectralNormGradient(
+        _ gradient: Buffer, normalizedWeight: Buffer, rows: Int, columns: Int, left v: Buffer, right u: Buffer,
+        sigma: Buffer
+    ) throws
+
     // MARK: Gradient penalty (WGAN-GP)
 
     /// out[r, c] = fake[r, c] + epsilon[r] · (real[r, c] − fake[r, c]): for each row a

@@ -256,6 +256,30 @@ extension OpenCLBackend {
              .float(hyper.learningRate), .float(hyper.decay), .float(hyper.epsilon)])
     }
 
+    public func normalize(_ x: OpenCLBuffer, count: Int, norm: OpenCLBuffer) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try ArgumentChecks.buffer(norm, holds: 1, "norm")
+        let group = tunables.reduceWorkGroup
+        try launch("reduce", "normalize_vector", global: [group], local: [group], [.buffer(x), .int(count), .buffer(norm)])
+    }
+
+    public func divide(_ x: OpenCLBuffer, count: Int, by divisor: OpenCLBuffer, into out: OpenCLBuffer) throws {
+        try ArgumentChecks.divide(x, count: count, divisor: divisor, out: out)
+        try launch("elementwise", "divide", global: [count], [.buffer(x), .int(count), .buffer(divisor), .buffer(out)])
+    }
+
+    public func spectralNormGradient(
+        _ gradient: OpenCLBuffer, normalizedWeight: OpenCLBuffer, rows: Int, columns: Int, left v: OpenCLBuffer,
+        right u: OpenCLBuffer, sigma: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.spectralNormGradient(
+            gradient, normalizedWeight: normalizedWeight, rows: rows, columns: columns, v: v, u: u, sigma: sigma)
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "spectral_norm_gradient", global: [group], local: [group],
+            [.buffer(gradient), .buffer(normalizedWeight), .int(rows), .int(columns), .buffer(v), .buffer(u), .buffer(sigma)])
+    }
+
     public func interpolateRows(
         real: OpenCLBuffer, fake: OpenCLBuffer, epsilon: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer
     ) throws {

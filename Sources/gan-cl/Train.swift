@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "wgan: clip every critic parameter to [-c, c] after each update (default 0.01).") var clip: String?
     @Option(help: "wgan-gp: the gradient penalty's weight λ (default 10).") var gpWeight: String?
     @Option(help: "sgd: momentum (default 0.9).") var momentum: String?
+    @Flag(help: "Spectral normalisation of every discriminator weight, one power iteration per update.") var spectralNorm = false
     @Option(help: "Adam learning rate of both networks (default 2e-4).") var lr: String?
     @Option(help: "Generator learning rate.") var gLr: String?
     @Option(help: "Discriminator learning rate.") var dLr: String?
@@ -70,7 +71,7 @@ struct Train: ParsableCommand {
             ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
-            ("gp-weight", gpWeight), ("momentum", momentum), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
+            ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
             ("d-steps", dSteps), ("real-label", realLabel), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples),
@@ -149,7 +150,7 @@ struct Train: ParsableCommand {
         let total = trainer.totalSteps
         let batches = trainer.order.batchesPerEpoch
         let epochs = (total * settings.dSteps + batches - 1) / batches
-        say("Training on \(backend.name): G \(trainer.generator.summary), D \(trainer.discriminator.summary); loss \(settings.loss.rawValue), optimizer \(settings.optimizer.rawValue), \(settings.dSteps) D update\(settings.dSteps == 1 ? "" : "s") a step")
+        say("Training on \(backend.name): G \(trainer.generator.summary), D \(trainer.discriminator.summary); loss \(settings.loss.rawValue)\(settings.spectralNorm ? " with spectral normalisation of D" : ""), optimizer \(settings.optimizer.rawValue), \(settings.dSteps) D update\(settings.dSteps == 1 ? "" : "s") a step")
         say("\(dataset.summary), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
         var display = ProgressDisplay(totalEpochs: epochs)
         let session = try TrainingSession(

@@ -222,10 +222,11 @@ struct TrainCLITests {
         let data = try SmallDataset()
         let out = try TemporaryDirectory()
         let run = try GANCL.run(["train", "--data", data.path, "--backend", "cpu", "--steps", "2", "--loss", "wgan",
-                                 "--d-steps", "2", "--clip", "0.05", "--out", out.path] + smallRun)
+                                 "--d-steps", "2", "--clip", "0.05", "--spectral-norm", "--out", out.path] + smallRun)
         #expect(run.status == 0, "\(run.stderr)")
         let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.url.appendingPathComponent("config.json"))) as? [String: Any])
         #expect(config["d-steps"] as? Int == 2 && config["clip"] as? Double == 0.05 && config["optimizer"] as? String == "rmsprop")
+        #expect(config["spectral-norm"] as? Bool == true && run.stdout.contains("with spectral normalisation of D"))
         expectOneLineError(try GANCL.run(["train", "--data", data.path, "--loss", "wasserstein"]),
                            "The value 'wasserstein' is invalid for '--loss <loss>'")
         expectOneLineError(try GANCL.run(["train", "--data", data.path, "--optimizer", "adagrad"]), "'adam', 'rmsprop' or 'sgd'")

@@ -11,12 +11,29 @@ struct DoubleMLP {
     var biases: [[Double]]
     let widths: [Int]
     let activations: [Activation]
+    /// Spectral normalisation's fixed vectors (v, u) per layer, when it has them: the layer
+    /// then uses W/σ with σ = vᵀ·W·u.
+    let spectral: [([Double], [Double])?]
 
     init<B: ComputeBackend>(_ model: Sequential<B>) throws {
         widths = [model.inputs] + model.layers.map { $0.outputs }
         activations = model.layers.map { $0.activation }
         weights = try model.layers.map { try model.backend.read(($0 as! Dense<B>).weight.value).map(Double.init) }
         biases = try model.layers.map { try model.backend.read(($0 as! Dense<B>).bias.value).map(Double.init) }
+        spectral = try model.layers.map { layer in
+            try (layer as! Dense<B>).spectralNorm.map {
+                (try model.backend.read($0.v).map(Double.init), try model.backend.read($0.u).map(Double.init))
+            }
+        }
+    }
+
+    /// Layer l's weight as the layer uses it.
+    func effectiveWeight(_ l: Int) -> [Double] {
+        guard let (v, u) = spectral[l] else { return weights[l] }
+        let m = widths[l + 1]
+        var sigma = 0.0
+        for i in v.indices { for j in u.indices { sigma += v[i] * weights[l][i * m + j] * u[j] } }
+        return weights[l].map { $0 / sigma }
     }
 
     /// Each layer's pre-activation z and output y for one row x.
@@ -24,7 +41,8 @@ struct DoubleMLP {
         var h = x, zs: [[Double]] = [], ys: [[Double]] = []
         for l in 0..<weights.count {
             let (n, m) = (widths[l], widths[l + 1])
-            let z = (0..<m).map { j in biases[l][j] + (0..<n).reduce(0.0) { $0 + h[$1] * weights[l][$1 * m + j] } }
+            let w = effectiveWeight(l)
+            let z = (0..<m).map { j in biases[l][j] + (0..<n).reduce(0.0) { $0 + h[$1] * w[$1 * m + j] } }
             h = z.map { CPUReference.activate(activations[l], $0) }
             zs.append(z)
             ys.append(h)
@@ -92,11 +110,15 @@ struct LayerGradientTests {
     /// Sequential's backward (Dense layers with every activation, the activation of the
     /// layer below fused into each input-gradient GEMM) gives dL/dW, dL/db and dL/dx of
     /// L = Σ c ⊙ y for random c, as finite differences of the Double model do.
-    @Test(arguments: [Activation.relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid])
-    func sequentialBackward(hidden: Activation) throws {
+    /// With spectral normalisation the weights' gradients go through σ = vᵀ·W·u too.
+    @Test(arguments: [(Activation.relu, false), (.leakyReLU(slope: 0.2), false), (.tanh, false), (.sigmoid, false),
+                      (.leakyReLU(slope: 0.2), true), (.tanh, true)])
+    func sequentialBackward(hidden: Activation, spectralNorm: Bool) throws {
         let backend = CPUBackend(referenceGEMM: true)
-        let model = try Sequential(backend: backend, shape: MLPShape(widths: [5, 7, 6, 3], hidden: hidden, output: .tanh))
+        let model = try Sequential(
+            backend: backend, shape: MLPShape(widths: [5, 7, 6, 3], hidden: hidden, output: .tanh), spectralNorm: spectralNorm)
         try model.initialize(seed: 11)
+        for _ in 0..<3 { try model.refreshDerivedState(iterate: true) }
         let rows = 4
         let x = Self.randomValues(rows * 5, seed: 1)
         let c = Self.randomValues(rows * 3, seed: 2)
@@ -193,6 +215,29 @@ struct LayerGradientTests {
             let worst = zip(a, b).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-4 * scale, "output \(index): \(worst) apart at scale \(scale)")
         }
+    }
+
+    /// The power iteration finds the largest singular value: σ after 60 iterations against
+    /// a Double power iteration of WᵀW from another start.
+    @Test func spectralNormFindsTheLargestSingularValue() throws {
+        let backend = CPUBackend()
+        let layer = try Dense(backend: backend, inputs: 23, outputs: 11, activation: .identity, spectralNorm: true)
+        var counter: UInt64 = 0
+        try layer.initialize(seed: 3, counter: &counter)
+        for _ in 0..<60 { try layer.refreshDerivedState(iterate: true) }
+        let sigma = Double(try backend.read(layer.spectralNorm!.sigma)[0])
+        let w = try backend.read(layer.weight.value).map(Double.init)
+        var x = [Double](repeating: 1, count: 11)
+        var largest = 0.0
+        for _ in 0..<500 {
+            let wx = (0..<23).map { i in (0..<11).reduce(0.0) { $0 + w[i * 11 + $1] * x[$1] } }
+            let y = (0..<11).map { j in (0..<23).reduce(0.0) { $0 + w[$1 * 11 + j] * wx[$1] } }
+            largest = y.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            x = y.map { $0 / largest }
+        }
+        #expect(abs(sigma - largest.squareRoot()) < 1e-4 * largest.squareRoot(), "σ \(sigma), largest singular value \(largest.squareRoot())")
+        let normalized = try backend.read(layer.spectralNorm!.normalized)
+        #expect(zip(normalized, w).allSatisfy { abs(Double($0) - $1 / sigma) <= 1e-6 * max(abs($1 / sigma), 1) })
     }
 
     /// A critic the second-order pass cannot take is refused with a reason.

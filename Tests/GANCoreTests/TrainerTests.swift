@@ -28,11 +28,14 @@ func smallConfig(seed: UInt64 = 3) -> RunConfig {
 struct TrainerTests {
     /// k steps, a checkpoint through its bytes, a new trainer restored from it, k more
     /// steps: the same bits as 2k steps straight. 2k crosses two epoch boundaries.
-    func resumeIsBitIdentical<B: ComputeBackend>(loss: LossKind = .bce, on makeBackend: () throws -> B) throws {
+    func resumeIsBitIdentical<B: ComputeBackend>(
+        loss: LossKind = .bce, spectralNorm: Bool = false, on makeBackend: () throws -> B
+    ) throws {
         let dataset = syntheticDataset()
         let k = 13
         var config = smallConfig()
         config.loss = loss
+        config.spectralNorm = spectralNorm
         try config.applyLossPreset(except: [])
         config.dSteps = 2
 
@@ -54,7 +57,9 @@ struct TrainerTests {
         let a = try SafetensorsFile.decode(try Checkpoint.encode(straight), path: "straight")
         let b = try SafetensorsFile.decode(try Checkpoint.encode(resumed), path: "resumed")
         let perParameter = 1 + config.makeOptimizer(learningRate: 1).stateNames.count
-        #expect(a.tensors.count == (3 + 2) * 2 * perParameter, "3 G layers and 2 D layers, weight and bias, optimizer state")
+        #expect(a.tensors.count == (3 + 2) * 2 * perParameter + (spectralNorm ? 2 * 2 : 0),
+                "3 G layers and 2 D layers, weight and bias, optimizer state, and D's power-iteration vectors")
+        if spectralNorm { #expect(a.tensor("discriminator.layers.1.spectral_norm.u")?.shape == [1]) }
         for (x, y) in zip(a.tensors, b.tensors) {
             #expect(x.name == y.name)
             #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(x.name) differs")
@@ -75,6 +80,14 @@ struct TrainerTests {
     @Test(arguments: [LossKind.bce, .wganGP])
     func resumeIsBitIdenticalOnOpenCL(loss: LossKind) throws {
         try resumeIsBitIdentical(loss: loss) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
+    /// Spectral normalisation's vectors are checkpointed and σ is recomputed from them on
+    /// resume without another power iteration.
+    @Test(arguments: [LossKind.hinge, .wganGP])
+    func resumeWithSpectralNormIsBitIdentical(loss: LossKind) throws {
+        try resumeIsBitIdentical(loss: loss, spectralNorm: true) { CPUBackend() }
+        try resumeIsBitIdentical(loss: loss, spectralNorm: true) { try OpenCLBackend(deviceSpec: nil) }
     }
 
     /// A log step writes the gradients (for `firstNonFiniteTensor`) and otherwise trains as
@@ -126,6 +139,7 @@ struct TrainerTests {
     func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B, loss: LossKind) throws {
         var config = smallConfig()
         config.loss = loss
+        config.spectralNorm = loss == .hinge
         try config.applyLossPreset(except: [])
         let trainer = try Trainer(backend: backend, config: config, data: syntheticDataset())
         try trainer.step(metrics: true)
@@ -171,6 +185,7 @@ struct TrainerTests {
     func backendsAgreeOnEveryLoss(loss: LossKind) throws {
         var config = smallConfig()
         config.loss = loss
+        config.spectralNorm = loss == .hinge || loss == .lsgan
         try config.applyLossPreset(except: [])
         config.optimizer = .sgd
         config.gLr = 0.01

@@ -62,10 +62,19 @@ public protocol Layer<Backend>: AnyObject {
     var activation: Activation { get }
     /// The layer's parameters, in checkpoint order.
     var parameters: [Parameter<Backend>] { get }
+    /// State that is not trained by gradients but belongs in a checkpoint (spectral
+    /// normalisation's power-iteration vectors), named like parameters.
+    var buffers: [(name: String, shape: [Int], buffer: Backend.Buffer)] { get }
 
     /// Draws the initial parameters from Philox `seed`, starting at `counter` and
     /// advancing it past the blocks used, on the host: every backend starts alike.
     func initialize(seed: UInt64, counter: inout UInt64) throws
+
+    /// Recomputes what derives from the parameters (spectral normalisation's W/σ): with
+    /// `iterate`, after one more power iteration (once per optimizer update); without,
+    /// from the stored vectors as they are (after a checkpoint is restored, so that a
+    /// resumed run computes the same bits as one that never stopped).
+    func refreshDerivedState(iterate: Bool) throws
 
     /// y (rows, outputs) = the layer of x (rows, inputs).
     func forward(_ x: Backend.Buffer, rows: Int, into y: Backend.Buffer) throws
@@ -97,6 +106,11 @@ public protocol SecondOrderLayer<Backend>: Layer {
     /// tangent (rows, inputs) is the input's tangent and delta (rows, outputs) the
     /// backward's dD/d(pre-activation output). The bias's term is zero and not written.
     func storeSecondOrderGradient(tangent: Backend.Buffer, delta: Backend.Buffer, rows: Int) throws
+}
+
+extension Layer {
+    public var buffers: [(name: String, shape: [Int], buffer: Backend.Buffer)] { [] }
+    public func refreshDerivedState(iterate: Bool) throws {}
 }
 
 extension Activation {

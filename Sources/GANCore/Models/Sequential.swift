@@ -50,13 +50,13 @@ public final class Sequential<B: ComputeBackend> {
         self.layers = layers
     }
 
-    /// Dense layers of `shape`.
-    public convenience init(backend: B, shape: MLPShape) throws {
+    /// Dense layers of `shape`, each spectrally normalised with `spectralNorm`.
+    public convenience init(backend: B, shape: MLPShape, spectralNorm: Bool = false) throws {
         guard shape.widths.count >= 2 else { throw GANError("a network needs at least two widths, got \(shape.widths)") }
         try self.init(backend: backend, layers: (0..<shape.layerCount).map { i in
             try Dense(
                 backend: backend, inputs: shape.widths[i], outputs: shape.widths[i + 1],
-                activation: shape.activation(ofLayer: i))
+                activation: shape.activation(ofLayer: i), spectralNorm: spectralNorm)
         })
     }
 
@@ -68,6 +68,11 @@ public final class Sequential<B: ComputeBackend> {
     public func initialize(seed: UInt64) throws {
         var counter: UInt64 = 0
         for layer in layers { try layer.initialize(seed: seed, counter: &counter) }
+    }
+
+    /// Recomputes every layer's derived state (see `Layer.refreshDerivedState`).
+    public func refreshDerivedState(iterate: Bool) throws {
+        for layer in layers { try layer.refreshDerivedState(iterate: iterate) }
     }
 
     /// Makes `optimizer`'s state for every parameter, zeroed.
@@ -169,14 +174,15 @@ public final class Sequential<B: ComputeBackend> {
     // MARK: - Named tensors
 
     /// Every tensor of the model's state, named for checkpoints: `<prefix>.layers.<i>.<name>`
-    /// and the optimizer's state under `optimizer.<prefix>.layers.<i>.<name>.<state>`.
+    /// for parameters and buffers, and the optimizer's state under
+    /// `optimizer.<prefix>.layers.<i>.<name>.<state>`.
     public func namedTensors(prefix: String) -> [(name: String, shape: [Int], buffer: B.Buffer)] {
         layers.enumerated().flatMap { i, layer in
             layer.parameters.flatMap { parameter -> [(name: String, shape: [Int], buffer: B.Buffer)] in
                 let base = "\(prefix).layers.\(i).\(parameter.name)"
                 return [(base, parameter.shape, parameter.value)]
                     + parameter.state.map { ("optimizer.\(base).\($0.name)", parameter.shape, $0.buffer) }
-            }
+            } + layer.buffers.map { ("\(prefix).layers.\(i).\($0.name)", $0.shape, $0.buffer) }
         }
     }
 

@@ -128,7 +128,7 @@ public enum Checkpoint {
         }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
         try restore(trainer.discriminator, prefix: "discriminator", from: loaded, includeOptimizer: true)
-        trainer.restore(loaded.state)
+        try trainer.restore(loaded.state)
     }
 
     /// The generator of a checkpoint, ready to sample.

@@ -75,6 +75,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var gpWeight: Float = 10
     /// SGD's momentum.
     public var momentum: Float = 0.9
+    /// Spectral normalisation of every discriminator weight (one power iteration per update).
+    public var spectralNorm = false
     public var gLr: Float = 2e-4
     public var dLr: Float = 2e-4
     public var beta1: Float = 0.5
@@ -111,7 +113,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.keepCheckpoints, &keepCheckpoints); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
         try read(.dHidden, &dHidden); try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
         try read(.leakySlope, &leakySlope); try read(.loss, &loss); try read(.optimizer, &optimizer)
-        try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
+        try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum)
+        try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
@@ -124,7 +127,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case logEvery = "log-every", sampleEvery = "sample-every", checkpointEvery = "checkpoint-every"
         case keepCheckpoints = "keep-checkpoints", noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
-        case loss, optimizer, clip, gpWeight = "gp-weight", momentum
+        case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
@@ -188,6 +191,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
             }
             return parsed
         }
+        func flag() throws -> Bool {
+            switch value {
+            case .boolean(let b): return b
+            case .string("true"): return true
+            case .string("false"): return false
+            default: throw fail("true or false")
+            }
+        }
         func choice<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
             let s = try text()
             guard let v = T(rawValue: s) else {
@@ -222,6 +233,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "clip": clip = try number(0...100, open: true)
         case "gp-weight": gpWeight = try number(0...1000, open: true)
         case "momentum": momentum = try number(0...0.999_999)
+        case "spectral-norm": spectralNorm = try flag()
         case "lr":
             gLr = try number(0...1, open: true)
             dLr = gLr

@@ -107,7 +107,8 @@ public final class Trainer<B: ComputeBackend> {
         batch = config.batchSize
         let pixels = data.features
         generator = try Sequential(backend: backend, shape: config.generatorShape(pixels: pixels))
-        discriminator = try Sequential(backend: backend, shape: config.discriminatorShape(pixels: pixels))
+        discriminator = try Sequential(
+            backend: backend, shape: config.discriminatorShape(pixels: pixels), spectralNorm: config.spectralNorm)
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
@@ -138,15 +139,17 @@ public final class Trainer<B: ComputeBackend> {
         try generator.initialize(seed: initKey)
         try discriminator.initialize(seed: initKey ^ 0xD15C)
         if let clip = objective.clip { try clipDiscriminator(clip) }
+        try discriminator.refreshDerivedState(iterate: true)
     }
 
     /// Generator updates in the whole run.
     public var totalSteps: Int { config.totalSteps(batchesPerEpoch: order.batchesPerEpoch) }
 
-    /// Continues from a checkpoint's state (its tensors are written separately).
-    public func restore(_ restored: TrainingState) {
+    /// Continues from a checkpoint's state (its tensors are written first).
+    public func restore(_ restored: TrainingState) throws {
         state = restored
         permutation = order.permutation(epoch: restored.epoch)
+        try discriminator.refreshDerivedState(iterate: false)
     }
 
     /// Multiplies both learning rates by `factor` (after a rollback).
@@ -225,6 +228,8 @@ public final class Trainer<B: ComputeBackend> {
                 addToStored: penalty != nil, keepGradients: logStep),
             inputGradient: false)
         if let clip = objective.clip { try clipDiscriminator(clip) }
+        // One power iteration per update (spectral normalisation), for the next use of D.
+        try discriminator.refreshDerivedState(iterate: true)
     }
 
     private func generatorUpdate(logStep: Bool) throws {
