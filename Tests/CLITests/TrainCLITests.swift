@@ -218,6 +218,25 @@ struct TrainCLITests {
         expectOneLineError(try GANCL.run(["train", "--resume", out.path, "--loss", "bce"]), "--loss cannot change when resuming")
     }
 
+    /// A checkpoint written before models were made of layers (commit b579da8: ring8,
+    /// G and D with one hidden layer of 8, 3 steps) still samples, evaluates and resumes.
+    @Test func checkpointsFromBeforeLayersKeepWorking() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/ring8-before-layers.safetensors")
+        let run = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: "\(run.path)/checkpoints", withIntermediateDirectories: true)
+        let checkpoint = "\(run.path)/checkpoints/step-000003.safetensors"
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: checkpoint)
+        let sample = try GANCL.run(["sample", "--checkpoint", checkpoint, "--count", "50", "--out", "\(run.path)/s.svg", "--backend", "cpu"])
+        #expect(sample.status == 0, "\(sample.stderr)")
+        let eval = try GANCL.run(["eval", "--checkpoint", checkpoint, "--backend", "cpu", "--out", "\(run.path)/eval.json"])
+        #expect(eval.status == 0 && eval.stdout.contains("modes covered"), "\(eval.stdout)\(eval.stderr)")
+        let resumed = try GANCL.run(["train", "--resume", run.path, "--steps", "5", "--backend", "cpu"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("Resuming") && resumed.stdout.contains("loss bce"), "\(resumed.stderr)")
+        let written = try SafetensorsFile.read("\(run.path)/checkpoints/step-000005.safetensors")
+        #expect(written.tensor("optimizer.discriminator.layers.1.weight.m")?.shape == [8, 1])
+    }
+
     @Test func lossFlagsAreCheckedAndWinOverTheRecipe() throws {
         let data = try SmallDataset()
         let out = try TemporaryDirectory()

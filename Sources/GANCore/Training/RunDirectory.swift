@@ -32,10 +32,12 @@ public final class RunDirectory {
         try probe()
     }
 
-    /// Opens an existing run directory to resume it.
+    /// Opens an existing run directory to resume it (making its samples/ again if it
+    /// was removed).
     public init(existing path: String) throws {
         guard isDirectory(path) else { throw GANError("--resume: \(path) is not a run directory") }
         self.path = path
+        try Self.makeDirectories("\(path)/samples", for: path)
         try probe()
     }
 
