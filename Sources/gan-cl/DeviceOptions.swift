@@ -21,3 +21,4 @@ extension HiddenActivation: ExpressibleByArgument {}
 extension DivergencePolicy: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
+extension ModelPreset: ExpressibleByArgument {}

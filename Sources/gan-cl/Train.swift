@@ -34,6 +34,8 @@ struct Train: ParsableCommand {
     @Option(help: "Write a sample grid every N steps (default 500).") var sampleEvery: String?
     @Option(help: "Write a checkpoint every N steps (default 1000).") var checkpointEvery: String?
     @Option(help: "Checkpoints to keep (default 3).") var keepCheckpoints: String?
+    @Option(help: "Model preset: mlp (G 100→128→256→512→1024→data, D data→1024→512→256→128→1) or toy (noise 2, four hidden layers of 128 on both sides); its widths fill the width flags not given (default toy for 2-D data, else mlp).")
+    var model: ModelPreset?
     @Option(help: "Noise dimensions (default 100).") var noiseDim: String?
     @Option(help: "Generator hidden widths (default 128,256,512,1024).") var gHidden: String?
     @Option(help: "Discriminator hidden widths (default 1024,512,256,128).") var dHidden: String?
@@ -68,7 +70,7 @@ struct Train: ParsableCommand {
         let all: [(String, String?)] = [
             ("data", data), ("epochs", epochs), ("steps", steps), ("batch-size", batchSize), ("backend", target.backend?.rawValue),
             ("device", target.device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
-            ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("noise-dim", noiseDim),
+            ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("model", model?.rawValue), ("noise-dim", noiseDim),
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
@@ -104,8 +106,7 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
             given.insert(key)
         }
-        try settings.applyMixturePreset(except: given)
-        try settings.applyLossPreset(except: given)
+        try settings.applyPresets(except: given)
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
         let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)

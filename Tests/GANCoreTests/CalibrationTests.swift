@@ -109,8 +109,7 @@ struct RingLearningTests {
         var config = RunConfig()
         config.data = "ring8"
         config.loss = loss
-        try config.applyMixturePreset(except: [])
-        try config.applyLossPreset(except: [])
+        try config.applyPresets(except: [])
         config.seed = seed
         let data = try loadDataset("ring8", seed: config.seed)
         let trainer = try Trainer(backend: CPUBackend(), config: config, data: data)

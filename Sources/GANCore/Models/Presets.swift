@@ -30,7 +30,9 @@ public struct MLPShape: Equatable, Sendable, CustomStringConvertible {
 /// `toy` (the small MLP for 2-D mixtures) and the reference classifier. A run's config
 /// starts from its preset's widths; flags change them.
 public enum ModelPreset: String, Codable, CaseIterable, Sendable {
+    /// G noise 100 → 128 → 256 → 512 → 1024 → data, D data → 1024 → 512 → 256 → 128 → 1.
     case mlp
+    /// G noise 2 → 4 × 128 → data, D data → 4 × 128 → 1.
     case toy
 
     /// The generator's noise width and hidden widths, and the discriminator's hidden widths.

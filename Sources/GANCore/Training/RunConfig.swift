@@ -58,6 +58,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var sampleEvery = 500
     public var checkpointEvery = 1000
     public var keepCheckpoints = 3
+    /// The model preset whose widths fill `noise-dim`, `g-hidden` and `d-hidden` where
+    /// they are not given: `toy` for a 2-D mixture, `mlp` otherwise.
+    public var model = ModelPreset.mlp
     public var noiseDim = ModelPreset.mlp.noiseDim
     public var gHidden = ModelPreset.mlp.generatorHidden
     public var dHidden = ModelPreset.mlp.discriminatorHidden
@@ -110,7 +113,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         device = try c.decodeIfPresent(String.self, forKey: .device); try read(.seed, &seed)
         out = try c.decodeIfPresent(String.self, forKey: .out); try read(.logEvery, &logEvery)
         try read(.sampleEvery, &sampleEvery); try read(.checkpointEvery, &checkpointEvery)
-        try read(.keepCheckpoints, &keepCheckpoints); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
+        try read(.keepCheckpoints, &keepCheckpoints); try read(.model, &model); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
         try read(.dHidden, &dHidden); try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
         try read(.leakySlope, &leakySlope); try read(.loss, &loss); try read(.optimizer, &optimizer)
         try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum)
@@ -125,7 +128,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, epochs, steps, batchSize = "batch-size", backend, device, seed, out
         case logEvery = "log-every", sampleEvery = "sample-every", checkpointEvery = "checkpoint-every"
-        case keepCheckpoints = "keep-checkpoints", noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
+        case keepCheckpoints = "keep-checkpoints", model, noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
@@ -222,6 +225,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "sample-every": sampleEvery = try integer()
         case "checkpoint-every": checkpointEvery = try integer()
         case "keep-checkpoints": keepCheckpoints = try integer()
+        case "model": model = try choice(ModelPreset.self)
         case "noise-dim": noiseDim = try integer()
         case "g-hidden": gHidden = try widths()
         case "d-hidden": dHidden = try widths()
@@ -256,13 +260,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
     // MARK: - The 2-D preset
 
     /// The recipe for a 2-D mixture (`--data ring8` or `grid25`), taken for every key
-    /// the user did not set: a small MLP on both sides (noise 2, four hidden layers of
-    /// 128), batches of 256 and a fixed number of steps; the optimiser and losses are the
-    /// image defaults. Chosen on ring8 and grid25 (benchmarks/README.md).
+    /// the user did not set: the `toy` model, batches of 256 and a fixed number of steps;
+    /// the optimiser and losses are the image defaults. Chosen on ring8 and grid25
+    /// (benchmarks/README.md).
     public static let mixturePreset: [(key: String, value: ConfigValue)] = [
-        ("noise-dim", .integer(ModelPreset.toy.noiseDim)),
-        ("g-hidden", .list(ModelPreset.toy.generatorHidden.map { .integer($0) })),
-        ("d-hidden", .list(ModelPreset.toy.discriminatorHidden.map { .integer($0) })), ("batch-size", .integer(256)),
+        ("model", .string(ModelPreset.toy.rawValue)), ("batch-size", .integer(256)),
         ("steps", .integer(5000)), ("log-every", .integer(100)), ("sample-every", .integer(500)),
         ("checkpoint-every", .integer(1000)), ("eval-every", .integer(1000)),
     ]
@@ -276,6 +278,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
             if key == "steps", given.contains("epochs") { continue }
             try set(key, value, source: "the 2-D preset")
         }
+    }
+
+    /// Applies the 2-D preset (for a mixture), then the model preset's widths, then the
+    /// loss's recipe, each to the keys not `given`: what a new run does with its flags.
+    public mutating func applyPresets(except given: Set<String>) throws {
+        try applyMixturePreset(except: given)
+        for (key, value) in [
+            ("noise-dim", ConfigValue.integer(model.noiseDim)),
+            ("g-hidden", .list(model.generatorHidden.map { .integer($0) })),
+            ("d-hidden", .list(model.discriminatorHidden.map { .integer($0) })),
+        ] where !given.contains(key) {
+            try set(key, value, source: "the \(model.rawValue) preset")
+        }
+        try applyLossPreset(except: given)
     }
 
     // MARK: - The losses' recipes
