@@ -135,13 +135,21 @@ struct TrainerTests {
     }
 
     /// A step allocates no buffers and reads nothing back unless asked for metrics, with
-    /// every loss.
-    func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B, loss: LossKind) throws {
+    /// every loss, on images (a small mlp) and, with `toy`, on ring8 with the toy preset.
+    func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B, loss: LossKind, toy: Bool = false) throws {
         var config = smallConfig()
         config.loss = loss
         config.spectralNorm = loss == .hinge
+        if toy {
+            config = RunConfig()
+            config.data = "ring8"
+            config.loss = loss
+            try config.applyPresets(except: [])
+            config.batchSize = 32
+        }
         try config.applyLossPreset(except: [])
-        let trainer = try Trainer(backend: backend, config: config, data: syntheticDataset())
+        let data: any Dataset = toy ? try loadDataset("ring8", seed: 1) : syntheticDataset()
+        let trainer = try Trainer(backend: backend, config: config, data: data)
         try trainer.step(metrics: true)
         let before = backend.statistics
         for _ in 0..<50 { try trainer.step(metrics: false) }
@@ -174,6 +182,12 @@ struct TrainerTests {
     @Test(arguments: LossKind.allCases)
     func stepsAllocateAndReadNothingOnOpenCL(loss: LossKind) throws {
         try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss)
+    }
+
+    @Test(arguments: LossKind.allCases)
+    func toyPresetStepsAllocateAndReadNothing(loss: LossKind) throws {
+        try stepsAllocateAndReadNothing(CPUBackend(), loss: loss, toy: true)
+        try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss, toy: true)
     }
 
     /// The same run on the CPU backend and on OpenCL stays close (not bit for bit: the
