@@ -281,7 +281,7 @@ public enum ConformanceCatalogue {
             return shapes.enumerated().map { index, shape in
                 let count = shape.0 * shape.1
                 let x = index % 4 == 3 ? [Float](repeating: 0, count: count) : random.floats(count, in: -3...3)
-                return Trial(label: index % 4 == 3 ? "normalize (zeros)" : "normalize", shape: "\(count)", call: .normalize,
+                return Trial(label: index % 4 == 3 ? "normalize (zeros)" : "normalize", shape: shapeText(shape.0, shape.1), call: .normalize,
                              inputs: [x], outputCounts: [count, 1], comparison: pointwise)
             }
         case "divide":
