@@ -6,8 +6,6 @@ import ComputeBackend
 /// evaluates (`ComputeBackend.objective`); D's loss is the mean of its real term plus
 /// the mean of its fake term, G's the mean of its term.
 public protocol GANObjective: Sendable {
-    /// The `--loss` name.
-    var name: LossKind { get }
     var real: LogitObjective { get }
     var fake: LogitObjective { get }
     var generator: LogitObjective { get }
@@ -44,7 +42,6 @@ public enum LossKind: String, Codable, CaseIterable, Sendable {
 public struct BinaryCrossEntropy: GANObjective {
     public var realLabel: Float
     public init(realLabel: Float) { self.realLabel = realLabel }
-    public var name: LossKind { .bce }
     public var real: LogitObjective { .crossEntropy(target: realLabel) }
     public var fake: LogitObjective { .crossEntropy(target: 0) }
     public var generator: LogitObjective { .crossEntropy(target: 1) }
@@ -56,7 +53,6 @@ public struct BinaryCrossEntropy: GANObjective {
 public struct Wasserstein: GANObjective {
     public var clipValue: Float
     public init(clip: Float) { clipValue = clip }
-    public var name: LossKind { .wgan }
     public var real: LogitObjective { .wasserstein(sign: -1) }
     public var fake: LogitObjective { .wasserstein(sign: 1) }
     public var generator: LogitObjective { .wasserstein(sign: -1) }
@@ -70,7 +66,6 @@ public struct Wasserstein: GANObjective {
 public struct WassersteinGradientPenalty: GANObjective {
     public var weight: Float
     public init(weight: Float) { self.weight = weight }
-    public var name: LossKind { .wganGP }
     public var real: LogitObjective { .wasserstein(sign: -1) }
     public var fake: LogitObjective { .wasserstein(sign: 1) }
     public var generator: LogitObjective { .wasserstein(sign: -1) }
@@ -82,7 +77,6 @@ public struct WassersteinGradientPenalty: GANObjective {
 /// E[max(0, 1 + D(G(z)))], G minimises −E[D(G(z))].
 public struct Hinge: GANObjective {
     public init() {}
-    public var name: LossKind { .hinge }
     public var real: LogitObjective { .hinge(sign: 1) }
     public var fake: LogitObjective { .hinge(sign: -1) }
     public var generator: LogitObjective { .wasserstein(sign: -1) }
@@ -92,7 +86,6 @@ public struct Hinge: GANObjective {
 /// G minimises ½E[(D(G(z)) − 1)²].
 public struct LeastSquares: GANObjective {
     public init() {}
-    public var name: LossKind { .lsgan }
     public var real: LogitObjective { .leastSquares(target: 1) }
     public var fake: LogitObjective { .leastSquares(target: 0) }
     public var generator: LogitObjective { .leastSquares(target: 1) }
