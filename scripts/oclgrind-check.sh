@@ -29,7 +29,7 @@ status=0
 others=()
 for operation in gemm transpose bias-add sum-columns sum-rows mean scale clamp activation-forward \
     activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
-    interpolate-rows gradient-penalty \
+    interpolate-rows gradient-penalty im2col col2im batch-norm-statistics batch-norm-forward batch-norm-backward \
     philox-uniform philox-normal copy fill; do
   others+=(--operation "$operation")
 done

@@ -16,7 +16,8 @@ public enum ConformanceCatalogue {
         "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "interpolate-rows",
-        "gradient-penalty", "philox-uniform", "philox-normal", "copy", "fill",
+        "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
+        "batch-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -55,6 +56,46 @@ public enum ConformanceCatalogue {
                 (1, 1), (1, 7), (7, 1), (7, 13), (13, 7), (31, 33), (64, 64), (65, 63), (129, 257), (257, 129),
                 (1, 1000), (1000, 1), (100, 784), (64, 1024), (256, 1024), (1000, 1000), (3, 100_003),
                 (100_003, 3), (2, 65_537), (511, 513), (1024, 784),
+            ]
+        }
+    }
+
+    /// Convolution geometries: 1×1 images, one channel, odd sizes, strides 1–3, padding
+    /// 0–2, kernels 1–5, batch 1, one-row and one-column images, and the dcgan preset's
+    /// layers (D's convolutions, and G's transposed ones as the convolutions they invert).
+    static func convolutionShapes(_ size: ConformanceSize) -> [ConvolutionGeometry] {
+        typealias G = ConvolutionGeometry
+        switch size {
+        case .quick:
+            return [
+                G(batch: 1, height: 5, width: 5, channels: 1, kernel: 3, stride: 1, padding: 1),
+                G(batch: 2, height: 7, width: 6, channels: 3, kernel: 3, stride: 2, padding: 1),
+                G(batch: 1, height: 9, width: 11, channels: 2, kernel: 5, stride: 2, padding: 2),
+                G(batch: 2, height: 6, width: 6, channels: 4, kernel: 4, stride: 2, padding: 1),
+            ]
+        case .full:
+            return [
+                G(batch: 1, height: 1, width: 1, channels: 1, kernel: 1, stride: 1, padding: 0),
+                G(batch: 1, height: 5, width: 5, channels: 1, kernel: 3, stride: 1, padding: 1),
+                G(batch: 2, height: 7, width: 7, channels: 3, kernel: 3, stride: 1, padding: 0),
+                G(batch: 1, height: 28, width: 28, channels: 1, kernel: 4, stride: 2, padding: 1),
+                G(batch: 3, height: 14, width: 14, channels: 64, kernel: 4, stride: 2, padding: 1),
+                G(batch: 2, height: 28, width: 28, channels: 1, kernel: 4, stride: 2, padding: 1),
+                G(batch: 1, height: 9, width: 11, channels: 2, kernel: 5, stride: 2, padding: 2),
+                G(batch: 4, height: 6, width: 5, channels: 7, kernel: 2, stride: 2, padding: 0),
+                G(batch: 1, height: 3, width: 3, channels: 5, kernel: 3, stride: 1, padding: 2),
+                G(batch: 2, height: 8, width: 8, channels: 3, kernel: 1, stride: 1, padding: 0),
+                G(batch: 2, height: 8, width: 8, channels: 3, kernel: 1, stride: 2, padding: 0),
+                G(batch: 1, height: 13, width: 17, channels: 4, kernel: 3, stride: 2, padding: 1),
+                G(batch: 5, height: 4, width: 4, channels: 16, kernel: 4, stride: 1, padding: 0),
+                G(batch: 1, height: 10, width: 10, channels: 1, kernel: 5, stride: 1, padding: 2),
+                G(batch: 3, height: 5, width: 7, channels: 9, kernel: 2, stride: 1, padding: 1),
+                G(batch: 1, height: 31, width: 29, channels: 3, kernel: 3, stride: 3, padding: 1),
+                G(batch: 2, height: 12, width: 12, channels: 8, kernel: 4, stride: 2, padding: 1),
+                G(batch: 1, height: 1, width: 9, channels: 2, kernel: 1, stride: 1, padding: 0),
+                G(batch: 1, height: 6, width: 1, channels: 2, kernel: 3, stride: 1, padding: 1),
+                G(batch: 2, height: 14, width: 14, channels: 64, kernel: 4, stride: 2, padding: 1),
+                G(batch: 64, height: 7, width: 7, channels: 128, kernel: 3, stride: 1, padding: 1),
             ]
         }
     }
@@ -321,6 +362,58 @@ public enum ConformanceCatalogue {
                 return Trial(label: "gradient penalty λ=10", shape: shapeText(r, c),
                              call: .gradientPenalty(rows: r, columns: c, weight: 10, scale: 1 / Float(r)),
                              inputs: [g], outputCounts: [r, r, r * c], comparison: pointwise)
+            }
+        case "im2col":
+            return convolutionShapes(size).map { g in
+                Trial(label: "im2col", shape: "\(g)", call: .im2col(g), inputs: [random.floats(g.imageElements, in: -2...2)],
+                      outputCounts: [g.positions * g.patchSize], comparison: .bitExact)
+            }
+        case "col2im":
+            return convolutionShapes(size).map { g in
+                Trial(label: "col2im", shape: "\(g)", call: .col2im(g),
+                      inputs: [random.floats(g.positions * g.patchSize, in: -2...2)], outputCounts: [g.imageElements],
+                      comparison: pointwise)
+            }
+        case "batch-norm-statistics", "batch-norm-forward", "batch-norm-backward":
+            // Columns with offsets of their own (the mean must come off before the squares),
+            // two groups on every other shape with even rows; running averages on the rest.
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let groups = index % 2 == 0 && r % 2 == 0 ? 2 : 1
+                let offsets = random.floats(c, in: -3...3)
+                let noise = random.floats(r * c, in: -2...2)
+                let x = noise.indices.map { offsets[$0 % c] + noise[$0] * Float(1 + ($0 / max(c, 1)) % 3) }
+                let text = shapeText(r, c) + (groups > 1 ? " in 2 groups" : "")
+                let epsilon: Float = 1e-5
+                switch operation {
+                case "batch-norm-statistics":
+                    let momentum: Float? = groups == 1 ? 0.1 : nil
+                    return Trial(label: "batch-norm statistics" + (momentum == nil ? "" : " + running"), shape: text,
+                                 call: .batchNormStatistics(rows: r, columns: c, groups: groups, momentum: momentum),
+                                 inputs: [x] + (momentum == nil ? [] : [random.floats(c, in: -1...1), random.floats(c, in: 0.5...2)]),
+                                 outputCounts: [groups * c, groups * c] + (momentum == nil ? [] : [c, c]), comparison: pointwise)
+                case "batch-norm-forward":
+                    let activation = activations[index % activations.count]
+                    let (mean, variance) = x.withUnsafeBufferPointer {
+                        CPUReference.batchNormStatistics($0, rows: r, columns: c, groups: groups)
+                    }
+                    return Trial(label: "batch-norm forward + \(activation)", shape: text,
+                                 call: .batchNormForward(rows: r, columns: c, groups: groups, epsilon: epsilon, activation: activation),
+                                 inputs: [x, mean, variance, random.floats(c, in: -2...2), random.floats(c, in: -1...1)],
+                                 outputCounts: [r * c], comparison: pointwise)
+                default:
+                    let below = activations[index % 3]
+                    // x as the output of the layer below: LeakyReLU's negatives scaled down.
+                    let input = below == .identity ? x : x.map { CPUReference.activate(below, $0) }
+                    let (mean, variance) = input.withUnsafeBufferPointer {
+                        CPUReference.batchNormStatistics($0, rows: r, columns: c, groups: groups)
+                    }
+                    return Trial(label: "batch-norm backward, below \(below)", shape: text,
+                                 call: .batchNormBackward(rows: r, columns: c, groups: groups, epsilon: epsilon, below: below),
+                                 inputs: [input, random.floats(r * c, in: -1...1), mean, variance, random.floats(c, in: -2...2)],
+                                 outputCounts: [c, c, r * c], comparison: pointwise)
+                }
             }
         case "philox-uniform", "philox-normal":
             return randomCounts(size).enumerated().map { index, count in

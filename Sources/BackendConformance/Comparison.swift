@@ -210,6 +210,66 @@ enum Magnitudes {
                     return (1 + Double(abs(objective.parameter))) * Double(abs(gradientScale))
                 },
             ]
+        case .im2col:
+            return reference.map(absolute)
+        case .col2im(let geometry):
+            // Each element sums |entries|: col2im of the magnitudes.
+            var sums = [Double](repeating: 0, count: geometry.imageElements)
+            input[0].map { Double(abs($0)) }.withUnsafeBufferPointer { columns in
+                sums.withUnsafeMutableBufferPointer { CPUReference.col2im(columns, geometry: geometry, into: $0) }
+            }
+            return [sums]
+        case .batchNormStatistics(let rows, let columns, let groups, let momentum):
+            // The mean scales as the mean of |x|; the variance as the mean of (|x| + |mean|)².
+            let x = input[0], per = max(rows / groups, 1)
+            var meanScale = [Double](repeating: 0, count: groups * columns), varianceScale = meanScale
+            for g in 0..<groups {
+                for c in 0..<columns {
+                    let mu = Double(abs(reference[0][g * columns + c]))
+                    for r in (g * per)..<min((g + 1) * per, rows) {
+                        let v = Double(abs(x[r * columns + c]))
+                        meanScale[g * columns + c] += v / Double(per)
+                        varianceScale[g * columns + c] += (v + mu) * (v + mu) / Double(per)
+                    }
+                }
+            }
+            guard let momentum else { return [meanScale, varianceScale] }
+            let m = Double(momentum), unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
+            return [meanScale, varianceScale,
+                    (0..<columns).map { (1 - m) * Double(abs(input[1][$0])) + m * meanScale[$0] },
+                    (0..<columns).map { (1 - m) * Double(abs(input[2][$0])) + m * unbias * varianceScale[$0] }]
+        case .batchNormForward(let rows, let columns, let groups, let epsilon, _):
+            // |γ|·(|x| + |mean|)·s + |β|, the scale before f (whose slope is at most 1).
+            let (x, mean, variance, gamma, beta) = (input[0], input[1], input[2], input[3], input[4])
+            let per = max(rows / groups, 1)
+            return [(0..<(rows * columns)).map { i in
+                let c = i % columns, g = i / columns / per
+                let s = 1 / (Double(variance[g * columns + c]) + Double(epsilon)).squareRoot()
+                return Double(abs(gamma[c])) * (Double(abs(x[i])) + Double(abs(mean[g * columns + c]))) * s + Double(abs(beta[c]))
+            }]
+        case .batchNormBackward(let rows, let columns, let groups, let epsilon, let below):
+            // The sums of |dz| and |dz·x̂|; dx as |f'|·|γ|·s/N·(N·|dz| + Σ|dz| + |x̂|·Σ|dz·x̂|).
+            let (x, dz, mean, variance, gamma) = (input[0], input[1], input[2], input[3], input[4])
+            let per = max(rows / groups, 1)
+            var sumDz = [Double](repeating: 0, count: groups * columns), sumDzXhat = sumDz
+            func xhat(_ i: Int) -> Double {
+                let c = i % columns, g = i / columns / per
+                let s = 1 / (Double(variance[g * columns + c]) + Double(epsilon)).squareRoot()
+                return abs(Double(x[i]) - Double(mean[g * columns + c])) * s
+            }
+            for i in 0..<(rows * columns) {
+                let j = (i / columns / per) * columns + i % columns
+                sumDz[j] += Double(abs(dz[i]))
+                sumDzXhat[j] += Double(abs(dz[i])) * xhat(i)
+            }
+            let totals = (0..<columns).map { c in (0..<groups).reduce((0.0, 0.0)) { ($0.0 + sumDzXhat[$1 * columns + c], $0.1 + sumDz[$1 * columns + c]) } }
+            return [totals.map { $0.0 }, totals.map { $0.1 }, (0..<(rows * columns)).map { i in
+                let c = i % columns, g = i / columns / per, j = g * columns + c
+                let s = 1 / (Double(variance[j]) + Double(epsilon)).squareRoot()
+                let n = Double(per)
+                return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
+                    * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
+            }]
         case .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .copyRange, .fill:
             return reference.map(absolute)
         }

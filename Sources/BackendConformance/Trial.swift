@@ -72,6 +72,17 @@ public struct Trial: Sendable {
         case objectiveHalves(first: LogitObjective, second: LogitObjective, split: Int, gradientScale: Float)
         /// inputs []; outputs [x]
         case fill(Float)
+        /// inputs [images]; outputs [columns]
+        case im2col(ConvolutionGeometry)
+        /// inputs [columns]; outputs [images]
+        case col2im(ConvolutionGeometry)
+        /// inputs [x] (and [x, running mean, running variance] with a momentum); outputs
+        /// [mean, variance] (and the two running averages)
+        case batchNormStatistics(rows: Int, columns: Int, groups: Int, momentum: Float?)
+        /// inputs [x, mean, variance, gamma, beta]; outputs [y]
+        case batchNormForward(rows: Int, columns: Int, groups: Int, epsilon: Float, activation: Activation)
+        /// inputs [x, dz, mean, variance, gamma]; outputs [gamma gradient, beta gradient, dx]
+        case batchNormBackward(rows: Int, columns: Int, groups: Int, epsilon: Float, below: Activation)
     }
 
     /// How results are compared with the reference.
@@ -243,6 +254,29 @@ extension Trial {
         case .fill(let value):
             outputs = [try fresh(0)]
             try backend.fill(outputs[0], with: value, count: outputCounts[0])
+        case .im2col(let geometry):
+            outputs = [try fresh(0)]
+            try backend.im2col(given[0], geometry: geometry, into: outputs[0])
+        case .col2im(let geometry):
+            outputs = [try fresh(0)]
+            try backend.col2im(given[0], geometry: geometry, into: outputs[0])
+        case .batchNormStatistics(let rows, let columns, let groups, let momentum):
+            let mean = try fresh(0), variance = try fresh(1)
+            try backend.batchNormStatistics(
+                given[0], rows: rows, columns: columns, groups: groups, mean: mean, variance: variance,
+                running: momentum.map { (given[1], given[2], $0) })
+            outputs = [mean, variance] + (momentum == nil ? [] : [given[1], given[2]])
+        case .batchNormForward(let rows, let columns, let groups, let epsilon, let activation):
+            outputs = [try fresh(0)]
+            try backend.batchNormForward(
+                given[0], rows: rows, columns: columns, groups: groups, mean: given[1], variance: given[2],
+                epsilon: epsilon, gamma: given[3], beta: given[4], activation: activation, into: outputs[0])
+        case .batchNormBackward(let rows, let columns, let groups, let epsilon, let below):
+            outputs = [try fresh(0), try fresh(1), try fresh(2)]
+            try backend.batchNormBackward(
+                given[0], outputGradient: given[1], rows: rows, columns: columns, groups: groups, mean: given[2],
+                variance: given[3], epsilon: epsilon, gamma: given[4], gammaGradient: outputs[0],
+                betaGradient: outputs[1], inputGradient: outputs[2], below: below)
         }
         return try outputs.map { try backend.read($0) }
     }

@@ -299,6 +299,80 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    // MARK: Convolution
+
+    public func im2col(_ x: CPUBuffer, geometry: ConvolutionGeometry, into columns: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.im2col(images: x, columns: columns, geometry: geometry)
+        CPUReference.im2col(x.readOnly, geometry: geometry, into: columns.storage)
+    }
+
+    public func col2im(_ columns: CPUBuffer, geometry: ConvolutionGeometry, into x: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.im2col(images: x, columns: columns, geometry: geometry)
+        CPUReference.col2im(columns.readOnly, geometry: geometry, into: x.storage)
+    }
+
+    // MARK: Normalisation
+
+    public func batchNormStatistics(
+        _ x: CPUBuffer, rows: Int, columns: Int, groups: Int, mean: CPUBuffer, variance: CPUBuffer,
+        running: (mean: CPUBuffer, variance: CPUBuffer, momentum: Float)?
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: running.map { [$0.mean, $0.variance] } ?? [], matrices: [])
+        if running != nil, groups != 1 {
+            throw BackendError.invalidArgument("running averages need the statistics of one group")
+        }
+        let (m, v) = CPUReference.batchNormStatistics(x.readOnly, rows: rows, columns: columns, groups: groups)
+        for i in m.indices {
+            mean.storage[i] = m[i]
+            variance.storage[i] = v[i]
+        }
+        if let running {
+            for c in 0..<columns {
+                CPUReference.updateRunning(
+                    &running.mean.storage[c], &running.variance.storage[c], mean: m[c], variance: v[c], rows: rows,
+                    momentum: running.momentum)
+            }
+        }
+    }
+
+    public func batchNormForward(
+        _ x: CPUBuffer, rows: Int, columns: Int, groups: Int, mean: CPUBuffer, variance: CPUBuffer, epsilon: Float,
+        gamma: CPUBuffer, beta: CPUBuffer, activation: Activation, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try activation.validate()
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance], vectors: [gamma, beta],
+            matrices: [y])
+        CPUReference.batchNormForward(
+            x.readOnly, rows: rows, columns: columns, groups: groups, mean: mean.readOnly, variance: variance.readOnly,
+            epsilon: epsilon, gamma: gamma.readOnly, beta: beta.readOnly, activation: activation, into: y.storage)
+    }
+
+    public func batchNormBackward(
+        _ x: CPUBuffer, outputGradient dz: CPUBuffer, rows: Int, columns: Int, groups: Int, mean: CPUBuffer,
+        variance: CPUBuffer, epsilon: Float, gamma: CPUBuffer, gammaGradient: CPUBuffer, betaGradient: CPUBuffer,
+        inputGradient dx: CPUBuffer, below: Activation
+    ) throws {
+        statistics.operations += 1
+        try below.validate()
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: [gamma, gammaGradient, betaGradient], matrices: [dz, dx])
+        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
+            throw BackendError.invalidArgument("batchNormBackward's dx must be a buffer of its own")
+        }
+        CPUReference.batchNormBackward(
+            x.readOnly, outputGradient: dz.readOnly, rows: rows, columns: columns, groups: groups, mean: mean.readOnly,
+            variance: variance.readOnly, epsilon: epsilon, gamma: gamma.readOnly, gammaGradient: gammaGradient.storage,
+            betaGradient: betaGradient.storage, inputGradient: dx.storage, below: below)
+    }
+
     // MARK: Random numbers
 
     public func uniform(_ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64) throws {

@@ -233,4 +233,151 @@ public enum CPUReference {
             for k in u.indices { g[r * u.count + k] = (g[r * u.count + k] - c * v[r] * u[k]) / sigma }
         }
     }
+
+    // MARK: - Convolution (NHWC)
+
+    /// The patches of x as rows (see `ComputeBackend.im2col`).
+    public static func im2col<T: BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, geometry g: ConvolutionGeometry, into columns: UnsafeMutableBufferPointer<T>
+    ) {
+        let (oh, ow, k, c) = (g.outputHeight, g.outputWidth, g.kernel, g.channels)
+        var row = 0
+        for n in 0..<g.batch {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var column = row * g.patchSize
+                    for ky in 0..<k {
+                        let iy = oy * g.stride - g.padding + ky
+                        for kx in 0..<k {
+                            let ix = ox * g.stride - g.padding + kx
+                            let inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
+                            let base = ((n * g.height + iy) * g.width + ix) * c
+                            for ch in 0..<c { columns[column + ch] = inside ? x[base + ch] : 0 }
+                            column += c
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// im2col's adjoint (see `ComputeBackend.col2im`): each image element gathers its
+    /// entries, kernel rows then kernel columns ascending, summed in Double.
+    public static func col2im<T: BinaryFloatingPoint>(
+        _ columns: UnsafeBufferPointer<T>, geometry g: ConvolutionGeometry, into x: UnsafeMutableBufferPointer<T>
+    ) {
+        let (oh, ow, k, c) = (g.outputHeight, g.outputWidth, g.kernel, g.channels)
+        for n in 0..<g.batch {
+            for iy in 0..<g.height {
+                for ix in 0..<g.width {
+                    for ch in 0..<c {
+                        var sum = 0.0
+                        for ky in 0..<k {
+                            let ty = iy + g.padding - ky
+                            guard ty >= 0, ty % g.stride == 0, ty / g.stride < oh else { continue }
+                            for kx in 0..<k {
+                                let tx = ix + g.padding - kx
+                                guard tx >= 0, tx % g.stride == 0, tx / g.stride < ow else { continue }
+                                let row = (n * oh + ty / g.stride) * ow + tx / g.stride
+                                sum += Double(columns[row * g.patchSize + (ky * k + kx) * c + ch])
+                            }
+                        }
+                        x[((n * g.height + iy) * g.width + ix) * c + ch] = T(sum)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Batch normalisation
+
+    /// Per group and column: the mean and the biased variance (two passes, in Double).
+    public static func batchNormStatistics<T: BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, groups: Int
+    ) -> (mean: [T], variance: [T]) {
+        let per = rows / groups
+        var mean = [T](repeating: 0, count: groups * columns), variance = mean
+        for g in 0..<groups {
+            for c in 0..<columns {
+                var sum = 0.0
+                for r in (g * per)..<((g + 1) * per) { sum += Double(x[r * columns + c]) }
+                let mu = per > 0 ? sum / Double(per) : 0
+                var squares = 0.0
+                for r in (g * per)..<((g + 1) * per) {
+                    let d = Double(x[r * columns + c]) - mu
+                    squares += d * d
+                }
+                mean[g * columns + c] = T(mu)
+                variance[g * columns + c] = T(per > 0 ? squares / Double(per) : 0)
+            }
+        }
+        return (mean, variance)
+    }
+
+    /// PyTorch's running-average update from one group's statistics over `rows` rows:
+    /// the variance enters unbiased (× rows/(rows − 1), unless rows is 1).
+    public static func updateRunning<T: BinaryFloatingPoint>(
+        _ runningMean: inout T, _ runningVariance: inout T, mean: T, variance: T, rows: Int, momentum: T
+    ) {
+        let unbiased = rows > 1 ? variance * T(rows) / T(rows - 1) : variance
+        runningMean = (1 - momentum) * runningMean + momentum * mean
+        runningVariance = (1 - momentum) * runningVariance + momentum * unbiased
+    }
+
+    /// 1/√(variance + epsilon), as every backend computes it.
+    @inline(__always)
+    public static func inverseDeviation<T: Real & BinaryFloatingPoint>(variance: T, epsilon: T) -> T {
+        1 / (variance + epsilon).squareRoot()
+    }
+
+    /// y = f(γ·(x − mean)·s + β) per row and column, statistics of the row's group.
+    public static func batchNormForward<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, groups: Int, mean: UnsafeBufferPointer<T>,
+        variance: UnsafeBufferPointer<T>, epsilon: T, gamma: UnsafeBufferPointer<T>, beta: UnsafeBufferPointer<T>,
+        activation: Activation, into y: UnsafeMutableBufferPointer<T>
+    ) {
+        let per = max(rows / groups, 1)
+        for r in 0..<rows {
+            let g = r / per
+            for c in 0..<columns {
+                let s = inverseDeviation(variance: variance[g * columns + c], epsilon: epsilon)
+                let normalized = (x[r * columns + c] - mean[g * columns + c]) * s
+                y[r * columns + c] = activate(activation, gamma[c] * normalized + beta[c])
+            }
+        }
+    }
+
+    /// The training-mode backward (see `ComputeBackend.batchNormBackward`); sums in Double.
+    public static func batchNormBackward<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, outputGradient dz: UnsafeBufferPointer<T>, rows: Int, columns: Int, groups: Int,
+        mean: UnsafeBufferPointer<T>, variance: UnsafeBufferPointer<T>, epsilon: T, gamma: UnsafeBufferPointer<T>,
+        gammaGradient: UnsafeMutableBufferPointer<T>, betaGradient: UnsafeMutableBufferPointer<T>,
+        inputGradient dx: UnsafeMutableBufferPointer<T>, below: Activation
+    ) {
+        let per = rows / groups
+        for c in 0..<columns {
+            var totalBeta = 0.0, totalGamma = 0.0
+            for g in 0..<groups {
+                let s = inverseDeviation(variance: variance[g * columns + c], epsilon: epsilon)
+                let mu = mean[g * columns + c]
+                var sumDz = 0.0, sumDzXhat = 0.0
+                for r in (g * per)..<((g + 1) * per) {
+                    let i = r * columns + c
+                    sumDz += Double(dz[i])
+                    sumDzXhat += Double(dz[i]) * Double((x[i] - mu) * s)
+                }
+                totalBeta += sumDz
+                totalGamma += sumDzXhat
+                let n = T(per), a = T(sumDz), b = T(sumDzXhat)
+                for r in (g * per)..<((g + 1) * per) {
+                    let i = r * columns + c
+                    let xhat = (x[i] - mu) * s
+                    dx[i] = derivative(below, output: x[i]) * (gamma[c] * s / n * (n * dz[i] - a - xhat * b))
+                }
+            }
+            betaGradient[c] = T(totalBeta)
+            gammaGradient[c] = T(totalGamma)
+        }
+    }
 }

@@ -207,4 +207,34 @@ public enum ArgumentChecks {
         try buffer(x, holds: rows * columns, "x")
         try buffer(vector, holds: vectorLength, vectorName)
     }
+
+    // MARK: Convolution and normalisation
+
+    /// The checks of `ComputeBackend.im2col` and `col2im`.
+    public static func im2col(
+        images: some BackendBuffer, columns: some BackendBuffer, geometry g: ConvolutionGeometry
+    ) throws {
+        if let problem = g.problem { throw BackendError.invalidArgument("a convolution over \(problem)") }
+        try buffer(images, holds: g.imageElements, "the images")
+        try buffer(columns, holds: g.positions * g.patchSize, "the column matrix")
+        guard g.batch == 0 || images !== columns else {
+            throw BackendError.invalidArgument("im2col and col2im need two different buffers")
+        }
+    }
+
+    /// The checks of the batch-normalisation operations: x of rows × columns in `groups`
+    /// equal runs, statistics of groups × columns, per-column vectors of `columns`.
+    public static func batchNorm<B: BackendBuffer>(
+        x: B, rows: Int, columns: Int, groups: Int, statistics: [B], vectors: [B], matrices: [B]
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        guard groups >= 1, rows % groups == 0 else {
+            throw BackendError.invalidArgument("\(rows) rows do not split into \(groups) equal groups")
+        }
+        try buffer(x, holds: rows * columns, "x")
+        for (i, m) in matrices.enumerated() { try buffer(m, holds: rows * columns, "matrix \(i + 1)") }
+        for (i, s) in statistics.enumerated() { try buffer(s, holds: groups * columns, "statistics \(i + 1)") }
+        for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
+    }
 }

@@ -169,6 +169,54 @@ public protocol ComputeBackend: AnyObject {
         norms: Buffer, losses: Buffer, directions: Buffer
     ) throws
 
+    // MARK: Convolution (NHWC; see ConvolutionGeometry)
+
+    /// columns (positions × patchSize) = the patches of x (imageElements): row
+    /// (n, oy, ox), column (ky, kx, c) holds x[n, oy·stride − padding + ky,
+    /// ox·stride − padding + kx, c], or 0 where that lies in the padding.
+    func im2col(_ x: Buffer, geometry: ConvolutionGeometry, into columns: Buffer) throws
+
+    /// x (imageElements) = the sum of each element's entries in `columns` (positions ×
+    /// patchSize): im2col's adjoint, which turns a patch gradient into an image gradient.
+    /// Each element sums its entries in a fixed order (no atomics: deterministic).
+    func col2im(_ columns: Buffer, geometry: ConvolutionGeometry, into x: Buffer) throws
+
+    // MARK: Normalisation
+
+    /// Per column of x (rows × columns), within each of `groups` equal runs of rows
+    /// (rows divisible by groups): mean[g, c] and the biased variance[g, c], each a
+    /// deterministic reduction (the mean first, then the squares about it). Batch
+    /// normalisation's statistics, over a batch (dense) or over batch·height·width (NHWC
+    /// conv); with groups 2, a discriminator's real and fake halves each have their own.
+    /// With `running` (g = 0's statistics only, groups must be 1): running.mean =
+    /// (1 − momentum)·running.mean + momentum·mean and the same for running.variance
+    /// with the unbiased variance (PyTorch's BatchNorm).
+    func batchNormStatistics(
+        _ x: Buffer, rows: Int, columns: Int, groups: Int, mean: Buffer, variance: Buffer,
+        running: (mean: Buffer, variance: Buffer, momentum: Float)?
+    ) throws
+
+    /// y[r, c] = f(gamma[c] · (x[r, c] − mean[g, c]) / √(variance[g, c] + epsilon) + beta[c])
+    /// with g the group of row r (groups equal runs of rows; statistics groups × columns).
+    /// y may be x.
+    func batchNormForward(
+        _ x: Buffer, rows: Int, columns: Int, groups: Int, mean: Buffer, variance: Buffer, epsilon: Float,
+        gamma: Buffer, beta: Buffer, activation: Activation, into y: Buffer
+    ) throws
+
+    /// The backward of a training-mode `batchNormForward` (statistics from the same x,
+    /// per group), from dz = dL/d(pre-activation output):
+    ///   betaGradient[c] = Σ_r dz[r, c],  gammaGradient[c] = Σ_r dz[r, c]·x̂[r, c],
+    ///   dx[r, c] = f'_below(x[r, c]) · gamma[c]·s/N · (N·dz − Σ_group dz − x̂·Σ_group dz·x̂)
+    /// with x̂ = (x − mean)·s, s = 1/√(variance + epsilon), N the rows of a group, and the
+    /// two inner sums over the row's group; f'_below is computed from x (the output of the
+    /// layer below). The sums are deterministic reductions. dx must not be x or dz.
+    func batchNormBackward(
+        _ x: Buffer, outputGradient dz: Buffer, rows: Int, columns: Int, groups: Int, mean: Buffer, variance: Buffer,
+        epsilon: Float, gamma: Buffer, gammaGradient: Buffer, betaGradient: Buffer, inputGradient dx: Buffer,
+        below: Activation
+    ) throws
+
     // MARK: Random numbers
 
     /// Philox4x32-10 uniforms in [0, 1): element i comes from block `counter + i / 4`,

@@ -14,9 +14,11 @@ enum KernelSource {
 
     /// Files put before a family's own (OpenCL C has no #include for program sources):
     /// adam.cl's Adam step serves both the optimiser kernels and GEMM's Adam epilogue;
-    /// activation.cl's maths serves GEMM's epilogues, the pointwise kernels and the losses.
+    /// activation.cl's maths serves GEMM's epilogues, the pointwise kernels, the losses and
+    /// batch normalisation.
     static let preludes: [String: [String]] = [
         "gemm": ["activation", "adam"], "elementwise": ["activation"], "loss": ["activation"], "optim": ["adam"],
+        "conv": ["activation"],
     ]
 
     /// The family's program source: its preludes, then its own file.
@@ -41,6 +43,7 @@ enum KernelSource {
         "adam": PackageResources.adam_cl,
         "random": PackageResources.random_cl,
         "activation": PackageResources.activation_cl,
+        "conv": PackageResources.conv_cl,
     ]
 
     private static func readFile(_ path: String, family: String) throws -> String {

@@ -302,6 +302,82 @@ extension OpenCLBackend {
              .buffer(losses), .buffer(directions)])
     }
 
+    // MARK: Convolution and normalisation
+
+    private func geometryArguments(_ g: ConvolutionGeometry) -> [KernelArgument] {
+        [.int(g.height), .int(g.width), .int(g.channels), .int(g.kernel), .int(g.stride), .int(g.padding),
+         .int(g.outputHeight), .int(g.outputWidth)]
+    }
+
+    public func im2col(_ x: OpenCLBuffer, geometry g: ConvolutionGeometry, into columns: OpenCLBuffer) throws {
+        try ArgumentChecks.im2col(images: x, columns: columns, geometry: g)
+        try launch(
+            "conv", "im2col", global: [g.channels, g.kernel * g.kernel, g.positions],
+            [.buffer(x), .buffer(columns)] + geometryArguments(g))
+    }
+
+    public func col2im(_ columns: OpenCLBuffer, geometry g: ConvolutionGeometry, into x: OpenCLBuffer) throws {
+        try ArgumentChecks.im2col(images: x, columns: columns, geometry: g)
+        try launch(
+            "conv", "col2im", global: [g.channels, g.width, g.batch * g.height],
+            [.buffer(columns), .buffer(x)] + geometryArguments(g))
+    }
+
+    public func batchNormStatistics(
+        _ x: OpenCLBuffer, rows: Int, columns: Int, groups: Int, mean: OpenCLBuffer, variance: OpenCLBuffer,
+        running: (mean: OpenCLBuffer, variance: OpenCLBuffer, momentum: Float)?
+    ) throws {
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: running.map { [$0.mean, $0.variance] } ?? [], matrices: [])
+        if running != nil, groups != 1 {
+            throw BackendError.invalidArgument("running averages need the statistics of one group")
+        }
+        try launch(
+            "conv", "batch_norm_statistics", global: [columns, groups],
+            [.buffer(x), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
+             .int(running == nil ? 0 : 1), .buffer(running?.mean ?? mean), .buffer(running?.variance ?? variance),
+             .float(running?.momentum ?? 0)])
+    }
+
+    public func batchNormForward(
+        _ x: OpenCLBuffer, rows: Int, columns: Int, groups: Int, mean: OpenCLBuffer, variance: OpenCLBuffer,
+        epsilon: Float, gamma: OpenCLBuffer, beta: OpenCLBuffer, activation: Activation, into y: OpenCLBuffer
+    ) throws {
+        try activation.validate()
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance], vectors: [gamma, beta],
+            matrices: [y])
+        try launch(
+            "conv", "batch_norm_forward", global: [columns, rows],
+            [.buffer(x), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance), .float(epsilon),
+             .buffer(gamma), .buffer(beta), .int(Int(activation.kernelCode)), .float(activation.slope), .buffer(y)])
+    }
+
+    public func batchNormBackward(
+        _ x: OpenCLBuffer, outputGradient dz: OpenCLBuffer, rows: Int, columns: Int, groups: Int, mean: OpenCLBuffer,
+        variance: OpenCLBuffer, epsilon: Float, gamma: OpenCLBuffer, gammaGradient: OpenCLBuffer,
+        betaGradient: OpenCLBuffer, inputGradient dx: OpenCLBuffer, below: Activation
+    ) throws {
+        try below.validate()
+        try ArgumentChecks.batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: [gamma, gammaGradient, betaGradient], matrices: [dz, dx])
+        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
+            throw BackendError.invalidArgument("batchNormBackward's dx must be a buffer of its own")
+        }
+        guard rows > 0 else {
+            try fill(gammaGradient, with: 0, count: columns)
+            try fill(betaGradient, with: 0, count: columns)
+            return
+        }
+        try launch(
+            "conv", "batch_norm_backward", global: [columns],
+            [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
+             .float(epsilon), .buffer(gamma), .buffer(gammaGradient), .buffer(betaGradient), .buffer(dx),
+             .int(Int(below.kernelCode)), .float(below.slope)])
+    }
+
     public func uniform(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
         try launch("random", "philox_uniform", global: [randomWorkItems(count)], [.buffer(x), .int(count)] + key(seed, counter))

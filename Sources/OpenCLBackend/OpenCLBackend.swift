@@ -119,6 +119,7 @@ public final class OpenCLBackend: ComputeBackend {
                 "elementwise": "",
                 "loss": "",
                 "optim": "",
+                "conv": "",
                 // No fast-math or mad here: Philox normals must round exactly as the CPU's.
                 "random": "",
             ])

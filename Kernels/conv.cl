@@ -1,0 +1,153 @@
+// conv.cl — convolution by patches and batch normalisation, over NHWC images and
+// (rows, columns) matrices. Put after activation.cl by the host.
+//
+// Images are NHWC: image n's pixel (y, x) channel c at ((n*H + y)*W + x)*C + c. The
+// column matrix has a row per output position (n, oy, ox) and a column per patch entry
+// (ky, kx, c): (batch*OH*OW, K*K*C), row-major. Every sum here runs in a fixed order in
+// one work-item (no atomics), so results do not depend on scheduling.
+
+// columns[(n, oy, ox), (ky, kx, c)] = x[n, oy*S - P + ky, ox*S - P + kx, c], 0 in the padding.
+// Launch: global = (C, K*K, batch*OH*OW).
+__kernel void im2col(__global const float* x, __global float* columns,
+                     const int H, const int W, const int C, const int K, const int S, const int P,
+                     const int OH, const int OW)
+{
+    const int c = get_global_id(0);
+    const int kk = get_global_id(1);
+    const int row = get_global_id(2);
+    const int ky = kk / K, kx = kk - ky * K;
+    const int ox = row % OW;
+    const int t = row / OW;
+    const int oy = t % OH, n = t / OH;
+    const int iy = oy * S - P + ky, ix = ox * S - P + kx;
+    const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+    columns[(size_t)row * (K * K * C) + kk * C + c] = inside ? x[(((size_t)n * H + iy) * W + ix) * C + c] : 0.0f;
+}
+
+// x[n, iy, ix, c] = sum of its entries in columns, kernel rows then columns ascending:
+// im2col's adjoint. Launch: global = (C, W, batch*H).
+__kernel void col2im(__global const float* columns, __global float* x,
+                     const int H, const int W, const int C, const int K, const int S, const int P,
+                     const int OH, const int OW)
+{
+    const int c = get_global_id(0);
+    const int ix = get_global_id(1);
+    const int t = get_global_id(2);
+    const int iy = t % H, n = t / H;
+    const int patch = K * K * C;
+    float sum = 0.0f;
+    for (int ky = 0; ky < K; ky++) {
+        const int ty = iy + P - ky;
+        if (ty < 0 || ty % S != 0 || ty / S >= OH) continue;
+        for (int kx = 0; kx < K; kx++) {
+            const int tx = ix + P - kx;
+            if (tx < 0 || tx % S != 0 || tx / S >= OW) continue;
+            const size_t row = ((size_t)n * OH + ty / S) * OW + tx / S;
+            sum += columns[row * patch + (ky * K + kx) * C + c];
+        }
+    }
+    x[(((size_t)n * H + iy) * W + ix) * C + c] = sum;
+}
+
+// Sums over rows run in blocks of SUM_BLOCK, each block's partial added to the total:
+// a float sum over 10^5 rows then stays within the tolerance of a Double one.
+#define SUM_BLOCK 128
+
+// Per column c and group g (rows split into `groups` equal runs): mean and biased
+// variance, the squares taken about the mean in a second pass. With update != 0 (one
+// group), PyTorch's running averages with the unbiased variance.
+// Launch: global = (columns, groups).
+__kernel void batch_norm_statistics(__global const float* x, const int rows, const int columns, const int groups,
+                                    __global float* mean, __global float* variance,
+                                    const int update, __global float* running_mean,
+                                    __global float* running_variance, const float momentum)
+{
+    const int c = get_global_id(0);
+    const int g = get_global_id(1);
+    const int per = rows / groups;
+    const int first = g * per;
+    const int end = first + per;
+    float sum = 0.0f;
+    for (int block = first; block < end; block += SUM_BLOCK) {
+        float part = 0.0f;
+        for (int r = block; r < min(block + SUM_BLOCK, end); r++) part += x[(size_t)r * columns + c];
+        sum += part;
+    }
+    const float mu = per > 0 ? sum / (float)per : 0.0f;
+    float squares = 0.0f;
+    for (int block = first; block < end; block += SUM_BLOCK) {
+        float part = 0.0f;
+        for (int r = block; r < min(block + SUM_BLOCK, end); r++) {
+            const float d = x[(size_t)r * columns + c] - mu;
+            part += d * d;
+        }
+        squares += part;
+    }
+    const float var = per > 0 ? squares / (float)per : 0.0f;
+    mean[g * columns + c] = mu;
+    variance[g * columns + c] = var;
+    if (update) {
+        const float unbiased = per > 1 ? var * (float)per / (float)(per - 1) : var;
+        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mu;
+        running_variance[c] = (1.0f - momentum) * running_variance[c] + momentum * unbiased;
+    }
+}
+
+// y[r, c] = f(gamma[c] * (x[r, c] - mean[g, c]) / sqrt(variance[g, c] + epsilon) + beta[c]).
+// Launch: global = (columns, rows).
+__kernel void batch_norm_forward(__global const float* x, const int rows, const int columns, const int groups,
+                                 __global const float* mean, __global const float* variance, const float epsilon,
+                                 __global const float* gamma, __global const float* beta,
+                                 const int activation, const float slope, __global float* y)
+{
+    const int c = get_global_id(0);
+    const int r = get_global_id(1);
+    const int g = r / (rows / groups);
+    const float s = 1.0f / sqrt(variance[g * columns + c] + epsilon);
+    const size_t i = (size_t)r * columns + c;
+    const float normalized = (x[i] - mean[g * columns + c]) * s;
+    y[i] = activate1(gamma[c] * normalized + beta[c], activation, slope);
+}
+
+// The training-mode backward, one work-item per column: per group, the sums of dz and
+// dz*xhat, then dx; the totals over groups are the beta and gamma gradients.
+// Launch: global = (columns).
+__kernel void batch_norm_backward(__global const float* x, __global const float* dz,
+                                  const int rows, const int columns, const int groups,
+                                  __global const float* mean, __global const float* variance, const float epsilon,
+                                  __global const float* gamma, __global float* gamma_gradient,
+                                  __global float* beta_gradient, __global float* dx,
+                                  const int below, const float slope)
+{
+    const int c = get_global_id(0);
+    const int per = rows / groups;
+    float total_beta = 0.0f, total_gamma = 0.0f;
+    for (int g = 0; g < groups; g++) {
+        const float mu = mean[g * columns + c];
+        const float s = 1.0f / sqrt(variance[g * columns + c] + epsilon);
+        const int first = g * per;
+        const int end = first + per;
+        float sum_dz = 0.0f, sum_dz_xhat = 0.0f;
+        for (int block = first; block < end; block += SUM_BLOCK) {
+            float part_dz = 0.0f, part_dz_xhat = 0.0f;
+            for (int r = block; r < min(block + SUM_BLOCK, end); r++) {
+                const size_t i = (size_t)r * columns + c;
+                part_dz += dz[i];
+                part_dz_xhat += dz[i] * ((x[i] - mu) * s);
+            }
+            sum_dz += part_dz;
+            sum_dz_xhat += part_dz_xhat;
+        }
+        total_beta += sum_dz;
+        total_gamma += sum_dz_xhat;
+        const float n = (float)per;
+        const float scale = gamma[c] * s / n;
+        for (int r = first; r < first + per; r++) {
+            const size_t i = (size_t)r * columns + c;
+            const float xhat = (x[i] - mu) * s;
+            dx[i] = derivative1(x[i], below, slope) * (scale * (n * dz[i] - sum_dz - xhat * sum_dz_xhat));
+        }
+    }
+    beta_gradient[c] = total_beta;
+    gamma_gradient[c] = total_gamma;
+}
