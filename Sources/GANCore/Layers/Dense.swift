@@ -73,34 +73,9 @@ public final class Dense<B: ComputeBackend>: SecondOrderLayer {
                 epilogue: below == .identity ? .none : .activationGradient(output: x, activation: below))
         }
         // dW (inputs, outputs) = xᵀ·dz; db = the column sums of dz, from the same pass.
-        func weightGradient(beta: Float, epilogue: GEMMEpilogue<B.Buffer>) throws {
-            try backend.gemm(
-                transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: x, b: dz, beta: beta,
-                c: weight.gradient, epilogue: epilogue)
-        }
-        // Under spectral normalisation the GEMM gives dL/d(W/σ), which the chain rule
-        // through σ turns into dL/dW before any step: no fused step then.
-        func storeGradients(beta: Float) throws {
-            try weightGradient(beta: beta, epilogue: .columnSums(into: bias.gradient))
-            if let spectralNorm {
-                try spectralNorm.chainRule(weight.gradient)
-            }
-        }
-        switch parameterGradients {
-        case .none:
-            break
-        case .store:
-            try storeGradients(beta: 0)
-        case .step(let optimizer, let step, let addToStored, let keepGradients):
-            let beta: Float = addToStored ? 1 : 0
-            if spectralNorm == nil,
-               let fused = optimizer.fusedEpilogue(weight: weight, bias: bias, step: step, keepGradients: keepGradients) {
-                try weightGradient(beta: beta, epilogue: fused)
-            } else {
-                try storeGradients(beta: beta)
-                for parameter in parameters { try optimizer.update(parameter, on: backend, step: step) }
-            }
-        }
+        try denseParameterGradients(
+            backend: backend, a: x, rows: rows, inputs: inputs, outputs: outputs, outputGradient: dz, weight: weight,
+            bias: bias, spectralNorm: spectralNorm, parameterGradients: parameterGradients)
     }
 
     public func tangentForward(_ dx: B.Buffer, rows: Int, output y: B.Buffer, into dy: B.Buffer) throws {

@@ -76,6 +76,14 @@ public protocol Layer<Backend>: AnyObject {
     /// resumed run computes the same bits as one that never stopped).
     func refreshDerivedState(iterate: Bool) throws
 
+    /// Makes the scratch the layer needs for batches of up to `rows` rows (a
+    /// convolution's column matrices), once, before any step; `Workspace` calls it.
+    func reserve(rows: Int) throws
+
+    /// Training (batch statistics, in `groups` equal runs of rows) or inference (running
+    /// averages): only layers with batch statistics care.
+    func setMode(_ mode: LayerMode)
+
     /// y (rows, outputs) = the layer of x (rows, inputs).
     func forward(_ x: Backend.Buffer, rows: Int, into y: Backend.Buffer) throws
 
@@ -111,6 +119,69 @@ public protocol SecondOrderLayer<Backend>: Layer {
 extension Layer {
     public var buffers: [(name: String, shape: [Int], buffer: Backend.Buffer)] { [] }
     public func refreshDerivedState(iterate: Bool) throws {}
+    public func reserve(rows: Int) throws {}
+    public func setMode(_ mode: LayerMode) {}
+}
+
+/// How layers with batch statistics (batch normalisation) run.
+public enum LayerMode: Equatable, Sendable {
+    /// Statistics of the batch, each of `groups` equal runs of rows on its own: a
+    /// discriminator's update runs the real and the fake batch as one of 2 groups, so
+    /// each is normalised by its own statistics, as two separate calls would be.
+    case training(groups: Int)
+    /// The running averages (sampling from a trained generator).
+    case inference
+}
+
+/// The image shape of a layer's input or output, NHWC per row: height × width × channels
+/// (a dense layer's features are 1 × 1 × features).
+public struct ImageShape: Hashable, Sendable, CustomStringConvertible {
+    public let height, width, channels: Int
+    public init(height: Int, width: Int, channels: Int) {
+        self.height = height
+        self.width = width
+        self.channels = channels
+    }
+    public init(features: Int) { self.init(height: 1, width: 1, channels: features) }
+    public var elements: Int { height * width * channels }
+    public var description: String { "\(height)×\(width)×\(channels)" }
+}
+
+/// A dense-shaped layer's parameter gradients: dW (inputs, outputs) = aᵀ·dz over `rows`
+/// rows of a (rows, inputs), the bias gradient the column sums of dz; stored, or with a
+/// fused optimizer step, or stepped after storing, as `parameterGradients` says. Dense
+/// layers pass x as a, convolutions their column matrix. Under spectral normalisation
+/// the chain rule through σ runs before any step.
+func denseParameterGradients<B: ComputeBackend>(
+    backend: B, a: B.Buffer, rows: Int, inputs: Int, outputs: Int, outputGradient dz: B.Buffer,
+    weight: Parameter<B>, bias: Parameter<B>, spectralNorm: SpectralNorm<B>?,
+    parameterGradients: ParameterGradients<B>
+) throws {
+    func weightGradient(beta: Float, epilogue: GEMMEpilogue<B.Buffer>) throws {
+        try backend.gemm(
+            transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: a, b: dz, beta: beta,
+            c: weight.gradient, epilogue: epilogue)
+    }
+    func storeGradients(beta: Float) throws {
+        try weightGradient(beta: beta, epilogue: .columnSums(into: bias.gradient))
+        if let spectralNorm { try spectralNorm.chainRule(weight.gradient) }
+    }
+    switch parameterGradients {
+    case .none:
+        break
+    case .store:
+        try storeGradients(beta: 0)
+    case .step(let optimizer, let step, let addToStored, let keepGradients):
+        let beta: Float = addToStored ? 1 : 0
+        if spectralNorm == nil,
+           let fused = optimizer.fusedEpilogue(weight: weight, bias: bias, step: step, keepGradients: keepGradients) {
+            try weightGradient(beta: beta, epilogue: fused)
+        } else {
+            try storeGradients(beta: beta)
+            try optimizer.update(weight, on: backend, step: step)
+            try optimizer.update(bias, on: backend, step: step)
+        }
+    }
 }
 
 extension Activation {

@@ -26,6 +26,7 @@ public final class Workspace<B: ComputeBackend> {
         outputGradients = try model.layers.map { try backend.makeBuffer(count: capacity * $0.outputs) }
         self.inputGradient = try inputGradient ?? backend.makeBuffer(count: capacity * model.inputs)
         self.tangents = tangents ? try model.layers.dropLast().map { try backend.makeBuffer(count: capacity * $0.outputs) } : []
+        for layer in model.layers { try layer.reserve(rows: capacity) }
     }
 
     /// The model's output, (capacity, outputs).
@@ -74,6 +75,18 @@ public final class Sequential<B: ComputeBackend> {
     public func refreshDerivedState(iterate: Bool) throws {
         for layer in layers { try layer.refreshDerivedState(iterate: iterate) }
     }
+
+    /// The mode of the layers with batch statistics; training with one group at first.
+    public private(set) var mode = LayerMode.training(groups: 1)
+
+    /// Sets every layer's mode (see `LayerMode`).
+    public func setMode(_ mode: LayerMode) {
+        self.mode = mode
+        for layer in layers { layer.setMode(mode) }
+    }
+
+    /// Whether a layer keeps batch statistics (its output depends on the mode).
+    public var hasBatchStatistics: Bool { layers.contains { $0 is BatchNorm<B> } }
 
     /// Makes `optimizer`'s state for every parameter, zeroed.
     public func attach(_ optimizer: any Optimizer) throws {
