@@ -35,13 +35,15 @@ __kernel void col2im(__global const float* columns, __global float* x,
     const int t = get_global_id(2);
     const int iy = t % H, n = t / H;
     const int patch = K * K * C;
+    // Only kernel rows ky ≡ iy + P (mod S) reach this pixel: start there, step by S.
+    const int firstKy = (iy + P) % S, firstKx = (ix + P) % S;
     float sum = 0.0f;
-    for (int ky = 0; ky < K; ky++) {
+    for (int ky = firstKy; ky < K; ky += S) {
         const int ty = iy + P - ky;
-        if (ty < 0 || ty % S != 0 || ty / S >= OH) continue;
-        for (int kx = 0; kx < K; kx++) {
+        if (ty < 0 || ty >= S * OH) continue;
+        for (int kx = firstKx; kx < K; kx += S) {
             const int tx = ix + P - kx;
-            if (tx < 0 || tx % S != 0 || tx / S >= OW) continue;
+            if (tx < 0 || tx >= S * OW) continue;
             const size_t row = ((size_t)n * OH + ty / S) * OW + tx / S;
             sum += columns[row * patch + (ky * K + kx) * C + c];
         }

@@ -72,6 +72,8 @@ public enum ConformanceCatalogue {
                 G(batch: 2, height: 7, width: 6, channels: 3, kernel: 3, stride: 2, padding: 1),
                 G(batch: 1, height: 9, width: 11, channels: 2, kernel: 5, stride: 2, padding: 2),
                 G(batch: 2, height: 6, width: 6, channels: 4, kernel: 4, stride: 2, padding: 1),
+                // 16 channels: col2im's work-groups of one pixel's channels.
+                G(batch: 1, height: 4, width: 5, channels: 16, kernel: 4, stride: 2, padding: 1),
             ]
         case .full:
             return [

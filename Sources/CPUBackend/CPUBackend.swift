@@ -320,12 +320,8 @@ public final class CPUBackend: ComputeBackend {
         running: (mean: CPUBuffer, variance: CPUBuffer, momentum: Float)?
     ) throws {
         statistics.operations += 1
-        try ArgumentChecks.batchNorm(
-            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
-            vectors: running.map { [$0.mean, $0.variance] } ?? [], matrices: [])
-        if running != nil, groups != 1 {
-            throw BackendError.invalidArgument("running averages need the statistics of one group")
-        }
+        try ArgumentChecks.batchNormStatistics(
+            x: x, rows: rows, columns: columns, groups: groups, mean: mean, variance: variance, running: running)
         let (m, v) = CPUReference.batchNormStatistics(x.readOnly, rows: rows, columns: columns, groups: groups)
         for i in m.indices {
             mean.storage[i] = m[i]
@@ -360,13 +356,9 @@ public final class CPUBackend: ComputeBackend {
         inputGradient dx: CPUBuffer, below: Activation
     ) throws {
         statistics.operations += 1
-        try below.validate()
-        try ArgumentChecks.batchNorm(
-            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
-            vectors: [gamma, gammaGradient, betaGradient], matrices: [dz, dx])
-        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
-            throw BackendError.invalidArgument("batchNormBackward's dx must be a buffer of its own")
-        }
+        try ArgumentChecks.batchNormBackward(
+            x: x, dz: dz, rows: rows, columns: columns, groups: groups, mean: mean, variance: variance, gamma: gamma,
+            gammaGradient: gammaGradient, betaGradient: betaGradient, dx: dx, below: below)
         CPUReference.batchNormBackward(
             x.readOnly, outputGradient: dz.readOnly, rows: rows, columns: columns, groups: groups, mean: mean.readOnly,
             variance: variance.readOnly, epsilon: epsilon, gamma: gamma.readOnly, gammaGradient: gammaGradient.storage,

@@ -237,4 +237,30 @@ public enum ArgumentChecks {
         for (i, s) in statistics.enumerated() { try buffer(s, holds: groups * columns, "statistics \(i + 1)") }
         for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
     }
+
+    /// The checks of `ComputeBackend.batchNormStatistics`.
+    public static func batchNormStatistics<B: BackendBuffer>(
+        x: B, rows: Int, columns: Int, groups: Int, mean: B, variance: B, running: (mean: B, variance: B, momentum: Float)?
+    ) throws {
+        try batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: running.map { [$0.mean, $0.variance] } ?? [], matrices: [])
+        if running != nil, groups != 1 {
+            throw BackendError.invalidArgument("running averages need the statistics of one group")
+        }
+    }
+
+    /// The checks of `ComputeBackend.batchNormBackward`.
+    public static func batchNormBackward<B: BackendBuffer>(
+        x: B, dz: B, rows: Int, columns: Int, groups: Int, mean: B, variance: B, gamma: B, gammaGradient: B,
+        betaGradient: B, dx: B, below: Activation
+    ) throws {
+        try below.validate()
+        try batchNorm(
+            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
+            vectors: [gamma, gammaGradient, betaGradient], matrices: [dz, dx])
+        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
+            throw BackendError.invalidArgument("batchNormBackward's dx must be a buffer of its own")
+        }
+    }
 }

@@ -312,7 +312,7 @@ extension OpenCLBackend {
     public func im2col(_ x: OpenCLBuffer, geometry g: ConvolutionGeometry, into columns: OpenCLBuffer) throws {
         try ArgumentChecks.im2col(images: x, columns: columns, geometry: g)
         try launch(
-            "conv", "im2col", global: [g.channels, g.kernel * g.kernel, g.positions],
+            "conv", "im2col", global: [g.channels, g.kernel * g.kernel, g.positions], label: profiling ? "im2col \(g)" : nil,
             [.buffer(x), .buffer(columns)] + geometryArguments(g))
     }
 
@@ -320,6 +320,7 @@ extension OpenCLBackend {
         try ArgumentChecks.im2col(images: x, columns: columns, geometry: g)
         try launch(
             "conv", "col2im", global: [g.channels, g.width, g.batch * g.height],
+            local: g.channels % 16 == 0 && g.channels <= 256 ? [g.channels, 1, 1] : nil, label: profiling ? "col2im \(g)" : nil,
             [.buffer(columns), .buffer(x)] + geometryArguments(g))
     }
 
@@ -327,12 +328,8 @@ extension OpenCLBackend {
         _ x: OpenCLBuffer, rows: Int, columns: Int, groups: Int, mean: OpenCLBuffer, variance: OpenCLBuffer,
         running: (mean: OpenCLBuffer, variance: OpenCLBuffer, momentum: Float)?
     ) throws {
-        try ArgumentChecks.batchNorm(
-            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
-            vectors: running.map { [$0.mean, $0.variance] } ?? [], matrices: [])
-        if running != nil, groups != 1 {
-            throw BackendError.invalidArgument("running averages need the statistics of one group")
-        }
+        try ArgumentChecks.batchNormStatistics(
+            x: x, rows: rows, columns: columns, groups: groups, mean: mean, variance: variance, running: running)
         try launch(
             "conv", "batch_norm_statistics", global: [columns, groups],
             [.buffer(x), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
@@ -359,13 +356,9 @@ extension OpenCLBackend {
         variance: OpenCLBuffer, epsilon: Float, gamma: OpenCLBuffer, gammaGradient: OpenCLBuffer,
         betaGradient: OpenCLBuffer, inputGradient dx: OpenCLBuffer, below: Activation
     ) throws {
-        try below.validate()
-        try ArgumentChecks.batchNorm(
-            x: x, rows: rows, columns: columns, groups: groups, statistics: [mean, variance],
-            vectors: [gamma, gammaGradient, betaGradient], matrices: [dz, dx])
-        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
-            throw BackendError.invalidArgument("batchNormBackward's dx must be a buffer of its own")
-        }
+        try ArgumentChecks.batchNormBackward(
+            x: x, dz: dz, rows: rows, columns: columns, groups: groups, mean: mean, variance: variance, gamma: gamma,
+            gammaGradient: gammaGradient, betaGradient: betaGradient, dx: dx, below: below)
         guard rows > 0 else {
             try fill(gammaGradient, with: 0, count: columns)
             try fill(betaGradient, with: 0, count: columns)

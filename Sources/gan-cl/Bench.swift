@@ -213,7 +213,7 @@ struct BenchGEMM: ParsableCommand {
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Seconds per epoch and images per second of the MLP GAN's training step, per backend and batch size (also: bench step).",
+        abstract: "Seconds per epoch and images per second of a model preset's training step (the MLP GAN, or --model dcgan), per backend and batch size (also: bench step).",
         discussion: """
             A timed block is several training steps (no logging) followed by a wait for the \
             device; each figure is the median block after warm-up steps. Images per second \
@@ -225,6 +225,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Directory of MNIST-format IDX files.") var data: String = ImageDataset.defaultDirectory
     @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"
     @Option(help: "The GAN loss, with its recipe (d-steps, optimizer) as `train --loss` gives it.") var loss: LossKind = .bce
+    @Option(help: "The model preset: mlp or dcgan (toy is for 2-D data).") var model: ModelPreset = .mlp
     @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
     @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
@@ -293,12 +294,13 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    /// The MLP preset's config at `batch`, with the loss's recipe.
+    /// The model preset's config at `batch`, with the loss's recipe, as `train` makes it.
     private func config(batch: Int) throws -> RunConfig {
         var config = RunConfig()
         config.batchSize = batch
         config.loss = loss
-        try config.applyLossPreset(except: [])
+        config.model = model
+        try config.applyPresets(except: ["batch-size", "loss", "model"])
         return config
     }
 

@@ -34,8 +34,12 @@ struct Train: ParsableCommand {
     @Option(help: "Write a sample grid every N steps (default 500).") var sampleEvery: String?
     @Option(help: "Write a checkpoint every N steps (default 1000).") var checkpointEvery: String?
     @Option(help: "Checkpoints to keep (default 3).") var keepCheckpoints: String?
-    @Option(help: "Model preset: mlp (G 100→128→256→512→1024→data, D data→1024→512→256→128→1) or toy (noise 2, four hidden layers of 128 on both sides); its widths fill the width flags not given (default toy for 2-D data, else mlp).")
+    @Option(help: "Model preset: mlp (G 100→128→256→512→1024→data, D data→1024→512→256→128→1), toy (noise 2, four hidden layers of 128 on both sides) or dcgan (Lucic et al.'s conv GAN for 28×28 images, noise 64); it fills the model flags not given (default toy for 2-D data, else mlp).")
     var model: ModelPreset?
+    @Option(help: "The generator as layer lines separated by ';', e.g. \"dense 1024; batch-norm relu; dense 6272; batch-norm relu; reshape 7x7x128; conv-transpose 64 k4 s2 p1; batch-norm relu; conv-transpose 1 k4 s2 p1 tanh\" (see README); instead of --g-hidden.")
+    var generator: String?
+    @Option(help: "The discriminator as layer lines separated by ';', e.g. \"conv 64 k4 s2 p1 leaky-relu; conv 128 k4 s2 p1; batch-norm leaky-relu; dense 1024; batch-norm leaky-relu; dense 1\"; instead of --d-hidden.")
+    var discriminator: String?
     @Option(help: "Noise dimensions (default 100).") var noiseDim: String?
     @Option(help: "Generator hidden widths (default 128,256,512,1024).") var gHidden: String?
     @Option(help: "Discriminator hidden widths (default 1024,512,256,128).") var dHidden: String?
@@ -70,7 +74,8 @@ struct Train: ParsableCommand {
         let all: [(String, String?)] = [
             ("data", data), ("epochs", epochs), ("steps", steps), ("batch-size", batchSize), ("backend", target.backend?.rawValue),
             ("device", target.device), ("seed", seed), ("out", out), ("log-every", logEvery), ("sample-every", sampleEvery),
-            ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("model", model?.rawValue), ("noise-dim", noiseDim),
+            ("checkpoint-every", checkpointEvery), ("keep-checkpoints", keepCheckpoints), ("model", model?.rawValue), ("generator", generator),
+            ("discriminator", discriminator), ("noise-dim", noiseDim),
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
@@ -110,6 +115,7 @@ struct Train: ParsableCommand {
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
         let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
+        try settings.checkArchitecture(data: dataset.shape)
         let directory = try RunDirectory(creating: settings.out!)
         try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: nil)

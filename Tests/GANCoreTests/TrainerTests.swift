@@ -82,6 +82,69 @@ struct TrainerTests {
         try resumeIsBitIdentical(loss: loss) { try OpenCLBackend(deviceSpec: nil) }
     }
 
+    /// A small conv GAN shaped like the dcgan preset (dense, batch norm, reshape,
+    /// transposed convolutions; convolutions, batch norm over channels and features),
+    /// narrow enough for tests; its WGAN-GP critic has no batch normalisation.
+    static func smallConvConfig(loss: LossKind) throws -> RunConfig {
+        var config = smallConfig()
+        config.loss = loss
+        try config.applyLossPreset(except: [])
+        config.generator = [
+            "dense 32", "batch-norm relu", "dense 392", "batch-norm relu", "reshape 7x7x8", "conv-transpose 4 k4 s2 p1",
+            "batch-norm relu", "conv-transpose 1 k4 s2 p1 tanh",
+        ]
+        config.discriminator = loss == .wganGP
+            ? ["conv 4 k4 s2 p1 leaky-relu", "conv 8 k4 s2 p1 leaky-relu", "dense 16 leaky-relu", "dense 1"]
+            : ["conv 4 k4 s2 p1 leaky-relu", "conv 8 k4 s2 p1", "batch-norm leaky-relu", "dense 16", "batch-norm leaky-relu", "dense 1"]
+        return config
+    }
+
+    /// Conv layers and batch normalisation resume bit for bit too: the running averages
+    /// are in the checkpoint, the batch statistics recomputed by every forward.
+    func convResumeIsBitIdentical<B: ComputeBackend>(loss: LossKind, on makeBackend: () throws -> B) throws {
+        let dataset = syntheticDataset()
+        let config = try Self.smallConvConfig(loss: loss)
+        let k = 7
+        let straight = try Trainer(backend: try makeBackend(), config: config, data: dataset)
+        for _ in 0..<(2 * k) { try straight.step(metrics: false) }
+        let first = try Trainer(backend: try makeBackend(), config: config, data: dataset)
+        for _ in 0..<k { try first.step(metrics: false) }
+        let loaded = try Checkpoint.load(try temporaryFile(try Checkpoint.encode(first)))
+        let resumed = try Trainer(backend: try makeBackend(), config: loaded.config, data: dataset)
+        try Checkpoint.restore(resumed, from: loaded)
+        for _ in 0..<k { try resumed.step(metrics: false) }
+        let a = try SafetensorsFile.decode(try Checkpoint.encode(straight), path: "straight")
+        let b = try SafetensorsFile.decode(try Checkpoint.encode(resumed), path: "resumed")
+        #expect(a.tensor("generator.layers.1.running_var") != nil && a.tensor("generator.layers.5.running_mean") != nil)
+        #expect(a.tensors.count == b.tensors.count)
+        for (x, y) in zip(a.tensors, b.tensors) {
+            #expect(x.name == y.name)
+            #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(x.name) differs")
+        }
+        // Training moved the running averages and the conv weights.
+        let initial = try SafetensorsFile.decode(
+            try Checkpoint.encode(try Trainer(backend: try makeBackend(), config: config, data: dataset)), path: "initial")
+        for name in ["generator.layers.1.running_mean", "generator.layers.5.weight", "discriminator.layers.0.weight"] {
+            #expect(initial.tensor(name)!.values != a.tensor(name)!.values, "\(name) did not change")
+        }
+        // A sampler draws the same images from the straight and the resumed generator,
+        // from the running averages (a batch of 1 would have no statistics of its own).
+        let one = try ImageSampler(generator: straight.generator, chunk: 4).sample(count: 1, key: 5)
+        let other = try ImageSampler(generator: resumed.generator, chunk: 4).sample(count: 1, key: 5)
+        #expect(one == other && one.allSatisfy { $0.isFinite && abs($0) <= 1 })
+        #expect(straight.generator.mode == .training(groups: 1), "sampling restores the mode")
+    }
+
+    @Test(arguments: [LossKind.bce, .wganGP, .hinge])
+    func convResumeIsBitIdenticalOnTheCPU(loss: LossKind) throws {
+        try convResumeIsBitIdentical(loss: loss) { CPUBackend() }
+    }
+
+    @Test(arguments: [LossKind.bce, .wganGP])
+    func convResumeIsBitIdenticalOnOpenCL(loss: LossKind) throws {
+        try convResumeIsBitIdentical(loss: loss) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
     /// Spectral normalisation's vectors are checkpointed and σ is recomputed from them on
     /// resume without another power iteration.
     @Test(arguments: [LossKind.hinge, .wganGP])
@@ -136,10 +199,20 @@ struct TrainerTests {
 
     /// A step allocates no buffers and reads nothing back unless asked for metrics, with
     /// every loss, on images (a small mlp) and, with `toy`, on ring8 with the toy preset.
-    func stepsAllocateAndReadNothing<B: ComputeBackend>(_ backend: B, loss: LossKind, toy: Bool = false) throws {
+    func stepsAllocateAndReadNothing<B: ComputeBackend>(
+        _ backend: B, loss: LossKind, toy: Bool = false, dcgan: Bool = false, steps: Int = 50
+    ) throws {
         var config = smallConfig()
         config.loss = loss
         config.spectralNorm = loss == .hinge
+        if dcgan {
+            config = RunConfig()
+            config.model = .dcgan
+            config.loss = loss
+            try config.applyPresets(except: ["model", "loss"])
+            config.batchSize = 8
+            config.evalEvery = 0
+        }
         if toy {
             config = RunConfig()
             config.data = "ring8"
@@ -152,11 +225,11 @@ struct TrainerTests {
         let trainer = try Trainer(backend: backend, config: config, data: data)
         try trainer.step(metrics: true)
         let before = backend.statistics
-        for _ in 0..<50 { try trainer.step(metrics: false) }
+        for _ in 0..<steps { try trainer.step(metrics: false) }
         let after = backend.statistics
         #expect(after.buffersAllocated == before.buffersAllocated)
         #expect(after.reads == before.reads)
-        #expect(after.writes - before.writes == 50 * config.dSteps, "one real batch written per D update")
+        #expect(after.writes - before.writes == steps * config.dSteps, "one real batch written per D update")
         #expect(after.operations > before.operations)
         let logged = try #require(try trainer.step(metrics: true))
         #expect(backend.statistics.buffersAllocated == before.buffersAllocated)
@@ -182,6 +255,13 @@ struct TrainerTests {
     @Test(arguments: LossKind.allCases)
     func stepsAllocateAndReadNothingOnOpenCL(loss: LossKind) throws {
         try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss)
+    }
+
+    /// The dcgan preset (conv layers, batch norm; for wgan-gp its critic without) too.
+    @Test(arguments: [LossKind.bce, .wganGP])
+    func dcganStepsAllocateAndReadNothing(loss: LossKind) throws {
+        try stepsAllocateAndReadNothing(CPUBackend(), loss: loss, dcgan: true, steps: 5)
+        try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss, dcgan: true, steps: 10)
     }
 
     @Test(arguments: LossKind.allCases)

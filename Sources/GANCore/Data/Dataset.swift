@@ -127,3 +127,11 @@ extension ImageDataset: Dataset {
 private final class LazyImageEvaluator<B: ComputeBackend> {
     var evaluator: ImageEvaluator<B>?
 }
+
+extension Dataset {
+    /// An example as an NHWC image: layout rows × columns × the channels that make up
+    /// `features` (a 2-D point is 1 × 2 × 1).
+    public var shape: ImageShape {
+        ImageShape(height: layout.rows, width: layout.columns, channels: max(1, features / max(1, layout.rows * layout.columns)))
+    }
+}

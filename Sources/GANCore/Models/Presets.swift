@@ -34,26 +34,57 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     case mlp
     /// G noise 2 → 4 × 128 → data, D data → 4 × 128 → 1.
     case toy
+    /// The conv GAN Lucic et al. ("Are GANs Created Equal?", 2018) used on MNIST and
+    /// Fashion-MNIST, for 28×28×1 images: G z(64) → FC 1024, BN, ReLU → FC 7·7·128, BN,
+    /// ReLU → ConvT 64 4×4 s2, BN, ReLU → ConvT 1 4×4 s2, tanh; D Conv 64 4×4 s2, LReLU →
+    /// Conv 128 4×4 s2, BN, LReLU → FC 1024, BN, LReLU → FC 1 (no BN in a WGAN-GP critic).
+    case dcgan
 
     /// The generator's noise width and hidden widths, and the discriminator's hidden widths.
     public var noiseDim: Int {
         switch self {
         case .mlp: 100
         case .toy: 2
+        case .dcgan: 64
         }
     }
 
     public var generatorHidden: [Int] {
         switch self {
-        case .mlp: [128, 256, 512, 1024]
+        case .mlp, .dcgan: [128, 256, 512, 1024]
         case .toy: [128, 128, 128, 128]
         }
     }
 
     public var discriminatorHidden: [Int] {
         switch self {
-        case .mlp: [1024, 512, 256, 128]
+        case .mlp, .dcgan: [1024, 512, 256, 128]
         case .toy: [128, 128, 128, 128]
+        }
+    }
+
+    /// The generator as layer lines (`Architecture`), for presets that are not MLPs.
+    public var generatorLayers: [String]? {
+        switch self {
+        case .mlp, .toy: nil
+        case .dcgan:
+            ["dense 1024", "batch-norm relu", "dense 6272", "batch-norm relu", "reshape 7x7x128",
+             "conv-transpose 64 k4 s2 p1", "batch-norm relu", "conv-transpose 1 k4 s2 p1 tanh"]
+        }
+    }
+
+    /// The discriminator as layer lines for `loss`: a WGAN-GP critic has no batch
+    /// normalisation (its penalty is per example), so each BN's activation moves onto the
+    /// layer before it.
+    public func discriminatorLayers(loss: LossKind) -> [String]? {
+        switch self {
+        case .mlp, .toy: return nil
+        case .dcgan:
+            if loss == .wganGP {
+                return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1 leaky-relu", "dense 1024 leaky-relu", "dense 1"]
+            }
+            return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1", "batch-norm leaky-relu", "dense 1024",
+                    "batch-norm leaky-relu", "dense 1"]
         }
     }
 

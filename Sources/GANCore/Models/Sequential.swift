@@ -199,9 +199,26 @@ public final class Sequential<B: ComputeBackend> {
         }
     }
 
-    /// A one-line description: widths and activations.
+    /// A one-line description: widths and activations for dense layers only; otherwise
+    /// the layers as layer lines between the input and output widths.
     public var summary: String {
-        ([inputs] + layers.map { $0.outputs }).map(String.init).joined(separator: "→")
-            + " (" + layers.map { "\($0.activation)" }.joined(separator: ", ") + ")"
+        guard layers.contains(where: { !($0 is Dense<B>) }) else {
+            return ([inputs] + layers.map { $0.outputs }).map(String.init).joined(separator: "→")
+                + " (" + layers.map { "\($0.activation)" }.joined(separator: ", ") + ")"
+        }
+        let lines = layers.map { layer -> String in
+            let act = layer.activation == .identity ? "" : " \(layer.activation)"
+            switch layer {
+            case let conv as Conv2D<B>:
+                return "conv \(conv.output.channels) k\(conv.kernel) s\(conv.stride) p\(conv.padding)\(act)"
+            case let up as ConvTranspose2D<B>:
+                return "conv-transpose \(up.output.channels) k\(up.kernel) s\(up.stride) p\(up.padding)\(act)"
+            case is BatchNorm<B>:
+                return "batch-norm\(act)"
+            default:
+                return "dense \(layer.outputs)\(act)"
+            }
+        }
+        return "\(inputs) → " + lines.joined(separator: ", ") + " → \(outputs)"
     }
 }

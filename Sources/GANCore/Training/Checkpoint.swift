@@ -133,8 +133,8 @@ public enum Checkpoint {
 
     /// The generator of a checkpoint, ready to sample.
     public static func generator<B>(from loaded: Loaded, on backend: B) throws -> Sequential<B> {
-        let shape = loaded.config.generatorShape(pixels: loaded.imageRows * loaded.imageColumns)
-        let network = try Sequential(backend: backend, shape: shape)
+        let network = try loaded.config.makeGenerator(
+            backend: backend, data: ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1))
         try restore(network, prefix: "generator", from: loaded, includeOptimizer: false)
         return network
     }

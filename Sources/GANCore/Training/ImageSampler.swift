@@ -19,9 +19,14 @@ public final class ImageSampler<B: ComputeBackend> {
     }
 
     /// `count` images (count × pixels, in [-1, 1]) from noise keyed by `key`, starting at
-    /// counter 0: the same key gives the same images.
+    /// counter 0: the same key gives the same images. Batch normalisation uses its running
+    /// averages (inference mode), so an image does not depend on the others drawn with it;
+    /// the generator's mode is restored afterwards.
     public func sample(count: Int, key: UInt64) throws -> [Float] {
         let backend = generator.backend
+        let mode = generator.mode
+        generator.setMode(.inference)
+        defer { generator.setMode(mode) }
         let width = generator.inputs, pixels = generator.outputs
         var result: [Float] = []
         result.reserveCapacity(count * pixels)

@@ -64,6 +64,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var noiseDim = ModelPreset.mlp.noiseDim
     public var gHidden = ModelPreset.mlp.generatorHidden
     public var dHidden = ModelPreset.mlp.discriminatorHidden
+    /// The networks as layer lines (`Architecture`); nil: the MLP of the widths above.
+    public var generator: [String]?
+    public var discriminator: [String]?
     /// The hidden layers' activation (LeakyReLU with slope `leakySlope`).
     public var gActivation = HiddenActivation.leakyReLU
     public var dActivation = HiddenActivation.leakyReLU
@@ -114,7 +117,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         out = try c.decodeIfPresent(String.self, forKey: .out); try read(.logEvery, &logEvery)
         try read(.sampleEvery, &sampleEvery); try read(.checkpointEvery, &checkpointEvery)
         try read(.keepCheckpoints, &keepCheckpoints); try read(.model, &model); try read(.noiseDim, &noiseDim); try read(.gHidden, &gHidden)
-        try read(.dHidden, &dHidden); try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
+        try read(.dHidden, &dHidden)
+        generator = try c.decodeIfPresent([String].self, forKey: .generator)
+        discriminator = try c.decodeIfPresent([String].self, forKey: .discriminator)
+        try read(.gActivation, &gActivation); try read(.dActivation, &dActivation)
         try read(.leakySlope, &leakySlope); try read(.loss, &loss); try read(.optimizer, &optimizer)
         try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum)
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
@@ -129,6 +135,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case data, epochs, steps, batchSize = "batch-size", backend, device, seed, out
         case logEvery = "log-every", sampleEvery = "sample-every", checkpointEvery = "checkpoint-every"
         case keepCheckpoints = "keep-checkpoints", model, noiseDim = "noise-dim", gHidden = "g-hidden", dHidden = "d-hidden"
+        case generator, discriminator
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
@@ -194,6 +201,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
             }
             return parsed
         }
+        func layerLines() throws -> [String] {
+            let lines: [String]
+            switch value {
+            case .list(let items):
+                lines = try items.map { item in
+                    guard case .string(let line) = item else { throw fail("a list of layer lines such as \"dense 1024 relu\"") }
+                    return line
+                }
+            case .string(let text): lines = text.split(separator: ";").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            default: throw fail("layer lines, as a list or separated by ';'")
+            }
+            // Parsed now, so a bad line is refused where it is given.
+            return try Architecture(lines, network: key).texts
+        }
         func flag() throws -> Bool {
             switch value {
             case .boolean(let b): return b
@@ -229,6 +250,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "noise-dim": noiseDim = try integer()
         case "g-hidden": gHidden = try widths()
         case "d-hidden": dHidden = try widths()
+        case "generator": generator = try layerLines()
+        case "discriminator": discriminator = try layerLines()
         case "g-activation": gActivation = try choice(HiddenActivation.self)
         case "d-activation": dActivation = try choice(HiddenActivation.self)
         case "leaky-slope": leakySlope = try number(0...1, open: true)
@@ -291,7 +314,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         ] where !given.contains(key) {
             try set(key, value, source: "the \(model.rawValue) preset")
         }
+        // The loss first: the dcgan critic depends on it.
         try applyLossPreset(except: given)
+        if !given.contains("generator") { generator = model.generatorLayers }
+        if !given.contains("discriminator") { discriminator = model.discriminatorLayers(loss: loss) }
     }
 
     // MARK: - The losses' recipes
@@ -346,6 +372,37 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// pixels → hidden → one logit.
     public func discriminatorShape(pixels: Int) -> MLPShape {
         MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(dActivation), output: .identity)
+    }
+
+    /// The generator for examples of `data`'s shape: the layer lines' network, or the MLP.
+    public func makeGenerator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
+        guard let generator else { return try Sequential(backend: backend, shape: generatorShape(pixels: data.elements)) }
+        return try Architecture(generator, network: "generator").build(
+            backend: backend, input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator",
+            leakySlope: leakySlope)
+    }
+
+    /// The discriminator for examples of `data`'s shape, spectrally normalised with
+    /// `spectral-norm`.
+    public func makeDiscriminator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
+        guard let discriminator else {
+            return try Sequential(backend: backend, shape: discriminatorShape(pixels: data.elements), spectralNorm: spectralNorm)
+        }
+        return try Architecture(discriminator, network: "discriminator").build(
+            backend: backend, input: data, outputs: 1, network: "discriminator", leakySlope: leakySlope,
+            spectralNorm: spectralNorm)
+    }
+
+    /// Checks that the configured networks fit examples of `data` (layer lines chain, G
+    /// ends in the data's shape), without building them: before a run directory exists.
+    public func checkArchitecture(data: ImageShape) throws {
+        if let generator {
+            try Architecture(generator, network: "generator").check(
+                input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator")
+        }
+        if let discriminator {
+            try Architecture(discriminator, network: "discriminator").check(input: data, outputs: 1, network: "discriminator")
+        }
     }
 
     /// The loss as its objective type.

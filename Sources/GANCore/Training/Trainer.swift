@@ -106,9 +106,8 @@ public final class Trainer<B: ComputeBackend> {
         order = try BatchOrder(count: data.count, batchSize: config.batchSize, seed: config.seed)
         batch = config.batchSize
         let pixels = data.features
-        generator = try Sequential(backend: backend, shape: config.generatorShape(pixels: pixels))
-        discriminator = try Sequential(
-            backend: backend, shape: config.discriminatorShape(pixels: pixels), spectralNorm: config.spectralNorm)
+        generator = try config.makeGenerator(backend: backend, data: data.shape)
+        discriminator = try config.makeDiscriminator(backend: backend, data: data.shape)
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
@@ -210,6 +209,9 @@ public final class Trainer<B: ComputeBackend> {
         }
         let d = discriminatorWorkspace
         let scale = 1 / Float(batch)
+        // Batch statistics of the real and the fake half each on their own, as two calls
+        // of D would have them (the generator update sees a fake batch alone).
+        discriminator.setMode(.training(groups: 2))
         try discriminator.forward(discriminatorBatch, rows: 2 * batch, into: d)
         try backend.objective(
             objective.real, logits: d.output, offset: 0, count: batch,
@@ -236,6 +238,7 @@ public final class Trainer<B: ComputeBackend> {
         try drawNoise()
         try generator.forward(noise, rows: batch, into: generatorWorkspace)
         let d = discriminatorWorkspace
+        discriminator.setMode(.training(groups: 1))
         try discriminator.forward(generatorWorkspace.output, rows: batch, into: d)
         try backend.objective(
             objective.generator, logits: d.output, count: batch,

@@ -1,0 +1,208 @@
+import ComputeBackend
+
+/// A network described as data: one line per layer, as a config file or a flag gives
+/// it, checked and built into a `Sequential` for an input shape. The dcgan preset is one
+/// (`ModelPreset.dcgan`); a user's own conv G and D are others.
+///
+/// Each line is a layer kind, its size, its options and an activation (default none):
+///
+///     dense 1024 [activation]              a dense layer of 1024 outputs
+///     conv 64 k4 s2 p1 [activation]        Conv2D to 64 channels, 4×4 kernel, stride 2, padding 1
+///     conv-transpose 64 k4 s2 p1 [act.]    ConvTranspose2D to 64 channels
+///     batch-norm [activation]              batch normalisation over channels (features)
+///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
+///
+/// Activations: relu, leaky-relu (slope `leaky-slope`), tanh, sigmoid, identity. k, s
+/// and p default to 3, 1 and 0. A description whose shapes do not chain is refused before
+/// training with one line naming the layer.
+public struct Architecture: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case dense
+        case conv
+        case convTranspose = "conv-transpose"
+        case batchNorm = "batch-norm"
+        case reshape
+    }
+
+    public struct Line: Equatable, Sendable {
+        public let text: String
+        public let kind: Kind
+        public let size: Int
+        public let kernel, stride, padding: Int
+        public let activation: HiddenActivationKind
+        public let image: ImageShape?
+    }
+
+    /// The activations a line may name.
+    public enum HiddenActivationKind: String, Sendable, CaseIterable {
+        case identity, relu, tanh, sigmoid
+        case leakyReLU = "leaky-relu"
+
+        func activation(slope: Float) -> Activation {
+            switch self {
+            case .identity: .identity
+            case .relu: .relu
+            case .leakyReLU: .leakyReLU(slope: slope)
+            case .tanh: .tanh
+            case .sigmoid: .sigmoid
+            }
+        }
+    }
+
+    public let lines: [Line]
+
+    /// Parses `lines`; `network` ("generator", "discriminator") names them in errors.
+    public init(_ lines: [String], network: String) throws {
+        guard !lines.isEmpty else { throw GANError("the \(network) description has no layers") }
+        self.lines = try lines.enumerated().map { index, text in
+            do {
+                return try Self.parse(text)
+            } catch let error as GANError {
+                throw GANError("\(network) layer \(index + 1) ('\(text)'): \(error.description)")
+            }
+        }
+    }
+
+    public var description: String { lines.map(\.text).joined(separator: "; ") }
+    public var texts: [String] { lines.map(\.text) }
+
+    static func parse(_ text: String) throws -> Line {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let first = words.first else { throw GANError("an empty layer") }
+        guard let kind = Kind(rawValue: first) else {
+            throw GANError("unknown layer '\(first)'; layers: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var size = 0, kernel = 3, stride = 1, padding = 0
+        var activation = HiddenActivationKind.identity
+        var image: ImageShape?
+        var rest = words.dropFirst()
+        switch kind {
+        case .dense, .conv, .convTranspose:
+            guard let word = rest.first, let n = Int(word), n >= 1 else {
+                throw GANError("\(kind.rawValue) needs a positive size first (outputs or channels)")
+            }
+            size = n
+            rest = rest.dropFirst()
+        case .reshape:
+            let parts = rest.first?.split(separator: "x").compactMap { Int($0) } ?? []
+            guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
+                throw GANError("reshape needs a shape such as 7x7x128 (height x width x channels)")
+            }
+            image = ImageShape(height: parts[0], width: parts[1], channels: parts[2])
+            rest = rest.dropFirst()
+        case .batchNorm:
+            break
+        }
+        var activationSeen = false
+        for word in rest {
+            if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()) {
+                guard kind == .conv || kind == .convTranspose else { throw GANError("\(kind.rawValue) takes no '\(word)'") }
+                switch option {
+                case "k": kernel = value
+                case "s": stride = value
+                default: padding = value
+                }
+            } else if let named = HiddenActivationKind(rawValue: word), !activationSeen, kind != .reshape {
+                activation = named
+                activationSeen = true
+            } else {
+                throw GANError("unexpected '\(word)'")
+            }
+        }
+        guard kernel >= 1, stride >= 1, padding >= 0, padding < kernel else {
+            throw GANError("kernel \(kernel), stride \(stride), padding \(padding): kernel and stride must be ≥ 1, padding in 0..<kernel")
+        }
+        return Line(
+            text: words.joined(separator: " "), kind: kind, size: size, kernel: kernel, stride: stride, padding: padding,
+            activation: activation, image: image)
+    }
+
+    /// Checks that the layers chain from `input` to `outputs` elements without building
+    /// anything: the same one-line refusals as `build`, before a run starts.
+    public func check(input: ImageShape, outputs: Int, network: String) throws {
+        var shape = input
+        for (index, line) in lines.enumerated() {
+            func fail(_ message: String) -> GANError {
+                GANError("\(network) layer \(index + 1) ('\(line.text)'): \(message) (its input is \(shape))")
+            }
+            switch line.kind {
+            case .dense:
+                shape = ImageShape(features: line.size)
+            case .conv:
+                let g = ConvolutionGeometry(
+                    batch: 1, height: shape.height, width: shape.width, channels: shape.channels, kernel: line.kernel,
+                    stride: line.stride, padding: line.padding)
+                if let problem = g.problem { throw fail("a convolution over \(problem)") }
+                shape = ImageShape(height: g.outputHeight, width: g.outputWidth, channels: line.size)
+            case .convTranspose:
+                let height = (shape.height - 1) * line.stride - 2 * line.padding + line.kernel
+                let width = (shape.width - 1) * line.stride - 2 * line.padding + line.kernel
+                guard height >= 1, width >= 1 else { throw fail("a transposed convolution with no output") }
+                shape = ImageShape(height: height, width: width, channels: line.size)
+            case .batchNorm:
+                break
+            case .reshape:
+                guard let image = line.image, image.elements == shape.elements else {
+                    throw fail("\(shape.elements) elements do not make \(line.image.map { "\($0)" } ?? "?")")
+                }
+                shape = image
+            }
+        }
+        guard shape.elements == outputs else {
+            throw GANError("the \(network) ends in \(shape.elements) outputs (\(shape)), it must end in \(outputs)")
+        }
+    }
+
+    /// The network for inputs of `input`, checked to end in `output` elements: each
+    /// layer's shape from the one before, refused with the layer named where it does not
+    /// fit. With `spectralNorm`, dense and conv layers are spectrally normalised.
+    public func build<B: ComputeBackend>(
+        backend: B, input: ImageShape, outputs: Int, network: String, leakySlope: Float, spectralNorm: Bool = false
+    ) throws -> Sequential<B> {
+        try check(input: input, outputs: outputs, network: network)
+        var shape = input
+        var layers: [any Layer<B>] = []
+        for (index, line) in lines.enumerated() {
+            func fail(_ message: String) -> GANError {
+                GANError("\(network) layer \(index + 1) ('\(line.text)'): \(message)")
+            }
+            let activation = line.activation.activation(slope: leakySlope)
+            do {
+                switch line.kind {
+                case .dense:
+                    let layer = try Dense(
+                        backend: backend, inputs: shape.elements, outputs: line.size, activation: activation,
+                        spectralNorm: spectralNorm)
+                    layers.append(layer)
+                    shape = ImageShape(features: line.size)
+                case .conv:
+                    let layer = try Conv2D(
+                        backend: backend, input: shape, outputChannels: line.size, kernel: line.kernel, stride: line.stride,
+                        padding: line.padding, activation: activation, spectralNorm: spectralNorm)
+                    layers.append(layer)
+                    shape = layer.output
+                case .convTranspose:
+                    let layer = try ConvTranspose2D(
+                        backend: backend, input: shape, outputChannels: line.size, kernel: line.kernel, stride: line.stride,
+                        padding: line.padding, activation: activation)
+                    layers.append(layer)
+                    shape = layer.output
+                case .batchNorm:
+                    layers.append(try BatchNorm(backend: backend, shape: shape, activation: activation))
+                case .reshape:
+                    guard let image = line.image, image.elements == shape.elements else {
+                        throw fail("the input has \(shape.elements) elements (\(shape)), the shape \(line.image.map { "\($0)" } ?? "?") has \(line.image?.elements ?? 0)")
+                    }
+                    shape = image
+                }
+            } catch let error as GANError where !error.description.hasPrefix("\(network) layer") {
+                throw fail("\(error.description) (its input is \(shape))")
+            }
+        }
+        guard !layers.isEmpty else { throw GANError("the \(network) description has no layers with parameters") }
+        guard shape.elements == outputs else {
+            throw GANError("the \(network) ends in \(shape.elements) outputs (\(shape)), it must end in \(outputs)")
+        }
+        return try Sequential(backend: backend, layers: layers)
+    }
+}

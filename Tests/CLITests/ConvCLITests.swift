@@ -1,0 +1,58 @@
+import Foundation
+import GANCore
+import Testing
+
+@Suite("gan-cl train with conv layers", .serialized)
+struct ConvCLITests {
+    /// A conv G and D from a TOML config file (lists of layer lines), trained, sampled and
+    /// resumed through the command line; the saved config keeps the lines.
+    @Test func layerLinesFromAConfigFileTrainSampleAndResume() throws {
+        let data = try SmallDataset()
+        let runs = try TemporaryDirectory()
+        let config = "\(runs.path)/conv.toml"
+        try """
+            model = "dcgan"
+            batch-size = 8
+            noise-dim = 6
+            generator = ["dense 24", "batch-norm relu", "dense 196", "batch-norm relu", "reshape 7x7x4",
+                         "conv-transpose 3 k4 s2 p1", "batch-norm relu", "conv-transpose 1 k4 s2 p1 tanh"]
+            discriminator = ["conv 3 k4 s2 p1 leaky-relu", "conv 5 k4 s2 p1", "batch-norm leaky-relu", "dense 8",
+                             "batch-norm leaky-relu", "dense 1"]
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let out = "\(runs.path)/run"
+        let run = try GANCL.run(["train", "--data", data.path, "--config", config, "--steps", "6", "--checkpoint-every", "3",
+                                 "--sample-every", "3", "--backend", "cpu", "--out", out])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("G 6 → dense 24, batch-norm relu, dense 196, batch-norm relu, conv-transpose 3 k4 s2 p1, batch-norm relu, conv-transpose 1 k4 s2 p1 tanh → 784"), "\(run.stdout)")
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json"))) as? [String: Any])
+        #expect((saved["generator"] as? [String])?.count == 8 && (saved["discriminator"] as? [String])?.first == "conv 3 k4 s2 p1 leaky-relu")
+        #expect(saved["model"] as? String == "dcgan" && saved["noise-dim"] as? Int == 6)
+        let sample = try GANCL.run(["sample", "--checkpoint", "\(out)/checkpoints/step-000006.safetensors", "--count", "5",
+                                    "--out", "\(runs.path)/s.npy", "--backend", "cpu"])
+        #expect(sample.status == 0, "\(sample.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(runs.path)/s.npy")?.count == 128 + 5 * 784 * 4)
+        let resumed = try GANCL.run(["train", "--resume", out, "--steps", "8"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("Resuming \(out) at step 6"), "\(resumed.stderr)")
+    }
+
+    /// Descriptions that do not fit are refused before a run directory is made, with one
+    /// line naming the layer.
+    @Test func badDescriptionsAreRefusedWithOneLine() throws {
+        let data = try SmallDataset()
+        let runs = try TemporaryDirectory()
+        let cases: [([String], String)] = [
+            (["--generator", "dense 10; conv 4 k3 s1 p0"], "generator layer 2 ('conv 4 k3 s1 p0')"),
+            (["--discriminator", "conv 4 k5 s1 p0; wobble 3; dense 1"], "discriminator layer 2 ('wobble 3'): unknown layer 'wobble'"),
+            (["--generator", "dense 100; reshape 10x10x1; conv 1 k3 s1 p1 tanh"], "the generator ends in 100 outputs (10×10×1), it must end in 784"),
+            (["--generator", "dense 64; reshape 7x7x2"], "generator layer 2 ('reshape 7x7x2'): 64 elements do not make 7×7×2"),
+            (["--discriminator", "conv 8 k4 s2 p4 leaky-relu; dense 1"], "padding"),
+            (["--discriminator", "dense 20 sideways; dense 1"], "discriminator layer 1 ('dense 20 sideways'): unexpected 'sideways'"),
+        ]
+        for (index, (flags, fragment)) in cases.enumerated() {
+            let out = "\(runs.path)/run\(index)"
+            expectOneLineError(
+                try GANCL.run(["train", "--data", data.path, "--steps", "2", "--backend", "cpu", "--out", out] + flags), fragment)
+            #expect(!FileManager.default.fileExists(atPath: out), "no run directory for a refused description")
+        }
+    }
+}
