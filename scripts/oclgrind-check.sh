@@ -58,6 +58,10 @@ for stream in 8388608 0; do
     status=$(( status | $? ))
   done
 done
+# The 4×16 blocks PoCL devices without AVX-512 use.
+GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,1 oclgrind $full --build-options "-cl-opt-disable" \
+  "$binary" devices --check --quick --operation gemm --operation adam >>"$log" 2>&1
+status=$(( status | $? ))
 for operation in gemm gemm-epilogue; do
   GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_DOT_MIN_K=0 \
     oclgrind $lean --build-options "-cl-opt-disable" \

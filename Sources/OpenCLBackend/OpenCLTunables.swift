@@ -237,6 +237,12 @@ public struct OpenCLTunables: Equatable, Sendable {
             chosen.cpuGEMM = true
             chosen.gemm.rowsPerItem = 4
             chosen.gemm.vectorsPerItem = 4
+            // Without AVX-512 (native vectors of 8 floats), a float16 takes two of the 16
+            // ymm registers and 16 accumulators spill: 4 × 16 blocks ran the MLP step 21–34 %
+            // faster at batch 64 and 33 % at 256 than 4 × 64 on an AVX2 EPYC, and the dcgan
+            // step 6–18 % (interleaved rounds, benchmarks/README.md, 2026-11-29). Keyed by
+            // the vector width the device reports, not by PoCL's name for the core.
+            if device.nativeFloatVectorWidth < 16 { chosen.gemm.vectorsPerItem = 1 }
             // Work-groups of 4 items: the training step ran 2,820–2,883 / 3,920–4,038
             // images/s (batch 64 / 256) against 1,869–2,043 / 3,233–3,365 with the
             // runtime's groups. Row blocks along dimension 0 (each group shares panels of

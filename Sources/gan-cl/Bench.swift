@@ -8,7 +8,7 @@ import OpenCLBackend
 /// `gan-cl bench`: timings that benchmarks/README.md records.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure backend speed.", subcommands: [BenchGEMM.self, BenchTrain.self])
+        abstract: "Measure backend speed.", subcommands: [BenchGEMM.self, BenchTrain.self, BenchConv.self])
 }
 
 /// The batch sizes of `--batches 64,256`.

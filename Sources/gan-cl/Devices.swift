@@ -51,7 +51,7 @@ struct Devices: ParsableCommand {
             print("    type:           \(d.typeName)")
             print("    compute units:  \(d.computeUnits)")
             print("    global memory:  \(formatBytes(d.globalMemoryBytes)) (largest buffer \(formatBytes(d.maxAllocationBytes)))")
-            print("    local memory:   \(d.localMemoryBytes / 1024) KiB; work-groups up to \(d.maxWorkGroupSize)")
+            print("    local memory:   \(d.localMemoryBytes / 1024) KiB; work-groups up to \(d.maxWorkGroupSize); native float vectors of \(d.nativeFloatVectorWidth)")
             print("    OpenCL C:       \(d.openCLCVersion)")
         }
     }

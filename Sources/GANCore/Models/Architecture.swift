@@ -66,6 +66,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     public var description: String { lines.map(\.text).joined(separator: "; ") }
     public var texts: [String] { lines.map(\.text) }
 
+    /// The largest layer size and element count a line may give (2²⁴): larger ones are
+    /// surely mistakes, and every product of sizes stays far inside Int.
+    public static let maximumSize = 1 << 24
+
     static func parse(_ text: String) throws -> Line {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let first = words.first else { throw GANError("an empty layer") }
@@ -78,15 +82,16 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         var rest = words.dropFirst()
         switch kind {
         case .dense, .conv, .convTranspose:
-            guard let word = rest.first, let n = Int(word), n >= 1 else {
-                throw GANError("\(kind.rawValue) needs a positive size first (outputs or channels)")
+            guard let word = rest.first, let n = Int(word), n >= 1, n <= Self.maximumSize else {
+                throw GANError("\(kind.rawValue) needs a size from 1 to \(Self.maximumSize) first (outputs or channels)")
             }
             size = n
             rest = rest.dropFirst()
         case .reshape:
             let parts = rest.first?.split(separator: "x").compactMap { Int($0) } ?? []
-            guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
-                throw GANError("reshape needs a shape such as 7x7x128 (height x width x channels)")
+            guard parts.count == 3, parts.allSatisfy({ $0 >= 1 && $0 <= Self.maximumSize }),
+                  parts[0] * parts[1] <= Self.maximumSize, parts[0] * parts[1] * parts[2] <= Self.maximumSize else {
+                throw GANError("reshape needs a shape such as 7x7x128 (height x width x channels, at most \(Self.maximumSize) elements)")
             }
             image = ImageShape(height: parts[0], width: parts[1], channels: parts[2])
             rest = rest.dropFirst()
@@ -95,7 +100,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         }
         var activationSeen = false
         for word in rest {
-            if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()) {
+            if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()), value >= 0, value <= 64 {
                 guard kind == .conv || kind == .convTranspose else { throw GANError("\(kind.rawValue) takes no '\(word)'") }
                 switch option {
                 case "k": kernel = value
@@ -146,6 +151,12 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     throw fail("\(shape.elements) elements do not make \(line.image.map { "\($0)" } ?? "?")")
                 }
                 shape = image
+            }
+            // Every later product stays inside Int, and the kernels' 32-bit indices hold.
+            let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
+            let (all, overflowB) = area.multipliedReportingOverflow(by: shape.channels)
+            guard !overflowA, !overflowB, all <= Self.maximumSize * 64 else {
+                throw GANError("\(network) layer \(index + 1) ('\(line.text)'): an output of \(shape.height)×\(shape.width)×\(shape.channels) is too large")
             }
         }
         guard shape.elements == outputs else {
