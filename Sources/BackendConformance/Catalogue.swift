@@ -191,6 +191,33 @@ public enum ConformanceCatalogue {
                     outputCounts: [m * n, m * n, m * n, n, n, n] + (keep ? [m * n, n] : []),
                     comparison: .relative(tolerance: gemmTolerance)))
             }
+            // The weight gradients of convolutions (TN, k = batch·H·W in the thousands, past
+            // a panel of B: the CPU kernel goes through k in chunks), with the bias gradient
+            // and with the Adam step in the epilogue: the dcgan preset's at batch 64 and 16.
+            if size == .full {
+                for (m, n, k) in [(16, 64, 25088), (1024, 128, 6272), (128, 1024, 3136), (64, 16, 12544), (1024, 128, 1568)] {
+                    trials.append(Trial(
+                        label: "gemm TN + column sums of B (conv dW)", shape: "\(m)x\(n)x\(k)",
+                        call: .gemmColumnSums(transposeA: true, transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 0),
+                        inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1), initialC(m * n, beta: 0, &random)],
+                        outputCounts: [m * n, n], comparison: .relative(tolerance: gemmTolerance)))
+                    for keep in [false, true] {
+                        trials.append(Trial(
+                            label: "gemm TN + Adam (conv dW)\(keep ? " (gradients kept)" : "")", shape: "\(m)x\(n)x\(k)",
+                            call: .gemmAdam(
+                                transposeA: true, transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 0,
+                                hyper: AdamHyperparameters(learningRate: 1e-3, beta1: 0.5, beta2: 0.999), step: 3,
+                                keepGradients: keep),
+                            inputs: [random.floats(m * k, in: -1...1), random.floats(k * n, in: -1...1),
+                                     initialC(m * n, beta: 0, &random), random.floats(m * n, in: -1...1),
+                                     random.floats(m * n, in: -0.1...0.1), random.floats(m * n, in: 0.001...0.1),
+                                     random.floats(n, in: -1...1), random.floats(n, in: -0.1...0.1),
+                                     random.floats(n, in: 0.001...0.1)],
+                            outputCounts: [m * n, m * n, m * n, n, n, n] + (keep ? [m * n, n] : []),
+                            comparison: .relative(tolerance: gemmTolerance)))
+                    }
+                }
+            }
             return trials
         case "transpose":
             return shapes.map { r, c in
