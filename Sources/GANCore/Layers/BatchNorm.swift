@@ -109,8 +109,15 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
         if case .step(_, _, true, _) = parameterGradients {
             throw GANError("batch normalisation cannot add to stored gradients (it has no gradient-penalty pass)")
         }
-        guard let dx = inputGradient?.buffer ?? scratchInput, rows <= reserved || inputGradient != nil else {
-            throw GANError("batch normalisation ran on \(rows) rows with scratch for \(reserved): reserve(rows:) first")
+        // With no input gradient wanted (a first layer), dx goes to the layer's scratch.
+        let dx: B.Buffer
+        if let given = inputGradient?.buffer {
+            dx = given
+        } else {
+            guard let scratchInput, rows <= reserved else {
+                throw GANError("batch normalisation ran on \(rows) rows with scratch for \(reserved): reserve(rows:) first")
+            }
+            dx = scratchInput
         }
         try backend.batchNormBackward(
             x, outputGradient: dz, rows: rows * spatial, columns: shape.channels, groups: groups, mean: mean,

@@ -45,13 +45,7 @@ public final class Dense<B: ComputeBackend>: SecondOrderLayer {
     /// PyTorch's default for nn.Linear, which the classic GAN scripts inherit: W and b
     /// uniform in ±1/√inputs.
     public func initialize(seed: UInt64, counter: inout UInt64) throws {
-        let bound = 1 / Float(inputs).squareRoot()
-        for parameter in parameters {
-            var values = [Float](repeating: 0, count: parameter.count)
-            values.withUnsafeMutableBufferPointer { Philox.fillUniform($0, seed: seed, counter: counter) }
-            counter += Philox.blocks(parameter.count)
-            try backend.write(values.map { ($0 * 2 - 1) * bound }, to: parameter.value, offset: 0)
-        }
+        try initializeUniform(parameters, bound: 1 / Float(inputs).squareRoot(), backend: backend, seed: seed, counter: &counter)
         try spectralNorm?.initialize(seed: seed, counter: &counter)
     }
 

@@ -85,9 +85,6 @@ public final class Sequential<B: ComputeBackend> {
         for layer in layers { layer.setMode(mode) }
     }
 
-    /// Whether a layer keeps batch statistics (its output depends on the mode).
-    public var hasBatchStatistics: Bool { layers.contains { $0 is BatchNorm<B> } }
-
     /// Makes `optimizer`'s state for every parameter, zeroed.
     public func attach(_ optimizer: any Optimizer) throws {
         try optimizer.attach(to: parameters, on: backend)
