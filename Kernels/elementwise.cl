@@ -29,6 +29,16 @@ __kernel void scale(__global float* x, const int count, const float factor)
     x[i] *= factor;
 }
 
+// average[i] += rate * (value[i] - average[i]), rate = 1 - decay: an exponential moving
+// average's step (the EMA generator).
+__kernel void moving_average(__global float* average, __global const float* value, const int count, const float rate)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const float a = average[i];
+    average[i] = a + rate * (value[i] - a);
+}
+
 // x is (count): x[i] = min(max(x[i], lower), upper)
 __kernel void clamp_values(__global float* x, const int count, const float lower, const float upper)
 {
@@ -67,6 +77,16 @@ __kernel void activation_backward(__global const float* y, __global const float*
 
 // real, fake, out are (rows, columns), epsilon is (rows):
 //   out[r, c] = fake[r, c] + epsilon[r] * (real[r, c] - fake[r, c])
+/* Inverted dropout: y = x * keep where u >= rate, else 0, with keep = 1 / (1 - rate)
+ * rounded once on the host, as the CPU reference rounds it: the same bits. y may be x. */
+__kernel void dropout(__global const float* x, __global const float* u, __global float* y,
+                      const int count, const float rate, const float keep)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    y[i] = u[i] >= rate ? x[i] * keep : 0.0f;
+}
+
 __kernel void interpolate_rows(__global const float* real, __global const float* fake,
                                __global const float* epsilon, __global float* out,
                                const int rows, const int columns)

@@ -1,5 +1,6 @@
 // reduce.cl — column sums (bias gradients), row sums, the mean, the per-row norms of
-// the WGAN-GP gradient penalty, and spectral normalisation's norms and gradient.
+// the WGAN-GP gradient penalty, spectral normalisation's norms and gradient, and layer
+// normalisation.
 //
 // Every reduction has a fixed order that depends only on the sizes and on REDUCE_WG,
 // never on scheduling: the same device and inputs give the same bits.
@@ -143,4 +144,93 @@ void spectral_norm_gradient(__global float* gradient, __global const float* weig
     const float s = sigma[0];
     for (int i = lid; i < count; i += REDUCE_WG)
         gradient[i] = (gradient[i] - c * v[i / columns] * u[i % columns]) / s;
+}
+
+// Layer normalisation over each row of x (rows x columns), a work-group per row: the
+// row's mean, then the squares about it, each by group_sum's fixed tree;
+// y[r, c] = f(gamma[c] * (x[r, c] - mean[r]) * s + beta[c]), s = 1 / sqrt(variance[r] + epsilon).
+// y may be x: each work-item reads an element before it writes it, after both sums.
+// Launch: global = (REDUCE_WG, rows), local = (REDUCE_WG, 1).
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void layer_norm_forward(__global const float* x, const int rows, const int columns, const float epsilon,
+                        __global const float* gamma, __global const float* beta, const int activation,
+                        const float slope, __global float* mean, __global float* variance, __global float* y)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int r = get_group_id(1);
+    __global const float* xr = x + (size_t)r * columns;
+    float sum = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) sum += xr[c];
+    const float mu = group_sum(partial, lid, sum) / (float)columns;
+    float squares = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) {
+        const float d = xr[c] - mu;
+        squares += d * d;
+    }
+    const float var = group_sum(partial, lid, squares) / (float)columns;
+    const float s = 1.0f / sqrt(var + epsilon);
+    __global float* yr = y + (size_t)r * columns;
+    for (int c = lid; c < columns; c += REDUCE_WG) yr[c] = activate1(gamma[c] * ((xr[c] - mu) * s) + beta[c], activation, slope);
+    if (lid == 0) {
+        mean[r] = mu;
+        variance[r] = var;
+    }
+}
+
+// The input gradient of layer normalisation, a work-group per row: with g = dz * gamma[c]
+// and xhat = (x - mean[r]) * s, the row's sums of g and g * xhat by fixed trees, then
+// dx = f'_below(x) * s / N * (N * g - sum g - xhat * sum g * xhat).
+// Launch: global = (REDUCE_WG, rows), local = (REDUCE_WG, 1).
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void layer_norm_input_gradient(__global const float* x, __global const float* dz, const int rows, const int columns,
+                               __global const float* mean, __global const float* variance, const float epsilon,
+                               __global const float* gamma, __global float* dx, const int below, const float slope)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int r = get_group_id(1);
+    const size_t base = (size_t)r * columns;
+    const float mu = mean[r];
+    const float s = 1.0f / sqrt(variance[r] + epsilon);
+    float sum_g = 0.0f, sum_g_xhat = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) {
+        const float g = dz[base + c] * gamma[c];
+        sum_g += g;
+        sum_g_xhat += g * ((x[base + c] - mu) * s);
+    }
+    const float a = group_sum(partial, lid, sum_g);
+    const float b = group_sum(partial, lid, sum_g_xhat);
+    const float n = (float)columns;
+    for (int c = lid; c < columns; c += REDUCE_WG) {
+        const float xv = x[base + c];
+        const float xhat = (xv - mu) * s;
+        dx[base + c] = derivative1(xv, below, slope) * (s / n * (n * (dz[base + c] * gamma[c]) - a - xhat * b));
+    }
+}
+
+// Layer normalisation's parameter gradients, a work-item per column summing over rows in
+// blocks (the column sums' order): beta_gradient[c] = sum dz, gamma_gradient[c] = sum dz * xhat.
+// Launch: global = (columns).
+__kernel void layer_norm_parameter_gradients(__global const float* x, __global const float* dz, const int rows,
+                                             const int columns, __global const float* mean,
+                                             __global const float* variance, const float epsilon,
+                                             __global float* gamma_gradient, __global float* beta_gradient)
+{
+    const int c = get_global_id(0);
+    if (c >= columns) return;
+    float total_beta = 0.0f, total_gamma = 0.0f;
+    for (int block = 0; block < rows; block += 64) {
+        float part_beta = 0.0f, part_gamma = 0.0f;
+        for (int r = block; r < min(block + 64, rows); r++) {
+            const size_t i = (size_t)r * columns + c;
+            const float xhat = (x[i] - mean[r]) * (1.0f / sqrt(variance[r] + epsilon));
+            part_beta += dz[i];
+            part_gamma += dz[i] * xhat;
+        }
+        total_beta += part_beta;
+        total_gamma += part_gamma;
+    }
+    beta_gradient[c] = total_beta;
+    gamma_gradient[c] = total_gamma;
 }

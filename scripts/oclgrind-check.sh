@@ -27,9 +27,10 @@ lean="--data-races --check-api"
 status=0
 # (The catalogue's operations, BackendConformance/Catalogue.swift, less gemm-epilogue.)
 others=()
-for operation in gemm transpose bias-add sum-columns sum-rows mean scale clamp activation-forward \
+for operation in gemm transpose bias-add sum-columns sum-rows mean scale moving-average clamp activation-forward \
     activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
-    interpolate-rows gradient-penalty im2col col2im batch-norm-statistics batch-norm-forward batch-norm-backward \
+    dropout interpolate-rows gradient-penalty im2col col2im batch-norm-statistics batch-norm-forward batch-norm-backward \
+    layer-norm-forward layer-norm-backward \
     philox-uniform philox-normal copy fill; do
   others+=(--operation "$operation")
 done

@@ -13,11 +13,11 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
-        "rmsprop", "normalize", "divide", "spectral-norm-gradient", "interpolate-rows",
+        "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
-        "batch-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
+        "batch-norm-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -255,6 +255,15 @@ public enum ConformanceCatalogue {
                 return Trial(label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
             }
+        case "moving-average":
+            let decays: [Float] = [0.999, 0.9, 0.5, 0, 1]
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let decay = decays[index % decays.count]
+                return Trial(label: "moving average ×\(decay)", shape: shapeText(r, c), call: .movingAverage(decay: decay),
+                             inputs: [random.floats(r * c, in: -2...2), random.floats(r * c, in: -2...2)],
+                             outputCounts: [r * c], comparison: pointwise)
+            }
         case "clamp":
             return shapes.map { r, c in
                 Trial(label: "clamp [-0.01, 0.01]", shape: shapeText(r, c),
@@ -372,6 +381,18 @@ public enum ConformanceCatalogue {
                                       random.floats(1, in: 0.5...3)],
                              outputCounts: [r * c], comparison: pointwise)
             }
+        case "dropout":
+            // Rates from none to most; a tenth of the uniforms equal the rate exactly (kept).
+            let rates: [Float] = [0, 0.1, 0.3, 0.5, 0.9]
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let rate = rates[index % rates.count]
+                var uniforms = random.floats(r * c, in: 0...0.999_999)
+                for i in stride(from: 0, to: uniforms.count, by: 10) { uniforms[i] = rate }
+                return Trial(label: "dropout \(rate)", shape: shapeText(r, c), call: .dropout(rate: rate),
+                             inputs: [random.floats(r * c, in: -2...2), uniforms], outputCounts: [r * c],
+                             comparison: pointwise)
+            }
         case "interpolate-rows":
             return shapes.map { r, c in
                 Trial(label: "interpolate rows", shape: shapeText(r, c), call: .interpolateRows(rows: r, columns: c),
@@ -443,6 +464,47 @@ public enum ConformanceCatalogue {
                                  inputs: [input, random.floats(r * c, in: -1...1), mean, variance, random.floats(c, in: -2...2)],
                                  outputCounts: [c, c, r * c], comparison: pointwise)
                 }
+            }
+        case "layer-norm-forward", "layer-norm-backward":
+            // Rows with offsets and spreads of their own (the mean must come off before the
+            // squares); rows of one column normalise to β.
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let offsets = random.floats(r, in: -3...3)
+                let noise = random.floats(r * c, in: -2...2)
+                let x = noise.indices.map { offsets[$0 / max(c, 1)] + noise[$0] * Float(1 + ($0 / max(c, 1)) % 3) }
+                let epsilon: Float = 1e-5
+                if operation == "layer-norm-forward" {
+                    let activation = activations[index % activations.count]
+                    return Trial(label: "layer-norm forward + \(activation)", shape: shapeText(r, c),
+                                 call: .layerNormForward(rows: r, columns: c, epsilon: epsilon, activation: activation),
+                                 inputs: [x, random.floats(c, in: -2...2), random.floats(c, in: -1...1)],
+                                 outputCounts: [r, r, r * c], comparison: pointwise)
+                }
+                let below = activations[index % 3]
+                let input = below == .identity ? x : x.map { CPUReference.activate(below, $0) }
+                var mean = [Float](repeating: 0, count: r), variance = mean, y = input
+                let ones = [Float](repeating: 1, count: c), zeros = [Float](repeating: 0, count: c)
+                input.withUnsafeBufferPointer { xs in
+                    ones.withUnsafeBufferPointer { g in
+                        zeros.withUnsafeBufferPointer { b in
+                            mean.withUnsafeMutableBufferPointer { m in
+                                variance.withUnsafeMutableBufferPointer { v in
+                                    y.withUnsafeMutableBufferPointer { out in
+                                        CPUReference.layerNormForward(
+                                            xs, rows: r, columns: c, epsilon: epsilon, gamma: g, beta: b, activation: .identity,
+                                            mean: m, variance: v, into: out)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                return Trial(label: "layer-norm backward, below \(below)", shape: shapeText(r, c),
+                             call: .layerNormBackward(rows: r, columns: c, epsilon: epsilon, below: below),
+                             inputs: [input, random.floats(r * c, in: -1...1), mean, variance, random.floats(c, in: -2...2)],
+                             outputCounts: [c, c, r * c], comparison: pointwise)
             }
         case "philox-uniform", "philox-normal":
             return randomCounts(size).enumerated().map { index, count in

@@ -247,6 +247,45 @@ enum Magnitudes {
                 let s = 1 / (Double(variance[g * columns + c]) + Double(epsilon)).squareRoot()
                 return Double(abs(gamma[c])) * (Double(abs(x[i])) + Double(abs(mean[g * columns + c]))) * s + Double(abs(beta[c]))
             }]
+        case .layerNormForward(let rows, let columns, let epsilon, _):
+            // Per row the mean of |x| and of (|x| + |mean|)²; y as |γ|·(|x| + |mean|)·s + |β|.
+            let (x, gamma, beta) = (input[0], input[1], input[2])
+            let mean = reference[0], variance = reference[1]
+            var meanScale = [Double](repeating: 0, count: rows), varianceScale = meanScale
+            for r in 0..<rows {
+                let mu = Double(abs(mean[r]))
+                for c in 0..<columns {
+                    let v = Double(abs(x[r * columns + c]))
+                    meanScale[r] += v / Double(columns)
+                    varianceScale[r] += (v + mu) * (v + mu) / Double(columns)
+                }
+            }
+            return [meanScale, varianceScale, (0..<(rows * columns)).map { i in
+                let r = i / columns, c = i % columns
+                let s = 1 / (Double(variance[r]) + Double(epsilon)).squareRoot()
+                return Double(abs(gamma[c])) * (Double(abs(x[i])) + Double(abs(mean[r]))) * s + Double(abs(beta[c]))
+            }]
+        case .layerNormBackward(let rows, let columns, let epsilon, let below):
+            // Column sums of |dz| and |dz·x̂|; dx as |f'|·s/N·(N·|g| + Σ|g| + |x̂|·Σ|g·x̂|), g = dz·γ.
+            let (x, dz, mean, variance, gamma) = (input[0], input[1], input[2], input[3], input[4])
+            func s(_ r: Int) -> Double { 1 / (Double(variance[r]) + Double(epsilon)).squareRoot() }
+            func xhat(_ i: Int) -> Double { abs(Double(x[i]) - Double(mean[i / columns])) * s(i / columns) }
+            var sumDz = [Double](repeating: 0, count: columns), sumDzXhat = sumDz
+            var sumG = [Double](repeating: 0, count: rows), sumGXhat = sumG
+            for i in 0..<(rows * columns) {
+                let r = i / columns, c = i % columns
+                let g = Double(abs(dz[i] * gamma[c]))
+                sumDz[c] += Double(abs(dz[i]))
+                sumDzXhat[c] += Double(abs(dz[i])) * xhat(i)
+                sumG[r] += g
+                sumGXhat[r] += g * xhat(i)
+            }
+            let n = Double(columns)
+            return [sumDzXhat, sumDz, (0..<(rows * columns)).map { i in
+                let r = i / columns, c = i % columns
+                return Double(abs(CPUReference.derivative(below, output: x[i]))) * s(r) / n
+                    * (n * Double(abs(dz[i] * gamma[c])) + sumG[r] + xhat(i) * sumGXhat[r])
+            }]
         case .batchNormBackward(let rows, let columns, let groups, let epsilon, let below):
             // The sums of |dz| and |dz·x̂|; dx as |f'|·|γ|·s/N·(N·|dz| + Σ|dz| + |x̂|·Σ|dz·x̂|).
             let (x, dz, mean, variance, gamma) = (input[0], input[1], input[2], input[3], input[4])
@@ -270,7 +309,14 @@ enum Magnitudes {
                 return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
                     * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
             }]
-        case .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .copyRange, .fill:
+        case .movingAverage(let decay):
+            // a + (1 − decay)·(v − a): the scale of |a| + (1 − decay)·(|v| + |a|).
+            let rate = Double(1 - decay)
+            return [zip(input[0], input[1]).map { (a: Float, v: Float) -> Double in
+                let magnitudeA = Double(abs(a)), magnitudeV = Double(abs(v))
+                return magnitudeA + rate * (magnitudeV + magnitudeA)
+            }]
+        case .dropout, .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .copyRange, .fill:
             return reference.map(absolute)
         }
     }

@@ -55,6 +55,14 @@ public struct Trial: Sendable {
         case divide
         /// inputs [G, W_sn (rows×columns), v(rows), u(columns), σ(1)]; outputs [G]
         case spectralNormGradient(rows: Int, columns: Int)
+        /// inputs [average, value]; outputs [average]
+        case movingAverage(decay: Float)
+        /// inputs [x, uniforms]; outputs [y]
+        case dropout(rate: Float)
+        /// inputs [x, gamma(columns), beta(columns)]; outputs [mean(rows), variance(rows), y]
+        case layerNormForward(rows: Int, columns: Int, epsilon: Float, activation: Activation)
+        /// inputs [x, dz, mean(rows), variance(rows), gamma(columns)]; outputs [gammaGradient, betaGradient, dx]
+        case layerNormBackward(rows: Int, columns: Int, epsilon: Float, below: Activation)
         /// inputs [real, fake, epsilon(rows)]; outputs [out]
         case interpolateRows(rows: Int, columns: Int)
         /// inputs [gradients]; outputs [norms(rows), losses(rows), directions]
@@ -176,6 +184,9 @@ extension Trial {
         case .scale(let factor):
             try backend.scale(given[0], count: inputs[0].count, by: factor)
             outputs = [given[0]]
+        case .movingAverage(let decay):
+            try backend.movingAverage(given[0], toward: given[1], count: inputs[0].count, decay: decay)
+            outputs = [given[0]]
         case .clamp(let lower, let upper):
             try backend.clamp(given[0], count: inputs[0].count, lower: lower, upper: upper)
             outputs = [given[0]]
@@ -221,6 +232,20 @@ extension Trial {
                 given[0], normalizedWeight: given[1], rows: rows, columns: columns, left: given[2], right: given[3],
                 sigma: given[4])
             outputs = [given[0]]
+        case .layerNormForward(let rows, let columns, let epsilon, let activation):
+            outputs = [try fresh(0), try fresh(1), try fresh(2)]
+            try backend.layerNormForward(
+                given[0], rows: rows, columns: columns, epsilon: epsilon, gamma: given[1], beta: given[2],
+                activation: activation, mean: outputs[0], variance: outputs[1], into: outputs[2])
+        case .layerNormBackward(let rows, let columns, let epsilon, let below):
+            outputs = [try fresh(0), try fresh(1), try fresh(2)]
+            try backend.layerNormBackward(
+                given[0], outputGradient: given[1], rows: rows, columns: columns, mean: given[2], variance: given[3],
+                epsilon: epsilon, gamma: given[4], gammaGradient: outputs[0], betaGradient: outputs[1],
+                inputGradient: outputs[2], below: below)
+        case .dropout(let rate):
+            outputs = [try fresh(0)]
+            try backend.dropout(given[0], uniforms: given[1], count: inputs[0].count, rate: rate, into: outputs[0])
         case .interpolateRows(let rows, let columns):
             outputs = [try fresh(0)]
             try backend.interpolateRows(

@@ -143,6 +143,14 @@ public final class CPUBackend: ComputeBackend {
         for i in 0..<count { x.storage[i] *= factor }
     }
 
+    public func movingAverage(_ average: CPUBuffer, toward value: CPUBuffer, count: Int, decay: Float) throws {
+        statistics.operations += 1
+        try ArgumentChecks.movingAverage(average: average, value: value, count: count, decay: decay)
+        for i in 0..<count {
+            average.storage[i] = CPUReference.movingAverage(average.storage[i], toward: value.storage[i], decay: decay)
+        }
+    }
+
     public func clamp(_ x: CPUBuffer, count: Int, lower: Float, upper: Float) throws {
         statistics.operations += 1
         try ArgumentChecks.buffer(x, holds: count, "x")
@@ -267,6 +275,46 @@ public final class CPUBackend: ComputeBackend {
         CPUReference.spectralNormGradient(
             gradient.prefix(rows * columns), normalizedWeight: normalizedWeight.readOnly, v: UnsafeBufferPointer(v.prefix(rows)),
             u: UnsafeBufferPointer(u.prefix(columns)), sigma: sigma.storage[0])
+    }
+
+    // MARK: Layer normalisation
+
+    public func layerNormForward(
+        _ x: CPUBuffer, rows: Int, columns: Int, epsilon: Float, gamma: CPUBuffer, beta: CPUBuffer, activation: Activation,
+        mean: CPUBuffer, variance: CPUBuffer, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.layerNormForward(
+            x: x, rows: rows, columns: columns, gamma: gamma, beta: beta, activation: activation, mean: mean,
+            variance: variance, y: y)
+        // x may be y: the reference has a row's statistics before it writes the row, and
+        // reads each element before it overwrites it.
+        CPUReference.layerNormForward(
+            x.readOnly, rows: rows, columns: columns, epsilon: epsilon, gamma: gamma.readOnly, beta: beta.readOnly,
+            activation: activation, mean: mean.storage, variance: variance.storage, into: y.storage)
+    }
+
+    public func layerNormBackward(
+        _ x: CPUBuffer, outputGradient dz: CPUBuffer, rows: Int, columns: Int, mean: CPUBuffer, variance: CPUBuffer,
+        epsilon: Float, gamma: CPUBuffer, gammaGradient: CPUBuffer, betaGradient: CPUBuffer, inputGradient dx: CPUBuffer,
+        below: Activation
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.layerNormBackward(
+            x: x, dz: dz, rows: rows, columns: columns, mean: mean, variance: variance, gamma: gamma,
+            gammaGradient: gammaGradient, betaGradient: betaGradient, dx: dx, below: below)
+        CPUReference.layerNormBackward(
+            x.readOnly, outputGradient: dz.readOnly, rows: rows, columns: columns, mean: mean.readOnly,
+            variance: variance.readOnly, epsilon: epsilon, gamma: gamma.readOnly, gammaGradient: gammaGradient.storage,
+            betaGradient: betaGradient.storage, inputGradient: dx.storage, below: below)
+    }
+
+    // MARK: Dropout
+
+    public func dropout(_ x: CPUBuffer, uniforms: CPUBuffer, count: Int, rate: Float, into y: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.dropout(x: x, uniforms: uniforms, count: count, rate: rate, y: y)
+        for i in 0..<count { y.storage[i] = CPUReference.dropout(x.storage[i], uniform: uniforms.storage[i], rate: rate) }
     }
 
     // MARK: Gradient penalty

@@ -190,6 +190,19 @@ public enum CPUReference {
 
     // MARK: - Gradient penalty
 
+    /// One element of `ComputeBackend.movingAverage`: a + (1 − decay)·(v − a).
+    @inline(__always)
+    public static func movingAverage<T: BinaryFloatingPoint>(_ a: T, toward v: T, decay: T) -> T {
+        a + (1 - decay) * (v - a)
+    }
+
+    /// One element of `ComputeBackend.dropout`: x · (1 / (1 − rate)) where u ≥ rate, else 0
+    /// (the factor rounded once, as the OpenCL kernel receives it: the same bits).
+    @inline(__always)
+    public static func dropout<T: BinaryFloatingPoint>(_ x: T, uniform u: T, rate: T) -> T {
+        u >= rate ? x * (1 / (1 - rate)) : 0
+    }
+
     /// fake + ε·(real − fake), one element of `ComputeBackend.interpolateRows`.
     @inline(__always)
     public static func interpolate<T: BinaryFloatingPoint>(real: T, fake: T, epsilon: T) -> T {
@@ -345,6 +358,60 @@ public enum CPUReference {
                 let normalized = (x[r * columns + c] - mean[g * columns + c]) * s
                 y[r * columns + c] = activate(activation, gamma[c] * normalized + beta[c])
             }
+        }
+    }
+
+    // MARK: - Layer normalisation
+
+    /// Per row: the mean and the biased variance of its columns (two passes, in Double),
+    /// and y = f(γ·(x − mean)·s + β) (see `ComputeBackend.layerNormForward`).
+    public static func layerNormForward<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, columns: Int, epsilon: T, gamma: UnsafeBufferPointer<T>,
+        beta: UnsafeBufferPointer<T>, activation: Activation, mean: UnsafeMutableBufferPointer<T>,
+        variance: UnsafeMutableBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>
+    ) {
+        for r in 0..<rows {
+            let row = (r * columns)..<((r + 1) * columns)
+            let mu = columns > 0 ? row.reduce(0.0) { $0 + Double(x[$1]) } / Double(columns) : 0
+            let squares = row.reduce(0.0) { let d = Double(x[$1]) - mu; return $0 + d * d }
+            let m = T(mu), v = T(columns > 0 ? squares / Double(columns) : 0)
+            let s = inverseDeviation(variance: v, epsilon: epsilon)
+            for i in row { y[i] = activate(activation, gamma[i - row.lowerBound] * ((x[i] - m) * s) + beta[i - row.lowerBound]) }
+            mean[r] = m
+            variance[r] = v
+        }
+    }
+
+    /// The backward of `layerNormForward` (see `ComputeBackend.layerNormBackward`); sums
+    /// in Double.
+    public static func layerNormBackward<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, outputGradient dz: UnsafeBufferPointer<T>, rows: Int, columns: Int,
+        mean: UnsafeBufferPointer<T>, variance: UnsafeBufferPointer<T>, epsilon: T, gamma: UnsafeBufferPointer<T>,
+        gammaGradient: UnsafeMutableBufferPointer<T>, betaGradient: UnsafeMutableBufferPointer<T>,
+        inputGradient dx: UnsafeMutableBufferPointer<T>, below: Activation
+    ) {
+        var sumBeta = [Double](repeating: 0, count: columns), sumGamma = sumBeta
+        for r in 0..<rows {
+            let s = inverseDeviation(variance: variance[r], epsilon: epsilon), mu = mean[r]
+            var sumG = 0.0, sumGXhat = 0.0
+            for c in 0..<columns {
+                let i = r * columns + c
+                let xhat = (x[i] - mu) * s
+                sumBeta[c] += Double(dz[i])
+                sumGamma[c] += Double(dz[i]) * Double(xhat)
+                sumG += Double(dz[i] * gamma[c])
+                sumGXhat += Double(dz[i] * gamma[c]) * Double(xhat)
+            }
+            let n = T(columns), a = T(sumG), b = T(sumGXhat)
+            for c in 0..<columns {
+                let i = r * columns + c
+                let xhat = (x[i] - mu) * s
+                dx[i] = derivative(below, output: x[i]) * (s / n * (n * (dz[i] * gamma[c]) - a - xhat * b))
+            }
+        }
+        for c in 0..<columns {
+            betaGradient[c] = T(sumBeta[c])
+            gammaGradient[c] = T(sumGamma[c])
         }
     }
 

@@ -41,6 +41,58 @@ public enum ArgumentChecks {
         try buffers(["labels": labels, "losses": losses], hold: rows)
     }
 
+    /// The checks of `ComputeBackend.layerNormForward`.
+    public static func layerNormForward<B: BackendBuffer>(
+        x: B, rows: Int, columns: Int, gamma: B, beta: B, activation: Activation, mean: B, variance: B, y: B
+    ) throws {
+        try activation.validate()
+        try layerNorm(x: x, rows: rows, columns: columns, statistics: [mean, variance], vectors: [gamma, beta], matrices: [y])
+        guard rows * columns == 0 || (y !== mean && y !== variance && mean !== variance) else {
+            throw BackendError.invalidArgument("layerNormForward's statistics and y must be buffers of their own")
+        }
+    }
+
+    /// The checks of `ComputeBackend.layerNormBackward`.
+    public static func layerNormBackward<B: BackendBuffer>(
+        x: B, dz: B, rows: Int, columns: Int, mean: B, variance: B, gamma: B, gammaGradient: B, betaGradient: B, dx: B,
+        below: Activation
+    ) throws {
+        try below.validate()
+        try layerNorm(
+            x: x, rows: rows, columns: columns, statistics: [mean, variance], vectors: [gamma, gammaGradient, betaGradient],
+            matrices: [dz, dx])
+        guard rows * columns == 0 || (dx !== x && dx !== dz) else {
+            throw BackendError.invalidArgument("layerNormBackward's dx must be a buffer of its own")
+        }
+    }
+
+    static func layerNorm<B: BackendBuffer>(x: B, rows: Int, columns: Int, statistics: [B], vectors: [B], matrices: [B]) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        guard rows.multipliedReportingOverflow(by: columns).overflow == false else {
+            throw BackendError.invalidArgument("rows × columns overflows")
+        }
+        try buffer(x, holds: rows * columns, "x")
+        for (i, m) in matrices.enumerated() { try buffer(m, holds: rows * columns, "matrix \(i + 1)") }
+        for (i, s) in statistics.enumerated() { try buffer(s, holds: rows, "statistics \(i + 1)") }
+        for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
+    }
+
+    /// The checks of `ComputeBackend.movingAverage`.
+    public static func movingAverage<B: BackendBuffer>(average: B, value: B, count: Int, decay: Float) throws {
+        try buffers(["average": average, "value": value], hold: count)
+        guard decay >= 0, decay <= 1 else { throw BackendError.invalidArgument("a decay must be in [0, 1], got \(decay)") }
+    }
+
+    /// The checks of `ComputeBackend.dropout`.
+    public static func dropout<B: BackendBuffer>(x: B, uniforms: B, count: Int, rate: Float, y: B) throws {
+        try buffers(["x": x, "uniforms": uniforms, "y": y], hold: count)
+        guard rate >= 0, rate < 1 else { throw BackendError.invalidArgument("a dropout rate must be in [0, 1), got \(rate)") }
+        guard count == 0 || y !== uniforms else {
+            throw BackendError.invalidArgument("dropout's y must not be its uniforms")
+        }
+    }
+
     /// The checks of `ComputeBackend.interpolateRows`.
     public static func interpolateRows<B: BackendBuffer>(
         real: B, fake: B, epsilon: B, rows: Int, columns: Int, out: B

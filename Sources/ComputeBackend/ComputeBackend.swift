@@ -78,6 +78,9 @@ public protocol ComputeBackend: AnyObject {
 
     /// x[i] *= factor
     func scale(_ x: Buffer, count: Int, by factor: Float) throws
+    /// average[i] += (1 − decay) · (value[i] − average[i]): an exponential moving average
+    /// (the EMA generator's weights) taking one step toward value. decay in [0, 1].
+    func movingAverage(_ average: Buffer, toward value: Buffer, count: Int, decay: Float) throws
     /// x[i] = min(max(x[i], lower), upper)  (WGAN weight clipping)
     func clamp(_ x: Buffer, count: Int, lower: Float, upper: Float) throws
     /// y[i] = f(x[i]). x and y may be the same buffer.
@@ -216,6 +219,37 @@ public protocol ComputeBackend: AnyObject {
         epsilon: Float, gamma: Buffer, gammaGradient: Buffer, betaGradient: Buffer, inputGradient dx: Buffer,
         below: Activation
     ) throws
+
+    // MARK: Layer normalisation
+
+    /// Per row of x (rows × columns): mean[r] and the biased variance[r] over its columns
+    /// (deterministic reductions, the mean first, then the squares about it), and
+    /// y[r, c] = f(gamma[c] · (x[r, c] − mean[r]) / √(variance[r] + epsilon) + beta[c]).
+    /// Layer normalisation (Ba et al.) over a row's features, or over an NHWC image's
+    /// height·width·channels; γ and β per column. y may be x.
+    func layerNormForward(
+        _ x: Buffer, rows: Int, columns: Int, epsilon: Float, gamma: Buffer, beta: Buffer, activation: Activation,
+        mean: Buffer, variance: Buffer, into y: Buffer
+    ) throws
+
+    /// The backward of `layerNormForward` (statistics of the same x), from dz =
+    /// dL/d(pre-activation output):
+    ///   betaGradient[c] = Σ_r dz[r, c],  gammaGradient[c] = Σ_r dz[r, c]·x̂[r, c],
+    ///   dx[r, c] = f'_below(x[r, c]) · s/N · (N·g[r, c] − Σ_c g[r, c] − x̂[r, c]·Σ_c g[r, c]·x̂[r, c])
+    /// with g = dz·gamma[c], x̂ = (x − mean[r])·s, s = 1/√(variance[r] + epsilon), N the
+    /// columns; f'_below is computed from x. The sums are deterministic reductions. dx
+    /// must not be x or dz.
+    func layerNormBackward(
+        _ x: Buffer, outputGradient dz: Buffer, rows: Int, columns: Int, mean: Buffer, variance: Buffer, epsilon: Float,
+        gamma: Buffer, gammaGradient: Buffer, betaGradient: Buffer, inputGradient dx: Buffer, below: Activation
+    ) throws
+
+    // MARK: Dropout
+
+    /// y[i] = x[i] / (1 − rate) where uniforms[i] ≥ rate, else 0: inverted dropout with
+    /// the mask given by uniforms (Philox's, from `uniform`, so every backend drops the
+    /// same elements). The same call with dL/dy as x gives dL/dx. rate in [0, 1); y may be x.
+    func dropout(_ x: Buffer, uniforms: Buffer, count: Int, rate: Float, into y: Buffer) throws
 
     // MARK: Random numbers
 

@@ -15,10 +15,10 @@ enum KernelSource {
     /// Files put before a family's own (OpenCL C has no #include for program sources):
     /// adam.cl's Adam step serves both the optimiser kernels and GEMM's Adam epilogue;
     /// activation.cl's maths serves GEMM's epilogues, the pointwise kernels, the losses and
-    /// batch normalisation.
+    /// batch and layer normalisation.
     static let preludes: [String: [String]] = [
         "gemm": ["activation", "adam"], "elementwise": ["activation"], "loss": ["activation"], "optim": ["adam"],
-        "conv": ["activation"],
+        "conv": ["activation"], "reduce": ["activation"],
     ]
 
     /// The family's program source: its preludes, then its own file.

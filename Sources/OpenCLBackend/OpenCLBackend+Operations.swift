@@ -168,6 +168,13 @@ extension OpenCLBackend {
         try launch("elementwise", "scale", global: [count], [.buffer(x), .int(count), .float(factor)])
     }
 
+    public func movingAverage(_ average: OpenCLBuffer, toward value: OpenCLBuffer, count: Int, decay: Float) throws {
+        try ArgumentChecks.movingAverage(average: average, value: value, count: count, decay: decay)
+        try launch(
+            "elementwise", "moving_average", global: [count],
+            [.buffer(average), .buffer(value), .int(count), .float(1 - decay)])
+    }
+
     public func clamp(_ x: OpenCLBuffer, count: Int, lower: Float, upper: Float) throws {
         try ArgumentChecks.buffer(x, holds: count, "x")
         try ArgumentChecks.clampBounds(lower: lower, upper: upper)
@@ -280,6 +287,13 @@ extension OpenCLBackend {
             [.buffer(gradient), .buffer(normalizedWeight), .int(rows), .int(columns), .buffer(v), .buffer(u), .buffer(sigma)])
     }
 
+    public func dropout(_ x: OpenCLBuffer, uniforms: OpenCLBuffer, count: Int, rate: Float, into y: OpenCLBuffer) throws {
+        try ArgumentChecks.dropout(x: x, uniforms: uniforms, count: count, rate: rate, y: y)
+        try launch(
+            "elementwise", "dropout", global: [count],
+            [.buffer(x), .buffer(uniforms), .buffer(y), .int(count), .float(rate), .float(1 / (1 - rate))])
+    }
+
     public func interpolateRows(
         real: OpenCLBuffer, fake: OpenCLBuffer, epsilon: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer
     ) throws {
@@ -369,6 +383,42 @@ extension OpenCLBackend {
             [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
              .float(epsilon), .buffer(gamma), .buffer(gammaGradient), .buffer(betaGradient), .buffer(dx),
              .int(Int(below.kernelCode)), .float(below.slope)])
+    }
+
+    public func layerNormForward(
+        _ x: OpenCLBuffer, rows: Int, columns: Int, epsilon: Float, gamma: OpenCLBuffer, beta: OpenCLBuffer,
+        activation: Activation, mean: OpenCLBuffer, variance: OpenCLBuffer, into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.layerNormForward(
+            x: x, rows: rows, columns: columns, gamma: gamma, beta: beta, activation: activation, mean: mean,
+            variance: variance, y: y)
+        guard rows > 0, columns > 0 else { return }
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "layer_norm_forward", global: [group, rows], local: [group, 1],
+            [.buffer(x), .int(rows), .int(columns), .float(epsilon), .buffer(gamma), .buffer(beta),
+             .int(Int(activation.kernelCode)), .float(activation.slope), .buffer(mean), .buffer(variance), .buffer(y)])
+    }
+
+    public func layerNormBackward(
+        _ x: OpenCLBuffer, outputGradient dz: OpenCLBuffer, rows: Int, columns: Int, mean: OpenCLBuffer,
+        variance: OpenCLBuffer, epsilon: Float, gamma: OpenCLBuffer, gammaGradient: OpenCLBuffer,
+        betaGradient: OpenCLBuffer, inputGradient dx: OpenCLBuffer, below: Activation
+    ) throws {
+        try ArgumentChecks.layerNormBackward(
+            x: x, dz: dz, rows: rows, columns: columns, mean: mean, variance: variance, gamma: gamma,
+            gammaGradient: gammaGradient, betaGradient: betaGradient, dx: dx, below: below)
+        guard columns > 0 else { return }
+        try launch(
+            "reduce", "layer_norm_parameter_gradients", global: [columns],
+            [.buffer(x), .buffer(dz), .int(rows), .int(columns), .buffer(mean), .buffer(variance), .float(epsilon),
+             .buffer(gammaGradient), .buffer(betaGradient)])
+        guard rows > 0 else { return }
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "layer_norm_input_gradient", global: [group, rows], local: [group, 1],
+            [.buffer(x), .buffer(dz), .int(rows), .int(columns), .buffer(mean), .buffer(variance), .float(epsilon),
+             .buffer(gamma), .buffer(dx), .int(Int(below.kernelCode)), .float(below.slope)])
     }
 
     public func uniform(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {

@@ -77,6 +77,56 @@ struct GEMMCase: Codable {
         }
         return cases
     }
+
+    /// Every GEMM of the dcgan preset's training step at `batches`, as its layers call
+    /// them: a dense layer's forward, dW and dx; a convolution's forward (columns·W), input
+    /// gradient (dz·Wᵀ, before col2im: no epilogue) and weight gradient (columnsᵀ·dz, Adam
+    /// fused); a transposed convolution's forward (x·W, before col2im: no epilogue), input
+    /// gradient (columns·Wᵀ) and weight gradient (xᵀ·columns, stored: no epilogue). The
+    /// last word of a name picks the epilogue `tune` times it with.
+    static func dcgan(batches: [Int]) throws -> [GEMMCase] {
+        var config = RunConfig()
+        config.model = .dcgan
+        try config.applyPresets(except: ["model"])
+        let backend = CPUBackend()
+        let image = ImageShape(height: 28, width: 28, channels: 1)
+        let networks = [
+            ("G", try config.makeGenerator(backend: backend, data: image)),
+            ("D", try config.makeDiscriminator(backend: backend, data: image)),
+        ]
+        var cases: [GEMMCase] = []
+        for batch in batches {
+            for (name, network) in networks {
+                for (index, layer) in network.layers.enumerated() {
+                    let label = "dcgan \(name) \(index) b\(batch)"
+                    func add(_ pass: String, _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int) {
+                        cases.append(GEMMCase(name: "\(label) \(pass)", transposeA: ta, transposeB: tb, m: m, n: n, k: k))
+                    }
+                    switch layer {
+                    case let dense as Dense<CPUBackend>:
+                        add("fwd", false, false, batch, dense.outputs, dense.inputs)
+                        add("dW", true, false, dense.inputs, dense.outputs, batch)
+                        add("dx", false, true, batch, dense.inputs, dense.outputs)
+                    case let conv as Conv2D<CPUBackend>:
+                        let positions = batch * conv.output.height * conv.output.width
+                        let patch = conv.kernel * conv.kernel * conv.input.channels
+                        add("fwd", false, false, positions, conv.output.channels, patch)
+                        add("dx-columns", false, true, positions, patch, conv.output.channels)
+                        add("dW", true, false, patch, conv.output.channels, positions)
+                    case let up as ConvTranspose2D<CPUBackend>:
+                        let positions = batch * up.input.height * up.input.width
+                        let patch = up.kernel * up.kernel * up.output.channels
+                        add("fwd-columns", false, false, positions, patch, up.input.channels)
+                        add("dx", false, true, positions, up.input.channels, patch)
+                        add("dW-stored", true, false, up.input.channels, patch, positions)
+                    default:
+                        continue
+                    }
+                }
+            }
+        }
+        return cases
+    }
 }
 
 /// `gan-cl bench gemm`

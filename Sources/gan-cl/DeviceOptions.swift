@@ -19,6 +19,7 @@ struct BackendOptions: ParsableArguments {
 extension BackendKind: ExpressibleByArgument {}
 extension HiddenActivation: ExpressibleByArgument {}
 extension DivergencePolicy: ExpressibleByArgument {}
+extension GeneratorNoise: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ModelPreset: ExpressibleByArgument {}

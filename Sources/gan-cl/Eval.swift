@@ -33,6 +33,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The real data: a Fashion-MNIST directory (default: the checkpoint's, else /usr/share/datasets/fashion-mnist), or ring8 / grid25.") var data: String?
     @Option(help: "The reference classifier (default: models/fmnist-classifier.safetensors of this source tree, or GANCL_CLASSIFIER).") var classifier: String?
     @Option(help: "Where to write the results (default eval.json).") var out: String = "eval.json"
+    @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
     @OptionGroup var target: BackendOptions
 
     func run() throws {
@@ -143,7 +144,7 @@ struct Eval: ParsableCommand {
     }
 
     private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded, count: Int) throws -> [Float] {
-        let generator = try Checkpoint.generator(from: loaded, on: backend)
+        let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
         let sampler = try ImageSampler(generator: generator, chunk: min(count, 512))
         return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
     }

@@ -20,6 +20,7 @@ struct Sample: ParsableCommand {
     @Option(help: "How many images.") var count: Int = 64
     @Option(help: "Seed of the noise: the same seed gives the same images.") var seed: UInt64 = 0
     @Option(help: "Output file: .png, .npy or .csv.") var out: String
+    @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
     @OptionGroup var target: BackendOptions
 
     func run() throws {
@@ -40,7 +41,7 @@ struct Sample: ParsableCommand {
     }
 
     private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded) throws -> [Float] {
-        let generator = try Checkpoint.generator(from: loaded, on: backend)
+        let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
         let sampler = try ImageSampler(generator: generator, chunk: min(count, 256))
         return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
     }

@@ -14,9 +14,10 @@ struct Tune: ParsableCommand {
             Each candidate (CPU-kernel blocks on CPU devices, tile shapes on others) is built, \
             checked against the CPU reference on the conformance catalogue's small GEMM shapes \
             (every transpose pair and every fused epilogue), and timed by profiling events on \
-            every GEMM of the MLP GAN's training step at the given batch sizes, each with the \
-            epilogue training gives it (bias + activation, the layer's Adam step, or the \
-            activation's gradient). The score is \
+            every GEMM of the training step of the MLP GAN and of the dcgan preset (its dense \
+            layers and its convolutions' GEMMs; --models) at the given batch sizes, each with \
+            the epilogue training gives it (bias + activation, the layer's Adam step, the \
+            activation's gradient, or none). The score is \
             the summed time of those GEMMs, the median of several rounds taken in turn. The \
             winner is stored in the tuning cache (GANCL_TUNING_CACHE, else \
             ~/.cache/gan-cl/tunables.json) under the device's name and driver version, and \
@@ -25,6 +26,7 @@ struct Tune: ParsableCommand {
 
     @OptionGroup var target: DeviceOptions
     @Option(help: "Batch sizes whose layer shapes are timed (comma-separated).") var batches: String = "64,256"
+    @Option(help: "Presets whose training GEMMs are timed: mlp, dcgan, or both (comma-separated).") var models: String = "mlp,dcgan"
     @Option(help: "Rounds over all candidates; each candidate's score is its median round.") var rounds: Int = 3
     @Option(help: "At most this many candidates, in the listed order (for quick runs).") var candidates: Int?
     @Option(help: "Write the candidates' scores as JSON to this file.") var json: String?
@@ -33,6 +35,19 @@ struct Tune: ParsableCommand {
         let tunables: String
         let passed: Bool
         let milliseconds: Double?
+    }
+
+    /// The GEMMs of the presets' training steps: the mlp's layers and the dcgan's dense
+    /// and convolution layers (their im2col and col2im are not GEMMs and not tuned here).
+    static func shapes(models: String, batches: [Int]) throws -> [GEMMCase] {
+        let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, names.allSatisfy({ $0 == "mlp" || $0 == "dcgan" }) else {
+            throw GANError("--models takes mlp, dcgan or both (comma-separated), got '\(models)'")
+        }
+        var shapes: [GEMMCase] = []
+        if names.contains("mlp") { shapes += GEMMCase.standard(batches: batches).filter { $0.name != "reference" } }
+        if names.contains("dcgan") { shapes += try GEMMCase.dcgan(batches: batches) }
+        return shapes
     }
 
     func validate() throws {
@@ -76,7 +91,7 @@ struct Tune: ParsableCommand {
             }
 
             // Time them in turn, round after round, so that the machine's drift is shared.
-            let shapes = GEMMCase.standard(batches: sizes).filter { $0.name != "reference" }
+            let shapes = try Self.shapes(models: models, batches: sizes)
             var inputs: [(GEMMCase, [[Float]])] = []
             var random = SplitMix64(seed: 7)
             for shape in shapes {

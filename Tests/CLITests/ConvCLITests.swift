@@ -47,6 +47,9 @@ struct ConvCLITests {
             (["--generator", "dense 64; reshape 7x7x2"], "generator layer 2 ('reshape 7x7x2'): 64 elements do not make 7×7×2"),
             (["--discriminator", "conv 8 k4 s2 p4 leaky-relu; dense 1"], "padding"),
             (["--discriminator", "dense 20 sideways; dense 1"], "discriminator layer 1 ('dense 20 sideways'): unexpected 'sideways'"),
+            (["--discriminator", "conv 4 k4 s2 p1; layer-norm leaky-relu; flatten; dense 1", "--loss", "wgan-gp"],
+             "--loss wgan-gp: the gradient penalty has no second-order pass through 'layer-norm leaky-relu'"),
+            (["--discriminator", "dense 20 leaky-relu; dropout 1.5; dense 1"], "discriminator layer 2 ('dropout 1.5'): dropout needs a rate in [0, 1)"),
         ]
         for (index, (flags, fragment)) in cases.enumerated() {
             let out = "\(runs.path)/run\(index)"
@@ -54,5 +57,33 @@ struct ConvCLITests {
                 try GANCL.run(["train", "--data", data.path, "--steps", "2", "--backend", "cpu", "--out", out] + flags), fragment)
             #expect(!FileManager.default.fileExists(atPath: out), "no run directory for a refused description")
         }
+    }
+
+    /// `--ema`: the checkpoint holds the moving average beside G; `sample` and `eval` use
+    /// it unless `--no-ema`, and the two differ; resuming keeps it.
+    @Test func emaSamplesFromTheAverageUnlessAsked() throws {
+        let data = try SmallDataset()
+        let runs = try TemporaryDirectory()
+        let out = "\(runs.path)/run"
+        let run = try GANCL.run(["train", "--data", data.path, "--steps", "6", "--checkpoint-every", "6", "--ema", "0.9",
+                                 "--g-hidden", "16", "--d-hidden", "16", "--noise-dim", "4", "--batch-size", "8",
+                                 "--generator-noise", "reuse", "--eval-every", "0", "--backend", "cpu", "--out", out])
+        #expect(run.status == 0, "\(run.stderr)")
+        let checkpoint = "\(out)/checkpoints/step-000006.safetensors"
+        let file = try SafetensorsFile.read(checkpoint)
+        #expect(file.tensor("generator_ema.layers.0.weight") != nil && file.tensor("optimizer.generator_ema.layers.0.weight.m") == nil)
+        #expect(file.tensor("generator_ema.layers.0.weight")?.values != file.tensor("generator.layers.0.weight")?.values)
+        var drawn: [[UInt8]] = []
+        for flags in [[], ["--no-ema"]] {
+            let path = "\(runs.path)/s\(drawn.count).npy"
+            let sample = try GANCL.run(["sample", "--checkpoint", checkpoint, "--count", "3", "--out", path, "--backend", "cpu"] + flags)
+            #expect(sample.status == 0, "\(sample.stderr)")
+            drawn.append([UInt8](FileManager.default.contents(atPath: path) ?? Data()))
+        }
+        #expect(drawn[0].count == 128 + 3 * 784 * 4 && drawn[0] != drawn[1], "the average and the raw weights draw differently")
+        let resumed = try GANCL.run(["train", "--resume", out, "--steps", "8"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let bad = try GANCL.run(["train", "--data", data.path, "--ema", "1", "--backend", "cpu", "--out", "\(runs.path)/bad"])
+        expectOneLineError(bad, "ema")
     }
 }

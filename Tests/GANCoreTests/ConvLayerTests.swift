@@ -8,7 +8,12 @@ import Testing
 /// read off a `Sequential`, evaluated by the CPU reference's generic functions on a whole
 /// batch (batch normalisation needs it): the function the gradient checks differentiate.
 struct DoubleNet {
-    enum Kind { case dense, conv(ConvolutionGeometry), convTranspose(ConvolutionGeometry), batchNorm(ImageShape, groups: Int) }
+    enum Kind {
+        case dense, conv(ConvolutionGeometry), convTranspose(ConvolutionGeometry), batchNorm(ImageShape, groups: Int)
+        case layerNorm
+        /// The mask of the layer's last forward: its uniforms, kept where ≥ rate.
+        case dropout(rate: Double, uniforms: [Double])
+    }
     var kinds: [Kind] = []
     var activations: [Activation] = []
     var inputs: [Int] = [], outputs: [Int] = []
@@ -37,6 +42,11 @@ struct DoubleNet {
                     padding: transposed.padding)))
             case let norm as BatchNorm<B>:
                 kinds.append(.batchNorm(norm.shape, groups: groups))
+            case is LayerNorm<B>:
+                kinds.append(.layerNorm)
+            case let dropout as Dropout<B>:
+                let uniforms = try dropout.uniforms.map { try model.backend.read($0).map(Double.init) } ?? []
+                kinds.append(.dropout(rate: Double(dropout.rate), uniforms: uniforms))
             case let dense as Dense<B>:
                 kinds.append(.dense)
                 if let sn = dense.spectralNorm { vectors = (try model.backend.read(sn.v).map(Double.init), try model.backend.read(sn.u).map(Double.init)) }
@@ -105,6 +115,24 @@ struct DoubleNet {
                 }
             }
             return y
+        case .layerNorm:
+            var y = x, mean = [Double](repeating: 0, count: rows), variance = mean
+            x.withUnsafeBufferPointer { xp in
+                p[0].withUnsafeBufferPointer { gp in
+                    p[1].withUnsafeBufferPointer { bp in
+                        mean.withUnsafeMutableBufferPointer { mp in
+                            variance.withUnsafeMutableBufferPointer { vp in
+                                y.withUnsafeMutableBufferPointer {
+                                    CPUReference.layerNormForward(xp, rows: rows, columns: inputs[l], epsilon: 1e-5, gamma: gp, beta: bp, activation: .identity, mean: mp, variance: vp, into: $0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return y
+        case .dropout(let rate, let uniforms):
+            return x.indices.map { CPUReference.dropout(x[$0], uniform: uniforms[$0], rate: rate) }
         }
     }
 
@@ -138,8 +166,10 @@ struct DoubleNet {
                 var columns = [Double](repeating: 0, count: g.positions * g.patchSize)
                 delta.withUnsafeBufferPointer { dp in columns.withUnsafeMutableBufferPointer { CPUReference.im2col(dp, geometry: g, into: $0) } }
                 delta = Self.gemm(columns, w, m: g.positions, n: inputs[l] / (g.outputHeight * g.outputWidth), k: g.patchSize, transposeB: true)
-            case .batchNorm:
-                preconditionFailure("no input gradient through batch normalisation here")
+            case .batchNorm, .layerNorm:
+                preconditionFailure("no input gradient through batch or layer normalisation here")
+            case .dropout(let rate, let uniforms):
+                delta = delta.indices.map { CPUReference.dropout(delta[$0], uniform: uniforms[$0], rate: rate) }
             }
         }
         return delta
@@ -215,11 +245,23 @@ struct ConvLayerTests {
         }
         let y = try backend.read(workspace.output)
         #expect(zip(y, reference.forward(xs, rows: rows)).allSatisfy { abs(Double($0) - $1) < 1e-5 })
+        let (worst, place) = try Self.worstDiscrepancy(model, reference: reference, xs: xs, workspace: workspace, loss: loss)
+        #expect(worst < 1e-2, "largest discrepancy \(worst) at \(place)")
+    }
+
+    /// The largest discrepancy, and where, between the gradients a backward stored (every
+    /// parameter's, and dL/dx in the workspace) and central differences of `loss` on the
+    /// Double model. A tensor whose differences are all below 1e-8 (exactly 0: a bias
+    /// right before a normalisation) must be within 1e-4 of 0 instead.
+    static func worstDiscrepancy<B: ComputeBackend>(
+        _ model: Sequential<B>, reference: DoubleNet, xs: [Double], workspace: Workspace<B>,
+        loss: (DoubleNet, [Double]) -> Double
+    ) throws -> (Double, String) {
         var worst = 0.0, place = ""
         for (l, layer) in model.layers.enumerated() {
             for (i, parameter) in layer.parameters.enumerated() {
                 let numeric = reference.differences(layer: l, parameter: i) { loss($0, xs) }
-                let analytic = try backend.read(parameter.gradient)
+                let analytic = try model.backend.read(parameter.gradient)
                 if numeric.allSatisfy({ abs($0) < 1e-8 }) {
                     #expect(analytic.allSatisfy { abs($0) < 1e-4 }, "layer \(l) \(parameter.name): \(analytic) should be 0")
                     continue
@@ -231,11 +273,11 @@ struct ConvLayerTests {
             }
         }
         let dx = centralDifferences(xs) { loss(reference, $0) }
-        for (a, n) in zip(try backend.read(workspace.inputGradient), dx) where discrepancy(Double(a), n) > worst {
+        for (a, n) in zip(try model.backend.read(workspace.inputGradient), dx) where discrepancy(Double(a), n) > worst {
             worst = discrepancy(Double(a), n)
             place = "input: \(a) vs \(n)"
         }
-        #expect(worst < 1e-2, "largest discrepancy \(worst) at \(place)")
+        return (worst, place)
     }
 
     /// The same forward and backward on OpenCL agree with the CPU backend (all outputs,
@@ -262,8 +304,12 @@ struct ConvLayerTests {
             for layer in model.layers { out += try layer.buffers.map { try backend.read($0.buffer) } }
             return out
         }
-        let cpu = try run(CPUBackend(referenceGEMM: true))
-        let openCL = try run(try OpenCLBackend(deviceSpec: nil))
+        Self.expectClose(try run(CPUBackend(referenceGEMM: true)), try run(try OpenCLBackend(deviceSpec: nil)))
+    }
+
+    /// Each tensor of `a` and `b` within 1e-4 of the larger of its largest magnitude and 0.05.
+    static func expectClose(_ cpu: [[Float]], _ openCL: [[Float]]) {
+        #expect(cpu.count == openCL.count)
         for (index, (a, b)) in zip(cpu, openCL).enumerated() {
             let scale = max(a.map { abs($0) }.max()!, 0.05)
             let worst = zip(a, b).map { abs($0 - $1) }.max()!

@@ -84,8 +84,9 @@ struct TrainerTests {
 
     /// A small conv GAN shaped like the dcgan preset (dense, batch norm, reshape,
     /// transposed convolutions; convolutions, batch norm over channels and features),
-    /// narrow enough for tests; its WGAN-GP critic has no batch normalisation.
-    static func smallConvConfig(loss: LossKind) throws -> RunConfig {
+    /// narrow enough for tests; its WGAN-GP critic has no batch normalisation. With
+    /// `normDropout`, D has layer normalisation (not under WGAN-GP), flatten and dropout.
+    static func smallConvConfig(loss: LossKind, normDropout: Bool = false) throws -> RunConfig {
         var config = smallConfig()
         config.loss = loss
         try config.applyLossPreset(except: [])
@@ -96,14 +97,25 @@ struct TrainerTests {
         config.discriminator = loss == .wganGP
             ? ["conv 4 k4 s2 p1 leaky-relu", "conv 8 k4 s2 p1 leaky-relu", "dense 16 leaky-relu", "dense 1"]
             : ["conv 4 k4 s2 p1 leaky-relu", "conv 8 k4 s2 p1", "batch-norm leaky-relu", "dense 16", "batch-norm leaky-relu", "dense 1"]
+        if normDropout {
+            config.discriminator = loss == .wganGP
+                ? ["conv 4 k4 s2 p1 leaky-relu", "dropout 0.2", "conv 8 k4 s2 p1 leaky-relu", "flatten", "dense 16 leaky-relu",
+                   "dropout 0.4", "dense 1"]
+                : ["conv 4 k4 s2 p1", "layer-norm leaky-relu", "dropout 0.2", "conv 8 k4 s2 p1", "layer-norm leaky-relu",
+                   "flatten", "dense 16 leaky-relu", "dropout 0.4", "dense 1"]
+        }
         return config
     }
 
     /// Conv layers and batch normalisation resume bit for bit too: the running averages
-    /// are in the checkpoint, the batch statistics recomputed by every forward.
-    func convResumeIsBitIdentical<B: ComputeBackend>(loss: LossKind, on makeBackend: () throws -> B) throws {
+    /// are in the checkpoint, the batch statistics recomputed by every forward; dropout's
+    /// masks come from the checkpointed noise counter.
+    func convResumeIsBitIdentical<B: ComputeBackend>(
+        loss: LossKind, normDropout: Bool = false, ema: Float = 0, on makeBackend: () throws -> B
+    ) throws {
         let dataset = syntheticDataset()
-        let config = try Self.smallConvConfig(loss: loss)
+        var config = try Self.smallConvConfig(loss: loss, normDropout: normDropout)
+        config.ema = ema
         let k = 7
         let straight = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for _ in 0..<(2 * k) { try straight.step(metrics: false) }
@@ -116,6 +128,7 @@ struct TrainerTests {
         let a = try SafetensorsFile.decode(try Checkpoint.encode(straight), path: "straight")
         let b = try SafetensorsFile.decode(try Checkpoint.encode(resumed), path: "resumed")
         #expect(a.tensor("generator.layers.1.running_var") != nil && a.tensor("generator.layers.5.running_mean") != nil)
+        #expect((a.tensor("generator_ema.layers.5.running_mean") != nil) == (ema > 0))
         #expect(a.tensors.count == b.tensors.count)
         for (x, y) in zip(a.tensors, b.tensors) {
             #expect(x.name == y.name)
@@ -143,6 +156,47 @@ struct TrainerTests {
     @Test(arguments: [LossKind.bce, .wganGP])
     func convResumeIsBitIdenticalOnOpenCL(loss: LossKind) throws {
         try convResumeIsBitIdentical(loss: loss) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
+    /// The EMA generator: after each G update, average ← average + (1 − d)·(G − average)
+    /// with d = min(ema, (1 + step)/(10 + step)), from a copy of G's initial weights; its
+    /// running averages are G's. Bit for bit on the CPU, and resumed bit for bit.
+    @Test func emaFollowsItsRuleAndResumes() throws {
+        let dataset = syntheticDataset()
+        var config = try Self.smallConvConfig(loss: .bce)
+        config.ema = 0.95
+        config.generatorNoise = .reuse
+        let trainer = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        let backend = trainer.backend
+        let average = try #require(trainer.averageGenerator)
+        #expect(trainer.samplingGenerator === average)
+        var expected = try trainer.generator.parameters.map { try backend.read($0.value) }
+        #expect(try average.parameters.map { try backend.read($0.value) } == expected)
+        for _ in 0..<12 {
+            try trainer.step(metrics: false)
+            let decay = Trainer<CPUBackend>.averageDecay(ema: 0.95, step: trainer.state.step)
+            let current = try trainer.generator.parameters.map { try backend.read($0.value) }
+            expected = zip(expected, current).map { a, v in zip(a, v).map { $0 + (1 - decay) * ($1 - $0) } }
+        }
+        #expect(Trainer<CPUBackend>.averageDecay(ema: 0.95, step: 12) == Float(13) / 22)
+        #expect(Trainer<CPUBackend>.averageDecay(ema: 0.95, step: 1000) == 0.95)
+        let got = try average.parameters.map { try backend.read($0.value) }
+        #expect(got == expected)
+        #expect(got != (try trainer.generator.parameters.map { try backend.read($0.value) }))
+        for (a, g) in zip(average.layers, trainer.generator.layers) {
+            for (x, y) in zip(a.buffers, g.buffers) { #expect(try backend.read(x.buffer) == (try backend.read(y.buffer))) }
+        }
+        try convResumeIsBitIdentical(loss: .bce, ema: 0.99) { CPUBackend() }
+    }
+
+    /// Layer normalisation, flatten and dropout in D, on both backends.
+    @Test(arguments: [(LossKind.hinge, false), (.wganGP, false), (.bce, true), (.wganGP, true)])
+    func normDropoutResumeIsBitIdentical(loss: LossKind, openCL: Bool) throws {
+        if openCL {
+            try convResumeIsBitIdentical(loss: loss, normDropout: true) { try OpenCLBackend(deviceSpec: nil) }
+        } else {
+            try convResumeIsBitIdentical(loss: loss, normDropout: true) { CPUBackend() }
+        }
     }
 
     /// Spectral normalisation's vectors are checkpointed and σ is recomputed from them on
@@ -200,11 +254,12 @@ struct TrainerTests {
     /// A step allocates no buffers and reads nothing back unless asked for metrics, with
     /// every loss, on images (a small mlp) and, with `toy`, on ring8 with the toy preset.
     func stepsAllocateAndReadNothing<B: ComputeBackend>(
-        _ backend: B, loss: LossKind, toy: Bool = false, dcgan: Bool = false, steps: Int = 50
+        _ backend: B, loss: LossKind, toy: Bool = false, dcgan: Bool = false, normDropout: Bool = false, steps: Int = 50
     ) throws {
         var config = smallConfig()
         config.loss = loss
         config.spectralNorm = loss == .hinge
+        if normDropout { config = try Self.smallConvConfig(loss: loss, normDropout: true) }
         if dcgan {
             config = RunConfig()
             config.model = .dcgan
@@ -262,6 +317,13 @@ struct TrainerTests {
     func dcganStepsAllocateAndReadNothing(loss: LossKind) throws {
         try stepsAllocateAndReadNothing(CPUBackend(), loss: loss, dcgan: true, steps: 5)
         try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss, dcgan: true, steps: 10)
+    }
+
+    /// Layer normalisation and dropout draw their statistics and masks on the device.
+    @Test(arguments: [LossKind.hinge, .wganGP])
+    func normDropoutStepsAllocateAndReadNothing(loss: LossKind) throws {
+        try stepsAllocateAndReadNothing(CPUBackend(), loss: loss, normDropout: true, steps: 5)
+        try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss, normDropout: true, steps: 10)
     }
 
     @Test(arguments: LossKind.allCases)

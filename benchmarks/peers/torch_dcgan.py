@@ -51,19 +51,22 @@ def networks(noise=64):
     return g, d
 
 
-def step_function(g, d, batch, noise=64):
+def step_function(g, d, batch, noise=64, fresh_noise=False, real_label=1.0):
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    targets = torch.full((batch, 1), real_label)
 
     def step(real):
         fake = g(torch.randn(batch, noise))
         opt_d.zero_grad(set_to_none=True)
-        loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+        loss_d = bce(d(real), targets) + bce(d(fake.detach()), zeros)
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
+        if fresh_noise:
+            fake = g(torch.randn(batch, noise))
         loss_g = bce(d(fake), ones)
         loss_g.backward()
         opt_g.step()
@@ -83,20 +86,31 @@ def train(args):
     images = read_images(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
     x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1)
     g, d = networks()
-    step = step_function(g, d, args.batch)
+    step = step_function(g, d, args.batch, fresh_noise=args.fresh_noise, real_label=args.real_label)
     per_epoch = len(x) // args.batch
     start = time.time()
+    done = 0
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(x))
         for b in range(per_epoch):
             loss_d, loss_g = step(x[order[b * args.batch:(b + 1) * args.batch]])
+            done += 1
+            if done == args.steps:
+                save(g, f"{args.out}-step{done}.npy")
+                print(f"step {done}: D loss {loss_d:.3f}, G loss {loss_g:.3f}, {time.time() - start:.0f} s", flush=True)
+                return
         print(f"epoch {epoch}: D loss {loss_d:.3f}, G loss {loss_g:.3f}, {time.time() - start:.0f} s", flush=True)
         if epoch in args.save_epochs:
-            g.eval()
-            with torch.no_grad():
-                samples = torch.cat([g(torch.randn(500, 64)) for _ in range(20)]).reshape(-1, 784)
-            g.train()
-            np.save(f"{args.out}-epoch{epoch}.npy", samples.numpy().astype(np.float32))
+            save(g, f"{args.out}-epoch{epoch}.npy")
+
+
+def save(g, path):
+    """10,000 samples of G in eval mode, float32 Nx784 in [-1, 1]."""
+    g.eval()
+    with torch.no_grad():
+        samples = torch.cat([g(torch.randn(500, 64)) for _ in range(20)]).reshape(-1, 784)
+    g.train()
+    np.save(path, samples.numpy().astype(np.float32))
 
 
 def main():
@@ -106,6 +120,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--save-epochs", type=lambda s: [int(v) for v in s.split(",")], default=[1, 5])
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=0, help="stop after this many steps, saving OUT-stepN.npy")
+    parser.add_argument("--fresh-noise", action="store_true", help="G's update draws new noise (as gan-cl does)")
+    parser.add_argument("--real-label", type=float, default=1.0, help="D's target for real images")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--out", default="torch-dcgan")
     parser.add_argument("--batches", default="64,256")

@@ -51,7 +51,7 @@ public final class TrainingEvaluator<B: ComputeBackend> {
         self.trainer = trainer
         self.classifierPath = classifierPath
         measure = trainer.data.evaluator(on: trainer.backend, classifierPath: classifierPath, config: trainer.config)
-        sampler = try ImageSampler(generator: trainer.generator, chunk: 500)
+        sampler = try ImageSampler(generator: trainer.samplingGenerator, chunk: 500)
     }
 
     /// Samples drawn per evaluation.

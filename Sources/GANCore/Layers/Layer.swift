@@ -84,6 +84,14 @@ public protocol Layer<Backend>: AnyObject {
     /// averages): only layers with batch statistics care.
     func setMode(_ mode: LayerMode)
 
+    /// The Philox blocks the next forward on `rows` rows draws (dropout's mask); 0 for
+    /// layers that draw nothing, and in inference.
+    func randomBlocks(rows: Int) -> UInt64
+
+    /// Where the next forward's draws start: Philox key and counter (see
+    /// `Sequential.setRandomStream`).
+    func setRandomStream(key: UInt64, counter: UInt64)
+
     /// y (rows, outputs) = the layer of x (rows, inputs).
     func forward(_ x: Backend.Buffer, rows: Int, into y: Backend.Buffer) throws
 
@@ -121,6 +129,8 @@ extension Layer {
     public func refreshDerivedState(iterate: Bool) throws {}
     public func reserve(rows: Int) throws {}
     public func setMode(_ mode: LayerMode) {}
+    public func randomBlocks(rows: Int) -> UInt64 { 0 }
+    public func setRandomStream(key: UInt64, counter: UInt64) {}
 }
 
 /// How layers with batch statistics (batch normalisation) run.

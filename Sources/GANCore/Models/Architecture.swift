@@ -10,7 +10,10 @@ import ComputeBackend
 ///     conv 64 k4 s2 p1 [activation]        Conv2D to 64 channels, 4×4 kernel, stride 2, padding 1
 ///     conv-transpose 64 k4 s2 p1 [act.]    ConvTranspose2D to 64 channels
 ///     batch-norm [activation]              batch normalisation over channels (features)
+///     layer-norm [activation]              layer normalisation over each example's elements
+///     dropout 0.3                          inverted dropout at rate 0.3 (training only)
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
+///     flatten                              reads an image as its H·W·C features
 ///
 /// Activations: relu, leaky-relu (slope `leaky-slope`), tanh, sigmoid, identity. k, s
 /// and p default to 3, 1 and 0. A description whose shapes do not chain is refused before
@@ -21,7 +24,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         case conv
         case convTranspose = "conv-transpose"
         case batchNorm = "batch-norm"
+        case layerNorm = "layer-norm"
+        case dropout
         case reshape
+        case flatten
     }
 
     public struct Line: Equatable, Sendable {
@@ -29,6 +35,8 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         public let kind: Kind
         public let size: Int
         public let kernel, stride, padding: Int
+        /// Dropout's rate.
+        public let rate: Float
         public let activation: HiddenActivationKind
         public let image: ImageShape?
     }
@@ -77,6 +85,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             throw GANError("unknown layer '\(first)'; layers: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var size = 0, kernel = 3, stride = 1, padding = 0
+        var rate: Float = 0
         var activation = HiddenActivationKind.identity
         var image: ImageShape?
         var rest = words.dropFirst()
@@ -95,7 +104,13 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             }
             image = ImageShape(height: parts[0], width: parts[1], channels: parts[2])
             rest = rest.dropFirst()
-        case .batchNorm:
+        case .dropout:
+            guard let word = rest.first, let value = Float(word), value >= 0, value < 1 else {
+                throw GANError("dropout needs a rate in [0, 1) first, such as 0.3")
+            }
+            rate = value
+            rest = rest.dropFirst()
+        case .batchNorm, .layerNorm, .flatten:
             break
         }
         var activationSeen = false
@@ -107,7 +122,8 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 case "s": stride = value
                 default: padding = value
                 }
-            } else if let named = HiddenActivationKind(rawValue: word), !activationSeen, kind != .reshape {
+            } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
+                      ![.reshape, .flatten, .dropout].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -119,7 +135,23 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         }
         return Line(
             text: words.joined(separator: " "), kind: kind, size: size, kernel: kernel, stride: stride, padding: padding,
-            activation: activation, image: image)
+            rate: rate, activation: activation, image: image)
+    }
+
+    /// Why these lines cannot be a WGAN-GP critic, before anything is built (the reasons
+    /// of `Sequential.gradientPenaltyRefusal`): normalisation layers have no second-order
+    /// pass, activations must be piecewise linear, and the score must be linear.
+    public var gradientPenaltyRefusal: String? {
+        if let line = lines.first(where: { $0.kind == .batchNorm || $0.kind == .layerNorm }) {
+            return "the gradient penalty has no second-order pass through '\(line.text)': leave it out of the critic"
+        }
+        if let line = lines.first(where: { $0.activation == .tanh || $0.activation == .sigmoid }) {
+            return "the gradient penalty needs piecewise-linear activations in the critic, not '\(line.text)'"
+        }
+        if let last = lines.last(where: { $0.kind != .flatten && $0.kind != .reshape }), last.activation != .identity {
+            return "a WGAN-GP critic must end in one linear output, not '\(last.text)'"
+        }
+        return nil
     }
 
     /// Checks that the layers chain from `input` to `outputs` elements without building
@@ -144,13 +176,15 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 let width = (shape.width - 1) * line.stride - 2 * line.padding + line.kernel
                 guard height >= 1, width >= 1 else { throw fail("a transposed convolution with no output") }
                 shape = ImageShape(height: height, width: width, channels: line.size)
-            case .batchNorm:
+            case .batchNorm, .layerNorm, .dropout:
                 break
             case .reshape:
                 guard let image = line.image, image.elements == shape.elements else {
                     throw fail("\(shape.elements) elements do not make \(line.image.map { "\($0)" } ?? "?")")
                 }
                 shape = image
+            case .flatten:
+                shape = ImageShape(features: shape.elements)
             }
             // Every later product stays inside Int, and the kernels' 32-bit indices hold.
             let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
@@ -200,6 +234,12 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     shape = layer.output
                 case .batchNorm:
                     layers.append(try BatchNorm(backend: backend, shape: shape, activation: activation))
+                case .layerNorm:
+                    layers.append(try LayerNorm(backend: backend, shape: shape, activation: activation))
+                case .dropout:
+                    layers.append(try Dropout(backend: backend, features: shape.elements, rate: line.rate))
+                case .flatten:
+                    shape = ImageShape(features: shape.elements)
                 case .reshape:
                     guard let image = line.image, image.elements == shape.elements else {
                         throw fail("the input has \(shape.elements) elements (\(shape)), the shape \(line.image.map { "\($0)" } ?? "?") has \(line.image?.elements ?? 0)")

@@ -85,6 +85,22 @@ public final class Sequential<B: ComputeBackend> {
         for layer in layers { layer.setMode(mode) }
     }
 
+    /// Hands each layer that draws random numbers (dropout) its run of the Philox stream
+    /// `key` for the next forward on `rows` rows, consecutive runs from `counter` on;
+    /// returns the blocks used in all (0 for a model that draws nothing), by which the
+    /// caller advances its counter. The trainer calls it before every training forward,
+    /// with its checkpointed noise counter, so a resumed run draws the same masks.
+    public func setRandomStream(key: UInt64, counter: UInt64, rows: Int) -> UInt64 {
+        var used: UInt64 = 0
+        for layer in layers {
+            let blocks = layer.randomBlocks(rows: rows)
+            guard blocks > 0 else { continue }
+            layer.setRandomStream(key: key, counter: counter + used)
+            used += blocks
+        }
+        return used
+    }
+
     /// Makes `optimizer`'s state for every parameter, zeroed.
     public func attach(_ optimizer: any Optimizer) throws {
         try optimizer.attach(to: parameters, on: backend)
@@ -139,7 +155,8 @@ public final class Sequential<B: ComputeBackend> {
             return "a WGAN-GP critic must end in one linear output"
         }
         if let layer = layers.first(where: { !($0 is any SecondOrderLayer<B>) }) {
-            return "the gradient penalty has no second-order pass through \(type(of: layer)) layers"
+            let kind = String(describing: type(of: layer)).prefix { $0 != "<" }
+            return "the gradient penalty has no second-order pass through \(kind) layers"
         }
         if let layer = layers.first(where: { !$0.activation.isPiecewiseLinear }) {
             return "the gradient penalty needs piecewise-linear activations in the critic, not \(layer.activation)"
@@ -212,6 +229,10 @@ public final class Sequential<B: ComputeBackend> {
                 return "conv-transpose \(up.output.channels) k\(up.kernel) s\(up.stride) p\(up.padding)\(act)"
             case is BatchNorm<B>:
                 return "batch-norm\(act)"
+            case is LayerNorm<B>:
+                return "layer-norm\(act)"
+            case let dropout as Dropout<B>:
+                return "dropout \(dropout.rate)"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

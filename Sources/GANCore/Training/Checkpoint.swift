@@ -30,6 +30,8 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
 
 public enum Checkpoint {
     public static let format = "gan-cl-checkpoint-1"
+    /// The EMA generator's tensors' prefix.
+    public static let averagePrefix = "generator_ema"
 
     /// A checkpoint read from disk, validated as a gan-cl checkpoint.
     public struct Loaded {
@@ -47,6 +49,7 @@ public enum Checkpoint {
     public static func encode<B>(_ trainer: Trainer<B>) throws -> [UInt8] {
         let named = trainer.generator.namedTensors(prefix: "generator")
             + trainer.discriminator.namedTensors(prefix: "discriminator")
+            + (trainer.averageGenerator?.namedTensors(prefix: averagePrefix) ?? [])
         let tensors = try named.map { SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: try trainer.backend.read($0.buffer)) }
         // A checkpoint is the state to fall back on: never write a diverged one.
         if let bad = tensors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
@@ -128,14 +131,19 @@ public enum Checkpoint {
         }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
         try restore(trainer.discriminator, prefix: "discriminator", from: loaded, includeOptimizer: true)
+        if let average = trainer.averageGenerator {
+            try restore(average, prefix: averagePrefix, from: loaded, includeOptimizer: false)
+        }
         try trainer.restore(loaded.state)
     }
 
-    /// The generator of a checkpoint, ready to sample.
-    public static func generator<B>(from loaded: Loaded, on backend: B) throws -> Sequential<B> {
+    /// The generator of a checkpoint, ready to sample: its EMA weights when it has them,
+    /// unless `average` is false (`--no-ema`).
+    public static func generator<B>(from loaded: Loaded, on backend: B, average: Bool = true) throws -> Sequential<B> {
         let network = try loaded.config.makeGenerator(
             backend: backend, data: ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1))
-        try restore(network, prefix: "generator", from: loaded, includeOptimizer: false)
+        let prefix = average && loaded.config.ema > 0 ? averagePrefix : "generator"
+        try restore(network, prefix: prefix, from: loaded, includeOptimizer: false)
         return network
     }
 }

@@ -33,6 +33,14 @@ public enum HiddenActivation: String, Codable, CaseIterable, Sendable {
     case leakyReLU = "leaky-relu"
 }
 
+/// The noise of the generator's update (`--generator-noise`): `reuse` trains G on the fake
+/// batch the last D update judged (its noise and forward, as PyTorch's DCGAN example
+/// does; one G forward a step fewer); `fresh` draws new noise and runs G again.
+public enum GeneratorNoise: String, Codable, CaseIterable, Sendable {
+    case reuse
+    case fresh
+}
+
 /// What a non-finite loss, gradient or weight does (`--on-divergence`).
 public enum DivergencePolicy: String, Codable, CaseIterable, Sendable {
     case stop
@@ -91,6 +99,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var dSteps = 1
     /// The discriminator's target for real images: 1, or less for one-sided label smoothing.
     public var realLabel: Float = 0.9
+    /// Whether G's update reuses the last D update's fake batch or draws new noise.
+    public var generatorNoise = GeneratorNoise.fresh
+    /// The decay of the generator's exponential moving average (Karras et al.), which
+    /// sampling, evaluation and the grids use; 0: none.
+    public var ema: Float = 0
     /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
     /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
     /// `maxRollbacks` times.
@@ -125,6 +138,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.clip, &clip); try read(.gpWeight, &gpWeight); try read(.momentum, &momentum)
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
+        try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
@@ -139,6 +153,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
+        case generatorNoise = "generator-noise", ema
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
     }
@@ -270,6 +285,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "beta2": beta2 = try number(0...0.999_999)
         case "d-steps": dSteps = try integer()
         case "real-label": realLabel = try number(0...1, open: true)
+        case "generator-noise": generatorNoise = try choice(GeneratorNoise.self)
+        case "ema": ema = try number(0...0.999_999)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()
@@ -401,7 +418,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
                 input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator")
         }
         if let discriminator {
-            try Architecture(discriminator, network: "discriminator").check(input: data, outputs: 1, network: "discriminator")
+            let architecture = try Architecture(discriminator, network: "discriminator")
+            try architecture.check(input: data, outputs: 1, network: "discriminator")
+            if loss == .wganGP, let refusal = architecture.gradientPenaltyRefusal {
+                throw GANError("--loss wgan-gp: \(refusal)")
+            }
         }
     }
 

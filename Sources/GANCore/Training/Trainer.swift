@@ -69,6 +69,9 @@ public final class Trainer<B: ComputeBackend> {
     public let order: BatchOrder
     public let generator: Sequential<B>
     public let discriminator: Sequential<B>
+    /// The exponential moving average of G's parameters (`--ema`), with G's running
+    /// averages copied in after each update; nil without EMA.
+    public let averageGenerator: Sequential<B>?
     public let objective: any GANObjective
     public private(set) var state = TrainingState()
 
@@ -108,6 +111,7 @@ public final class Trainer<B: ComputeBackend> {
         let pixels = data.features
         generator = try config.makeGenerator(backend: backend, data: data.shape)
         discriminator = try config.makeDiscriminator(backend: backend, data: data.shape)
+        averageGenerator = config.ema > 0 ? try config.makeGenerator(backend: backend, data: data.shape) : nil
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
@@ -137,8 +141,35 @@ public final class Trainer<B: ComputeBackend> {
         let initKey = RandomStream.initialization.key(seed: config.seed)
         try generator.initialize(seed: initKey)
         try discriminator.initialize(seed: initKey ^ 0xD15C)
+        try copyIntoAverage(decay: nil)
         if let clip = objective.clip { try clipDiscriminator(clip) }
         try discriminator.refreshDerivedState(iterate: true)
+    }
+
+    /// The generator that samples, evaluations and grids use: the average with EMA.
+    public var samplingGenerator: Sequential<B> { averageGenerator ?? generator }
+
+    /// One step of the average toward G's parameters at `decay` (nil: a copy of them),
+    /// and G's buffers (batch normalisation's running averages) copied.
+    private func copyIntoAverage(decay: Float?) throws {
+        guard let averageGenerator else { return }
+        for (average, current) in zip(averageGenerator.parameters, generator.parameters) {
+            if let decay {
+                try backend.movingAverage(average.value, toward: current.value, count: current.count, decay: decay)
+            } else {
+                try backend.copy(current.value, to: average.value, count: current.count)
+            }
+        }
+        for (average, current) in zip(averageGenerator.layers, generator.layers) {
+            for (a, c) in zip(average.buffers, current.buffers) { try backend.copy(c.buffer, to: a.buffer, count: c.shape.reduce(1, *)) }
+        }
+    }
+
+    /// The EMA's decay after `step` generator updates: `ema`, ramped up from 0 over the
+    /// first updates as (1 + step)/(10 + step) (TensorFlow's num_updates rule), so early
+    /// samples are not dominated by the initial weights.
+    public static func averageDecay(ema: Float, step: Int) -> Float {
+        min(ema, Float(1 + step) / Float(10 + step))
     }
 
     /// Generator updates in the whole run.
@@ -191,6 +222,7 @@ public final class Trainer<B: ComputeBackend> {
     private func discriminatorUpdate(logStep: Bool) throws {
         try loadRealBatch()
         try drawNoise()
+        drawLayerNoise(generator, rows: batch)
         try generator.forward(noise, rows: batch, into: generatorWorkspace)
         let pixels = data.features
         try backend.copy(
@@ -203,6 +235,7 @@ public final class Trainer<B: ComputeBackend> {
             try backend.interpolateRows(
                 real: discriminatorBatch, fake: generatorWorkspace.output, epsilon: penalty.epsilon, rows: batch,
                 columns: pixels, into: penalty.points)
+            drawLayerNoise(discriminator, rows: batch)
             try discriminator.penaltyGradients(
                 at: penalty.points, rows: batch, weight: penalty.weight, workspace: penalty.workspace,
                 directions: penalty.directions, norms: penalty.norms, losses: penalty.losses)
@@ -212,6 +245,7 @@ public final class Trainer<B: ComputeBackend> {
         // Batch statistics of the real and the fake half each on their own, as two calls
         // of D would have them (the generator update sees a fake batch alone).
         discriminator.setMode(.training(groups: 2))
+        drawLayerNoise(discriminator, rows: 2 * batch)
         try discriminator.forward(discriminatorBatch, rows: 2 * batch, into: d)
         try backend.objective(
             objective.real, logits: d.output, offset: 0, count: batch,
@@ -235,10 +269,16 @@ public final class Trainer<B: ComputeBackend> {
     }
 
     private func generatorUpdate(logStep: Bool) throws {
-        try drawNoise()
-        try generator.forward(noise, rows: batch, into: generatorWorkspace)
+        // Reusing: G's workspace still holds the forward of the last D update (G has not
+        // changed since), so its fakes, activations and dropout masks are the batch D judged.
+        if config.generatorNoise == .fresh {
+            try drawNoise()
+            drawLayerNoise(generator, rows: batch)
+            try generator.forward(noise, rows: batch, into: generatorWorkspace)
+        }
         let d = discriminatorWorkspace
         discriminator.setMode(.training(groups: 1))
+        drawLayerNoise(discriminator, rows: batch)
         try discriminator.forward(generatorWorkspace.output, rows: batch, into: d)
         try backend.objective(
             objective.generator, logits: d.output, count: batch,
@@ -253,6 +293,7 @@ public final class Trainer<B: ComputeBackend> {
                 config.makeOptimizer(learningRate: config.gLr), step: state.step, addToStored: false,
                 keepGradients: logStep),
             inputGradient: false)
+        try copyIntoAverage(decay: Self.averageDecay(ema: config.ema, step: state.step))
     }
 
     /// WGAN's clipping: every critic parameter into [−clip, clip].
@@ -260,6 +301,12 @@ public final class Trainer<B: ComputeBackend> {
         for parameter in discriminator.parameters {
             try backend.clamp(parameter.value, count: parameter.count, lower: -clip, upper: clip)
         }
+    }
+
+    /// Places the next forward's dropout masks in the noise stream (nothing for models
+    /// without dropout, whose streams stay as they were).
+    private func drawLayerNoise(_ network: Sequential<B>, rows: Int) {
+        state.noiseCounter += network.setRandomStream(key: noiseKey, counter: state.noiseCounter, rows: rows)
     }
 
     private func drawNoise() throws {

@@ -38,7 +38,7 @@ public final class TrainingSession<B: ComputeBackend> {
         self.trainer = trainer
         self.directory = directory
         evaluator = try TrainingEvaluator(trainer: trainer, classifierPath: classifierPath)
-        sampler = try ImageSampler(generator: trainer.generator, chunk: min(trainer.data.previewCount, 500))
+        sampler = try ImageSampler(generator: trainer.samplingGenerator, chunk: min(trainer.data.previewCount, 500))
         gridKey = RandomStream.sampleGrid.key(seed: trainer.config.seed)
         history = []
         try resetHistory()
