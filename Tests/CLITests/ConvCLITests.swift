@@ -1,3 +1,4 @@
+import ComputeBackend
 import Foundation
 import GANCore
 import Testing
@@ -85,5 +86,28 @@ struct ConvCLITests {
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let bad = try GANCL.run(["train", "--data", data.path, "--ema", "1", "--backend", "cpu", "--out", "\(runs.path)/bad"])
         expectOneLineError(bad, "ema")
+
+        // `--noise`: N images from N given vectors, each from its own row (inference
+        // mode): the rows reversed give the images reversed; a wrong width is one line.
+        var random = SplitMix64(seed: 4)
+        let z = (0..<(5 * 4)).map { _ in random.unitFloat() * 4 - 2 }
+        let reversed = (0..<5).reversed().flatMap { z[($0 * 4)..<($0 * 4 + 4)] }
+        var images: [[Float]] = []
+        for (index, noise) in [z, reversed].enumerated() {
+            let zPath = "\(runs.path)/z\(index).npy", outPath = "\(runs.path)/g\(index).npy"
+            try Data(SampleFiles.npy(noise, rows: 5, columns: 4)).write(to: URL(fileURLWithPath: zPath))
+            let drawn = try GANCL.run(["sample", "--checkpoint", checkpoint, "--noise", zPath, "--out", outPath, "--backend", "cpu"])
+            #expect(drawn.status == 0, "\(drawn.stderr)")
+            images.append(try NPYFile.read(outPath).values)
+        }
+        #expect(images[0].count == 5 * 784 && Set(images[0]).count > 100)
+        let rowsReversed: [Float] = (0..<5).reversed().flatMap { (row: Int) -> ArraySlice<Float> in
+            images[0][(row * 784)..<(row * 784 + 784)]
+        }
+        #expect(rowsReversed == images[1])
+        try Data(SampleFiles.npy(z, rows: 4, columns: 5)).write(to: URL(fileURLWithPath: "\(runs.path)/wide.npy"))
+        expectOneLineError(
+            try GANCL.run(["sample", "--checkpoint", checkpoint, "--noise", "\(runs.path)/wide.npy", "--out", "\(runs.path)/w.npy"]),
+            "float32 N×4 noise")
     }
 }
