@@ -29,6 +29,14 @@ __kernel void scale(__global float* x, const int count, const float factor)
     x[i] *= factor;
 }
 
+// x[i] += scale * y[i] (instance noise on a discriminator's input).
+__kernel void add_scaled(__global float* x, __global const float* y, const int count, const float scale)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    x[i] += scale * y[i];
+}
+
 // average[i] += rate * (value[i] - average[i]), rate = 1 - decay: an exponential moving
 // average's step (the EMA generator).
 __kernel void moving_average(__global float* average, __global const float* value, const int count, const float rate)

@@ -13,7 +13,7 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "moving-average", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
@@ -254,6 +254,13 @@ public enum ConformanceCatalogue {
                 let factor = random.floats(1, in: -3...3)[0]
                 return Trial(label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
+            }
+        case "add-scaled":
+            return shapes.map { r, c in
+                let scale = random.floats(1, in: -2...2)[0]
+                return Trial(label: "add scaled ×\(scale)", shape: shapeText(r, c), call: .addScaled(scale: scale),
+                             inputs: [random.floats(r * c, in: -2...2), random.floats(r * c, in: -2...2)],
+                             outputCounts: [r * c], comparison: pointwise)
             }
         case "moving-average":
             let decays: [Float] = [0.999, 0.9, 0.5, 0, 1]

@@ -309,6 +309,9 @@ enum Magnitudes {
                 return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
                     * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
             }]
+        case .addScaled(let scale):
+            let factor = Double(abs(scale))
+            return [zip(input[0], input[1]).map { (x: Float, y: Float) -> Double in Double(abs(x)) + factor * Double(abs(y)) }]
         case .movingAverage(let decay):
             // a + (1 − decay)·(v − a): the scale of |a| + (1 − decay)·(|v| + |a|).
             let rate = Double(1 - decay)

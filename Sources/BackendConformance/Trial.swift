@@ -55,6 +55,8 @@ public struct Trial: Sendable {
         case divide
         /// inputs [G, W_sn (rows×columns), v(rows), u(columns), σ(1)]; outputs [G]
         case spectralNormGradient(rows: Int, columns: Int)
+        /// inputs [x, y]; outputs [x]
+        case addScaled(scale: Float)
         /// inputs [average, value]; outputs [average]
         case movingAverage(decay: Float)
         /// inputs [x, uniforms]; outputs [y]
@@ -183,6 +185,9 @@ extension Trial {
             try backend.mean(given[0], count: inputs[0].count, into: outputs[0])
         case .scale(let factor):
             try backend.scale(given[0], count: inputs[0].count, by: factor)
+            outputs = [given[0]]
+        case .addScaled(let scale):
+            try backend.addScaled(given[0], given[1], count: inputs[0].count, scale: scale)
             outputs = [given[0]]
         case .movingAverage(let decay):
             try backend.movingAverage(given[0], toward: given[1], count: inputs[0].count, decay: decay)

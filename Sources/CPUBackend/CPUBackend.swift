@@ -143,6 +143,12 @@ public final class CPUBackend: ComputeBackend {
         for i in 0..<count { x.storage[i] *= factor }
     }
 
+    public func addScaled(_ x: CPUBuffer, _ y: CPUBuffer, count: Int, scale: Float) throws {
+        statistics.operations += 1
+        try ArgumentChecks.addScaled(x: x, y: y, count: count)
+        for i in 0..<count { x.storage[i] += scale * y.storage[i] }
+    }
+
     public func movingAverage(_ average: CPUBuffer, toward value: CPUBuffer, count: Int, decay: Float) throws {
         statistics.operations += 1
         try ArgumentChecks.movingAverage(average: average, value: value, count: count, decay: decay)

@@ -78,6 +78,12 @@ public enum ArgumentChecks {
         for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
     }
 
+    /// The checks of `ComputeBackend.addScaled`.
+    public static func addScaled<B: BackendBuffer>(x: B, y: B, count: Int) throws {
+        try buffers(["x": x, "y": y], hold: count)
+        guard count == 0 || x !== y else { throw BackendError.invalidArgument("addScaled's y must not be x") }
+    }
+
     /// The checks of `ComputeBackend.movingAverage`.
     public static func movingAverage<B: BackendBuffer>(average: B, value: B, count: Int, decay: Float) throws {
         try buffers(["average": average, "value": value], hold: count)

@@ -78,6 +78,8 @@ public protocol ComputeBackend: AnyObject {
 
     /// x[i] *= factor
     func scale(_ x: Buffer, count: Int, by factor: Float) throws
+    /// x[i] += scale · y[i]. y must not be x.
+    func addScaled(_ x: Buffer, _ y: Buffer, count: Int, scale: Float) throws
     /// average[i] += (1 − decay) · (value[i] − average[i]): an exponential moving average
     /// (the EMA generator's weights) taking one step toward value. decay in [0, 1].
     func movingAverage(_ average: Buffer, toward value: Buffer, count: Int, decay: Float) throws

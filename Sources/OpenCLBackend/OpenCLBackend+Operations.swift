@@ -168,6 +168,11 @@ extension OpenCLBackend {
         try launch("elementwise", "scale", global: [count], [.buffer(x), .int(count), .float(factor)])
     }
 
+    public func addScaled(_ x: OpenCLBuffer, _ y: OpenCLBuffer, count: Int, scale: Float) throws {
+        try ArgumentChecks.addScaled(x: x, y: y, count: count)
+        try launch("elementwise", "add_scaled", global: [count], [.buffer(x), .buffer(y), .int(count), .float(scale)])
+    }
+
     public func movingAverage(_ average: OpenCLBuffer, toward value: OpenCLBuffer, count: Int, decay: Float) throws {
         try ArgumentChecks.movingAverage(average: average, value: value, count: count, decay: decay)
         try launch(

@@ -276,6 +276,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Batch sizes (comma-separated).") var batches: String = "64,256"
     @Option(help: "The GAN loss, with its recipe (d-steps, optimizer) as `train --loss` gives it.") var loss: LossKind = .bce
     @Option(help: "The model preset: mlp or dcgan (toy is for 2-D data).") var model: ModelPreset = .mlp
+    @Option(help: "G's update: reuse D's fake batch or draw fresh noise (default: as train has it).") var generatorNoise: GeneratorNoise?
     @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
     @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
@@ -351,6 +352,7 @@ struct BenchTrain: ParsableCommand {
         config.loss = loss
         config.model = model
         try config.applyPresets(except: ["batch-size", "loss", "model"])
+        if let generatorNoise { config.generatorNoise = generatorNoise }
         return config
     }
 

@@ -111,11 +111,13 @@ struct TrainerTests {
     /// are in the checkpoint, the batch statistics recomputed by every forward; dropout's
     /// masks come from the checkpointed noise counter.
     func convResumeIsBitIdentical<B: ComputeBackend>(
-        loss: LossKind, normDropout: Bool = false, ema: Float = 0, on makeBackend: () throws -> B
+        loss: LossKind, normDropout: Bool = false, ema: Float = 0, instanceNoise: Float = 0,
+        on makeBackend: () throws -> B
     ) throws {
         let dataset = syntheticDataset()
         var config = try Self.smallConvConfig(loss: loss, normDropout: normDropout)
         config.ema = ema
+        config.instanceNoise = instanceNoise
         let k = 7
         let straight = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for _ in 0..<(2 * k) { try straight.step(metrics: false) }
@@ -189,6 +191,28 @@ struct TrainerTests {
         try convResumeIsBitIdentical(loss: .bce, ema: 0.99) { CPUBackend() }
     }
 
+    /// Instance noise: σ falls linearly from `instance-noise` to 0 over the run; it changes
+    /// what D sees (the first step's losses differ from a run without it, the rest of the
+    /// setup alike); a resumed run draws the same noise (both backends).
+    @Test func instanceNoiseAnnealsChangesDAndResumes() throws {
+        let dataset = syntheticDataset()
+        var config = try Self.smallConvConfig(loss: .bce)
+        config.steps = 40
+        config.instanceNoise = 0.5
+        let noisy = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        #expect(noisy.currentInstanceNoise == 0.5)
+        config.instanceNoise = 0
+        let plain = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        #expect(plain.currentInstanceNoise == 0)
+        let a = try #require(try noisy.step(metrics: true)), b = try #require(try plain.step(metrics: true))
+        #expect(a.discriminatorLoss != b.discriminatorLoss && a.generatorLoss != b.generatorLoss)
+        #expect(noisy.state.noiseCounter > plain.state.noiseCounter, "the noise comes from the noise stream")
+        for _ in 1..<20 { try noisy.step(metrics: false) }
+        #expect(noisy.currentInstanceNoise == 0.25)
+        try convResumeIsBitIdentical(loss: .hinge, instanceNoise: 0.2) { CPUBackend() }
+        try convResumeIsBitIdentical(loss: .wganGP, instanceNoise: 0.2) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
     /// Layer normalisation, flatten and dropout in D, on both backends.
     @Test(arguments: [(LossKind.hinge, false), (.wganGP, false), (.bce, true), (.wganGP, true)])
     func normDropoutResumeIsBitIdentical(loss: LossKind, openCL: Bool) throws {
@@ -259,7 +283,10 @@ struct TrainerTests {
         var config = smallConfig()
         config.loss = loss
         config.spectralNorm = loss == .hinge
-        if normDropout { config = try Self.smallConvConfig(loss: loss, normDropout: true) }
+        if normDropout {
+            config = try Self.smallConvConfig(loss: loss, normDropout: true)
+            config.instanceNoise = 0.1
+        }
         if dcgan {
             config = RunConfig()
             config.model = .dcgan
@@ -319,7 +346,8 @@ struct TrainerTests {
         try stepsAllocateAndReadNothing(try OpenCLBackend(deviceSpec: nil), loss: loss, dcgan: true, steps: 10)
     }
 
-    /// Layer normalisation and dropout draw their statistics and masks on the device.
+    /// Layer normalisation, dropout and instance noise draw their statistics, masks and
+    /// noise on the device.
     @Test(arguments: [LossKind.hinge, .wganGP])
     func normDropoutStepsAllocateAndReadNothing(loss: LossKind) throws {
         try stepsAllocateAndReadNothing(CPUBackend(), loss: loss, normDropout: true, steps: 5)

@@ -104,6 +104,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The decay of the generator's exponential moving average (Karras et al.), which
     /// sampling, evaluation and the grids use; 0: none.
     public var ema: Float = 0
+    /// Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017): Gaussian noise of
+    /// this standard deviation on every input D sees, real and fake, annealed linearly to
+    /// 0 over the run; 0: none.
+    public var instanceNoise: Float = 0
     /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
     /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
     /// `maxRollbacks` times.
@@ -139,6 +143,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
+        try read(.instanceNoise, &instanceNoise)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
@@ -153,7 +158,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
-        case generatorNoise = "generator-noise", ema
+        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
     }
@@ -287,6 +292,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "real-label": realLabel = try number(0...1, open: true)
         case "generator-noise": generatorNoise = try choice(GeneratorNoise.self)
         case "ema": ema = try number(0...0.999_999)
+        case "instance-noise": instanceNoise = try number(0...10)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()

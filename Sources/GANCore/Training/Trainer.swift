@@ -87,6 +87,9 @@ public final class Trainer<B: ComputeBackend> {
     /// D's logits of the last discriminator update (real, then fake), for metrics.
     private let discriminatorLogits: B.Buffer
     private let penalty: PenaltyBuffers?
+    /// Instance noise's draws (2·batch examples) and D's noisy input in the generator
+    /// update (G's output must stay as it is for G's backward); nil without it.
+    private let instanceNoise: (draws: B.Buffer, fakes: B.Buffer)?
     private let noiseKey: UInt64
     private let healthProbe: B.Buffer
     private var permutation: [Int]
@@ -134,6 +137,8 @@ public final class Trainer<B: ComputeBackend> {
         } else {
             penalty = nil
         }
+        instanceNoise = config.instanceNoise > 0
+            ? (try backend.makeBuffer(count: 2 * batch * pixels), try backend.makeBuffer(count: batch * pixels)) : nil
         noiseKey = RandomStream.noise.key(seed: config.seed)
         healthProbe = try backend.makeBuffer(count: 1)
         permutation = order.permutation(epoch: 0)
@@ -227,6 +232,7 @@ public final class Trainer<B: ComputeBackend> {
         let pixels = data.features
         try backend.copy(
             generatorWorkspace.output, offset: 0, to: discriminatorBatch, offset: batch * pixels, count: batch * pixels)
+        try addInstanceNoise(to: discriminatorBatch, count: 2 * batch * pixels)
         if let penalty {
             // x̂ = fake + ε·(real − fake), ε uniform per row from the noise stream; the
             // real batch is the first half of D's batch.
@@ -279,13 +285,20 @@ public final class Trainer<B: ComputeBackend> {
         let d = discriminatorWorkspace
         discriminator.setMode(.training(groups: 1))
         drawLayerNoise(discriminator, rows: batch)
-        try discriminator.forward(generatorWorkspace.output, rows: batch, into: d)
+        var fakes = generatorWorkspace.output
+        if let instanceNoise, currentInstanceNoise > 0 {
+            let count = batch * data.features
+            try backend.copy(fakes, to: instanceNoise.fakes, count: count)
+            try addInstanceNoise(to: instanceNoise.fakes, count: count)
+            fakes = instanceNoise.fakes
+        }
+        try discriminator.forward(fakes, rows: batch, into: d)
         try backend.objective(
             objective.generator, logits: d.output, count: batch,
             losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(batch))
-        // D's input gradient buffer is G's output gradient buffer.
+        // D's input gradient buffer is G's output gradient buffer (the noise's derivative is 1).
         try discriminator.backward(
-            generatorWorkspace.output, rows: batch, workspace: d, parameterGradients: .none, inputGradient: true)
+            fakes, rows: batch, workspace: d, parameterGradients: .none, inputGradient: true)
         state.step += 1
         try generator.backward(
             noise, rows: batch, workspace: generatorWorkspace,
@@ -301,6 +314,24 @@ public final class Trainer<B: ComputeBackend> {
         for parameter in discriminator.parameters {
             try backend.clamp(parameter.value, count: parameter.count, lower: -clip, upper: clip)
         }
+    }
+
+    /// Instance noise's standard deviation at this step: `instance-noise`, falling
+    /// linearly to 0 at the last step.
+    public var currentInstanceNoise: Float {
+        guard config.instanceNoise > 0 else { return 0 }
+        let total = max(totalSteps, 1)
+        return config.instanceNoise * Float(max(0, total - state.step)) / Float(total)
+    }
+
+    /// Adds N(0, σ²) at this step's σ to the first `count` elements of `x`, from the
+    /// noise stream (nothing at σ = 0).
+    private func addInstanceNoise(to x: B.Buffer, count: Int) throws {
+        let sigma = currentInstanceNoise
+        guard let instanceNoise, sigma > 0 else { return }
+        try backend.normal(instanceNoise.draws, count: count, seed: noiseKey, counter: state.noiseCounter, mean: 0, std: 1)
+        state.noiseCounter += Philox.blocks(count)
+        try backend.addScaled(x, instanceNoise.draws, count: count, scale: sigma)
     }
 
     /// Places the next forward's dropout masks in the noise stream (nothing for models
