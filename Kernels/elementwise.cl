@@ -29,6 +29,19 @@ __kernel void scale(__global float* x, const int count, const float factor)
     x[i] *= factor;
 }
 
+// PacGAN's packing of NHWC examples in groups of m along channels: element i of the
+// examples, (example p*m + j, position s, channel c), is element ((p*spatial + s)*m + j)*channels + c
+// of the packs. inverse != 0 gathers the other way (a packed gradient back to examples).
+__kernel void pack_examples(__global const float* x, __global float* y, const int count, const int m,
+                            const int spatial, const int channels, const int inverse)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const int c = i % channels, s = (i / channels) % spatial, example = i / (channels * spatial);
+    const int packed = (((example / m) * spatial + s) * m + example % m) * channels + c;
+    if (inverse) y[i] = x[packed]; else y[packed] = x[i];
+}
+
 // x[i] += scale * y[i] (instance noise on a discriminator's input).
 __kernel void add_scaled(__global float* x, __global const float* y, const int count, const float scale)
 {

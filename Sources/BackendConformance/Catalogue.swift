@@ -13,7 +13,7 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "add-scaled", "moving-average", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
@@ -254,6 +254,22 @@ public enum ConformanceCatalogue {
                 let factor = random.floats(1, in: -3...3)[0]
                 return Trial(label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
+            }
+        case "pack":
+            // (examples, m, positions, channels): one example, packs of 1, odd sizes, the
+            // dcgan's 28×28×1 in packs of 4 and 10, RGB; packing and its inverse.
+            let cases: [(Int, Int, Int, Int)] = size == .quick
+                ? [(1, 1, 1, 1), (6, 3, 5, 2), (12, 4, 7, 3)]
+                : [(1, 1, 1, 1), (6, 3, 5, 2), (12, 4, 7, 3), (8, 8, 1, 1), (64, 4, 784, 1), (60, 10, 784, 1),
+                   (9, 3, 49, 128), (30, 5, 1, 17), (16, 2, 1024, 3), (7, 7, 13, 1), (20, 1, 33, 4), (2, 2, 1, 1),
+                   (256, 4, 784, 1), (100, 10, 2, 1), (15, 5, 196, 64), (4, 2, 3, 5), (33, 11, 9, 2), (10, 5, 4096, 3),
+                   (3, 1, 1, 1000), (18, 6, 25, 7), (64, 16, 16, 16)]
+            return cases.enumerated().map { index, shape in
+                let (examples, m, spatial, channels) = shape
+                return Trial(label: index % 2 == 0 ? "pack" : "unpack", shape: "\(examples)/\(m) of \(spatial)×\(channels)",
+                             call: .pack(examples: examples, group: m, spatial: spatial, channels: channels, inverse: index % 2 == 1),
+                             inputs: [random.floats(examples * spatial * channels, in: -2...2)],
+                             outputCounts: [examples * spatial * channels], comparison: .bitExact)
             }
         case "add-scaled":
             return shapes.map { r, c in

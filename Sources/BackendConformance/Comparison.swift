@@ -309,6 +309,8 @@ enum Magnitudes {
                 return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
                     * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
             }]
+        case .pack:
+            return reference.map(absolute)
         case .addScaled(let scale):
             let factor = Double(abs(scale))
             return [zip(input[0], input[1]).map { (x: Float, y: Float) -> Double in Double(abs(x)) + factor * Double(abs(y)) }]

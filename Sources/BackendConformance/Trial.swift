@@ -55,6 +55,8 @@ public struct Trial: Sendable {
         case divide
         /// inputs [G, W_sn (rows×columns), v(rows), u(columns), σ(1)]; outputs [G]
         case spectralNormGradient(rows: Int, columns: Int)
+        /// inputs [x]; outputs [y]
+        case pack(examples: Int, group: Int, spatial: Int, channels: Int, inverse: Bool)
         /// inputs [x, y]; outputs [x]
         case addScaled(scale: Float)
         /// inputs [average, value]; outputs [average]
@@ -186,6 +188,11 @@ extension Trial {
         case .scale(let factor):
             try backend.scale(given[0], count: inputs[0].count, by: factor)
             outputs = [given[0]]
+        case .pack(let examples, let group, let spatial, let channels, let inverse):
+            outputs = [try fresh(0)]
+            try backend.pack(
+                given[0], examples: examples, group: group, spatial: spatial, channels: channels, inverse: inverse,
+                into: outputs[0])
         case .addScaled(let scale):
             try backend.addScaled(given[0], given[1], count: inputs[0].count, scale: scale)
             outputs = [given[0]]

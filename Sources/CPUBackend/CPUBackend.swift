@@ -143,6 +143,17 @@ public final class CPUBackend: ComputeBackend {
         for i in 0..<count { x.storage[i] *= factor }
     }
 
+    public func pack(
+        _ x: CPUBuffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.pack(x: x, examples: examples, group: m, spatial: spatial, channels: channels, y: y)
+        for i in 0..<(examples * spatial * channels) {
+            let j = CPUReference.packedIndex(i, group: m, spatial: spatial, channels: channels)
+            if inverse { y.storage[i] = x.storage[j] } else { y.storage[j] = x.storage[i] }
+        }
+    }
+
     public func addScaled(_ x: CPUBuffer, _ y: CPUBuffer, count: Int, scale: Float) throws {
         statistics.operations += 1
         try ArgumentChecks.addScaled(x: x, y: y, count: count)

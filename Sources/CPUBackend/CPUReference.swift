@@ -190,6 +190,15 @@ public enum CPUReference {
 
     // MARK: - Gradient penalty
 
+    /// Where element `index` of `examples`·spatial·channels NHWC values goes when packed
+    /// in groups of m (see `ComputeBackend.pack`).
+    @inline(__always)
+    public static func packedIndex(_ index: Int, group m: Int, spatial: Int, channels: Int) -> Int {
+        let c = index % channels, s = (index / channels) % spatial, example = index / (channels * spatial)
+        let p = example / m, j = example % m
+        return ((p * spatial + s) * m + j) * channels + c
+    }
+
     /// One element of `ComputeBackend.movingAverage`: a + (1 − decay)·(v − a).
     @inline(__always)
     public static func movingAverage<T: BinaryFloatingPoint>(_ a: T, toward v: T, decay: T) -> T {

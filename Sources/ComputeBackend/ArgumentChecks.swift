@@ -78,6 +78,20 @@ public enum ArgumentChecks {
         for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
     }
 
+    /// The checks of `ComputeBackend.pack`.
+    public static func pack<B: BackendBuffer>(x: B, examples: Int, group: Int, spatial: Int, channels: Int, y: B) throws {
+        try size(examples, "examples")
+        guard group >= 1, examples % group == 0 else {
+            throw BackendError.invalidArgument("\(examples) examples do not make packs of \(group)")
+        }
+        guard spatial >= 1, channels >= 1 else { throw BackendError.invalidArgument("packing needs positions and channels") }
+        let (perExample, overflowA) = spatial.multipliedReportingOverflow(by: channels)
+        let (count, overflowB) = examples.multipliedReportingOverflow(by: perExample)
+        guard !overflowA, !overflowB, count <= Int(Int32.max) else { throw BackendError.invalidArgument("too many elements to pack") }
+        try buffers(["x": x, "y": y], hold: count)
+        guard count == 0 || x !== y else { throw BackendError.invalidArgument("pack's y must not be x") }
+    }
+
     /// The checks of `ComputeBackend.addScaled`.
     public static func addScaled<B: BackendBuffer>(x: B, y: B, count: Int) throws {
         try buffers(["x": x, "y": y], hold: count)

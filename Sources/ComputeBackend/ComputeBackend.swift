@@ -246,6 +246,17 @@ public protocol ComputeBackend: AnyObject {
         gamma: Buffer, gammaGradient: Buffer, betaGradient: Buffer, inputGradient dx: Buffer, below: Activation
     ) throws
 
+    // MARK: Packing (PacGAN)
+
+    /// Packs `examples` NHWC examples of `spatial` positions × `channels` into examples/m
+    /// packs of m, concatenated along channels: element (example p·m + j, position s,
+    /// channel c) goes to (pack p, position s, channel j·channels + c). With `inverse`,
+    /// the other way (a packed gradient back to the examples). examples must be a multiple
+    /// of m; y must not be x.
+    func pack(
+        _ x: Buffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: Buffer
+    ) throws
+
     // MARK: Dropout
 
     /// y[i] = x[i] / (1 − rate) where uniforms[i] ≥ rate, else 0: inverted dropout with

@@ -168,6 +168,16 @@ extension OpenCLBackend {
         try launch("elementwise", "scale", global: [count], [.buffer(x), .int(count), .float(factor)])
     }
 
+    public func pack(
+        _ x: OpenCLBuffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.pack(x: x, examples: examples, group: m, spatial: spatial, channels: channels, y: y)
+        try launch(
+            "elementwise", "pack_examples", global: [examples * spatial * channels],
+            [.buffer(x), .buffer(y), .int(examples * spatial * channels), .int(m), .int(spatial), .int(channels),
+             .int(inverse ? 1 : 0)])
+    }
+
     public func addScaled(_ x: OpenCLBuffer, _ y: OpenCLBuffer, count: Int, scale: Float) throws {
         try ArgumentChecks.addScaled(x: x, y: y, count: count)
         try launch("elementwise", "add_scaled", global: [count], [.buffer(x), .buffer(y), .int(count), .float(scale)])

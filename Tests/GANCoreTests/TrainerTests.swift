@@ -111,13 +111,14 @@ struct TrainerTests {
     /// are in the checkpoint, the batch statistics recomputed by every forward; dropout's
     /// masks come from the checkpointed noise counter.
     func convResumeIsBitIdentical<B: ComputeBackend>(
-        loss: LossKind, normDropout: Bool = false, ema: Float = 0, instanceNoise: Float = 0,
+        loss: LossKind, normDropout: Bool = false, ema: Float = 0, instanceNoise: Float = 0, pack: Int = 1,
         on makeBackend: () throws -> B
     ) throws {
         let dataset = syntheticDataset()
         var config = try Self.smallConvConfig(loss: loss, normDropout: normDropout)
         config.ema = ema
         config.instanceNoise = instanceNoise
+        config.pack = pack
         let k = 7
         let straight = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for _ in 0..<(2 * k) { try straight.step(metrics: false) }
@@ -211,6 +212,65 @@ struct TrainerTests {
         #expect(noisy.currentInstanceNoise == 0.25)
         try convResumeIsBitIdentical(loss: .hinge, instanceNoise: 0.2) { CPUBackend() }
         try convResumeIsBitIdentical(loss: .wganGP, instanceNoise: 0.2) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
+    /// PacGAN's packing: D's input is `pack` examples wide (channels × pack for a conv D,
+    /// features × pack for the MLP), it judges batch/pack packs per half; runs train under
+    /// bce and wgan-gp (the penalty's points between packs), resume bit for bit, agree
+    /// between backends, and a pack that does not divide the batch is refused.
+    @Test func packingTrainsResumesAndAgrees() throws {
+        let dataset = syntheticDataset()
+        var mlp = smallConfig()
+        mlp.pack = 4
+        let packed = try Trainer(backend: CPUBackend(), config: mlp, data: dataset)
+        #expect(packed.discriminator.inputs == 4 * 784)
+        let metrics = try #require(try packed.step(metrics: true))
+        #expect(metrics.discriminatorLoss.isFinite && metrics.realScore > 0 && metrics.realScore < 1)
+        var conv = try Self.smallConvConfig(loss: .wganGP)
+        conv.pack = 2
+        let critic = try conv.makeDiscriminator(backend: CPUBackend(), data: dataset.shape)
+        #expect(critic.inputs == 2 * 784 && (critic.layers[0] as? Conv2D<CPUBackend>)?.input.channels == 2)
+        for (loss, pack) in [(LossKind.bce, 2), (.wganGP, 4)] {
+            try convResumeIsBitIdentical(loss: loss, pack: pack) { CPUBackend() }
+        }
+        // CPU and OpenCL stay close with packing (SGD, as backendsAgreeOnEveryLoss).
+        var config = smallConfig()
+        config.pack = 2
+        config.optimizer = .sgd
+        config.gLr = 0.01
+        config.dLr = 0.01
+        let cpu = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        let openCL = try Trainer(backend: try OpenCLBackend(deviceSpec: nil), config: config, data: dataset)
+        for _ in 0..<3 {
+            try cpu.step(metrics: false)
+            try openCL.step(metrics: false)
+        }
+        let a = try SafetensorsFile.decode(try Checkpoint.encode(cpu), path: "cpu")
+        let b = try SafetensorsFile.decode(try Checkpoint.encode(openCL), path: "opencl")
+        for (x, y) in zip(a.tensors, b.tensors) where !x.name.hasPrefix("optimizer.") {
+            let scale = x.values.map { abs($0) }.max()!
+            #expect(zip(x.values, y.values).map { abs($0 - $1) }.max()! <= 1e-3 * max(scale, 1e-3), "\(x.name)")
+        }
+        mlp.pack = 3
+        #expect(throws: GANError.self) { try Trainer(backend: CPUBackend(), config: mlp, data: dataset) }
+        #expect(throws: GANError.self) { try mlp.checkArchitecture(data: dataset.shape) }
+    }
+
+    /// Packing puts example p·m + j's channel c at position s into pack p's channel
+    /// j·C + c; unpacking inverts it.
+    @Test func packLaysExamplesAlongChannels() throws {
+        let backend = CPUBackend()
+        let (examples, m, spatial, channels) = (6, 3, 2, 2)
+        let x = (0..<(examples * spatial * channels)).map(Float.init)
+        let input = try backend.makeBuffer(x), packed = try backend.makeBuffer(count: x.count), back = try backend.makeBuffer(count: x.count)
+        try backend.pack(input, examples: examples, group: m, spatial: spatial, channels: channels, inverse: false, into: packed)
+        let y = try backend.read(packed)
+        // Pack 0, position 0: examples 0, 1, 2 at position 0, two channels each.
+        #expect(Array(y[0..<6]) == [0, 1, 4, 5, 8, 9])
+        // Pack 1, position 1: examples 3, 4, 5 at position 1.
+        #expect(Array(y[18..<24]) == [14, 15, 18, 19, 22, 23])
+        try backend.pack(packed, examples: examples, group: m, spatial: spatial, channels: channels, inverse: true, into: back)
+        #expect(try backend.read(back) == x)
     }
 
     /// Layer normalisation, flatten and dropout in D, on both backends.

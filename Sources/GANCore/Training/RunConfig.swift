@@ -108,6 +108,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// this standard deviation on every input D sees, real and fake, annealed linearly to
     /// 0 over the run; 0: none.
     public var instanceNoise: Float = 0
+    /// PacGAN's packing: D judges `pack` examples at once, concatenated along channels
+    /// (features for the MLP), real packs and fake packs; 1: none.
+    public var pack = 1
     /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
     /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
     /// `maxRollbacks` times.
@@ -143,7 +146,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
-        try read(.instanceNoise, &instanceNoise)
+        try read(.instanceNoise, &instanceNoise); try read(.pack, &pack)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
@@ -158,7 +161,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
-        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise"
+        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
     }
@@ -293,6 +296,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "generator-noise": generatorNoise = try choice(GeneratorNoise.self)
         case "ema": ema = try number(0...0.999_999)
         case "instance-noise": instanceNoise = try number(0...10)
+        case "pack": pack = try integer(minimum: 1)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()
@@ -408,12 +412,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The discriminator for examples of `data`'s shape, spectrally normalised with
     /// `spectral-norm`.
     public func makeDiscriminator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
+        let input = packed(data)
         guard let discriminator else {
-            return try Sequential(backend: backend, shape: discriminatorShape(pixels: data.elements), spectralNorm: spectralNorm)
+            return try Sequential(backend: backend, shape: discriminatorShape(pixels: input.elements), spectralNorm: spectralNorm)
         }
         return try Architecture(discriminator, network: "discriminator").build(
-            backend: backend, input: data, outputs: 1, network: "discriminator", leakySlope: leakySlope,
+            backend: backend, input: input, outputs: 1, network: "discriminator", leakySlope: leakySlope,
             spectralNorm: spectralNorm)
+    }
+
+    /// What D sees of one judged example: `pack` examples of `data` concatenated along
+    /// channels.
+    public func packed(_ data: ImageShape) -> ImageShape {
+        ImageShape(height: data.height, width: data.width, channels: data.channels * pack)
     }
 
     /// Checks that the configured networks fit examples of `data` (layer lines chain, G
@@ -423,9 +434,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
             try Architecture(generator, network: "generator").check(
                 input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator")
         }
+        guard pack >= 1, batchSize % pack == 0 else {
+            throw GANError("--pack \(pack) does not divide --batch-size \(batchSize) into whole packs")
+        }
         if let discriminator {
             let architecture = try Architecture(discriminator, network: "discriminator")
-            try architecture.check(input: data, outputs: 1, network: "discriminator")
+            try architecture.check(input: packed(data), outputs: 1, network: "discriminator")
             if loss == .wganGP, let refusal = architecture.gradientPenaltyRefusal {
                 throw GANError("--loss wgan-gp: \(refusal)")
             }

@@ -90,6 +90,11 @@ public final class Trainer<B: ComputeBackend> {
     /// Instance noise's draws (2·batch examples) and D's noisy input in the generator
     /// update (G's output must stay as it is for G's backward); nil without it.
     private let instanceNoise: (draws: B.Buffer, fakes: B.Buffer)?
+    /// Packing (`--pack m`): D's packed input (2·batch examples' worth), the packed fake
+    /// batch for the penalty's points, and D's input gradient on packs; nil for m = 1.
+    private let packing: (examples: B.Buffer, fakes: B.Buffer, gradient: B.Buffer)?
+    /// The examples D judges per half of its batch: batch / pack.
+    private var packedBatch: Int { batch / config.pack }
     private let noiseKey: UInt64
     private let healthProbe: B.Buffer
     private var permutation: [Int]
@@ -118,10 +123,18 @@ public final class Trainer<B: ComputeBackend> {
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
+        guard config.pack >= 1, batch % config.pack == 0 else {
+            throw GANError("--pack \(config.pack) does not divide --batch-size \(batch) into whole packs")
+        }
+        packing = config.pack > 1
+            ? (try backend.makeBuffer(count: 2 * batch * pixels), try backend.makeBuffer(count: batch * pixels),
+               try backend.makeBuffer(count: batch * pixels))
+            : nil
+        let judged = batch / config.pack
         // D runs on both batches at once; in the generator update, on the fake one,
-        // writing dL/d(input) into G's output gradient.
+        // writing dL/d(input) into G's output gradient (packed, into the packs' gradient).
         discriminatorWorkspace = try Workspace(
-            for: discriminator, capacity: 2 * batch, inputGradient: generatorWorkspace.outputGradient)
+            for: discriminator, capacity: 2 * judged, inputGradient: packing?.gradient ?? generatorWorkspace.outputGradient)
         discriminatorBatch = try backend.makeBuffer(count: 2 * batch * pixels)
         noise = try backend.makeBuffer(count: batch * config.noiseDim)
         discriminatorLosses = try backend.makeBuffer(count: 2 * batch)
@@ -131,9 +144,9 @@ public final class Trainer<B: ComputeBackend> {
             if let refusal = discriminator.gradientPenaltyRefusal { throw GANError("--loss wgan-gp: \(refusal)") }
             penalty = PenaltyBuffers(
                 weight: weight, points: try backend.makeBuffer(count: batch * pixels),
-                epsilon: try backend.makeBuffer(count: batch), directions: try backend.makeBuffer(count: batch * pixels),
-                norms: try backend.makeBuffer(count: batch), losses: try backend.makeBuffer(count: batch),
-                workspace: try Workspace(for: discriminator, capacity: batch, tangents: true))
+                epsilon: try backend.makeBuffer(count: judged), directions: try backend.makeBuffer(count: batch * pixels),
+                norms: try backend.makeBuffer(count: judged), losses: try backend.makeBuffer(count: judged),
+                workspace: try Workspace(for: discriminator, capacity: judged, tangents: true))
         } else {
             penalty = nil
         }
@@ -234,37 +247,53 @@ public final class Trainer<B: ComputeBackend> {
             generatorWorkspace.output, offset: 0, to: discriminatorBatch, offset: batch * pixels, count: batch * pixels)
         try addInstanceNoise(to: discriminatorBatch, count: 2 * batch * pixels)
         if let penalty {
-            // x̂ = fake + ε·(real − fake), ε uniform per row from the noise stream; the
-            // real batch is the first half of D's batch.
-            try backend.uniform(penalty.epsilon, count: batch, seed: noiseKey, counter: state.noiseCounter)
-            state.noiseCounter += Philox.blocks(batch)
+            // x̂ = fake + ε·(real − fake), ε uniform per row (per pack) from the noise
+            // stream; the real batch is the first half of D's batch. Packed, the points lie
+            // between real and fake packs.
+            let judged = packedBatch
+            var real = discriminatorBatch, fake = generatorWorkspace.output
+            if let packing {
+                try pack(discriminatorBatch, examples: batch, into: packing.examples)
+                try pack(generatorWorkspace.output, examples: batch, into: packing.fakes)
+                real = packing.examples
+                fake = packing.fakes
+            }
+            try backend.uniform(penalty.epsilon, count: judged, seed: noiseKey, counter: state.noiseCounter)
+            state.noiseCounter += Philox.blocks(judged)
             try backend.interpolateRows(
-                real: discriminatorBatch, fake: generatorWorkspace.output, epsilon: penalty.epsilon, rows: batch,
-                columns: pixels, into: penalty.points)
-            drawLayerNoise(discriminator, rows: batch)
+                real: real, fake: fake, epsilon: penalty.epsilon, rows: judged, columns: pixels * config.pack,
+                into: penalty.points)
+            drawLayerNoise(discriminator, rows: judged)
             try discriminator.penaltyGradients(
-                at: penalty.points, rows: batch, weight: penalty.weight, workspace: penalty.workspace,
+                at: penalty.points, rows: judged, weight: penalty.weight, workspace: penalty.workspace,
                 directions: penalty.directions, norms: penalty.norms, losses: penalty.losses)
         }
         let d = discriminatorWorkspace
-        let scale = 1 / Float(batch)
+        let judged = packedBatch
+        let scale = 1 / Float(judged)
+        // Packed: D judges packs of `pack` examples, the real packs then the fake ones.
+        var input = discriminatorBatch
+        if let packing {
+            try pack(discriminatorBatch, examples: 2 * batch, into: packing.examples)
+            input = packing.examples
+        }
         // Batch statistics of the real and the fake half each on their own, as two calls
         // of D would have them (the generator update sees a fake batch alone).
         discriminator.setMode(.training(groups: 2))
-        drawLayerNoise(discriminator, rows: 2 * batch)
-        try discriminator.forward(discriminatorBatch, rows: 2 * batch, into: d)
+        drawLayerNoise(discriminator, rows: 2 * judged)
+        try discriminator.forward(input, rows: 2 * judged, into: d)
         try backend.objective(
-            objective.real, logits: d.output, offset: 0, count: batch,
+            objective.real, logits: d.output, offset: 0, count: judged,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
         try backend.objective(
-            objective.fake, logits: d.output, offset: batch, count: batch,
+            objective.fake, logits: d.output, offset: judged, count: judged,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
-        if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * batch) }
+        if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * judged) }
         // The optimizer steps inside the backward pass; log steps keep the gradients for
         // `firstNonFiniteTensor`.
         state.discriminatorUpdates += 1
         try discriminator.backward(
-            discriminatorBatch, rows: 2 * batch, workspace: d,
+            input, rows: 2 * judged, workspace: d,
             parameterGradients: .step(
                 config.makeOptimizer(learningRate: config.dLr), step: state.discriminatorUpdates,
                 addToStored: penalty != nil, keepGradients: logStep),
@@ -283,8 +312,9 @@ public final class Trainer<B: ComputeBackend> {
             try generator.forward(noise, rows: batch, into: generatorWorkspace)
         }
         let d = discriminatorWorkspace
+        let judged = packedBatch
         discriminator.setMode(.training(groups: 1))
-        drawLayerNoise(discriminator, rows: batch)
+        drawLayerNoise(discriminator, rows: judged)
         var fakes = generatorWorkspace.output
         if let instanceNoise, currentInstanceNoise > 0 {
             let count = batch * data.features
@@ -292,13 +322,23 @@ public final class Trainer<B: ComputeBackend> {
             try addInstanceNoise(to: instanceNoise.fakes, count: count)
             fakes = instanceNoise.fakes
         }
-        try discriminator.forward(fakes, rows: batch, into: d)
+        if let packing {
+            try pack(fakes, examples: batch, into: packing.examples)
+            fakes = packing.examples
+        }
+        try discriminator.forward(fakes, rows: judged, into: d)
         try backend.objective(
-            objective.generator, logits: d.output, count: batch,
-            losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(batch))
-        // D's input gradient buffer is G's output gradient buffer (the noise's derivative is 1).
+            objective.generator, logits: d.output, count: judged,
+            losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(judged))
+        // D's input gradient buffer is G's output gradient buffer (the noise's derivative
+        // is 1); packed, it is the packs' gradient, unpacked into G's.
         try discriminator.backward(
-            fakes, rows: batch, workspace: d, parameterGradients: .none, inputGradient: true)
+            fakes, rows: judged, workspace: d, parameterGradients: .none, inputGradient: true)
+        if let packing {
+            try backend.pack(
+                packing.gradient, examples: batch, group: config.pack, spatial: data.shape.height * data.shape.width,
+                channels: data.shape.channels, inverse: true, into: generatorWorkspace.outputGradient)
+        }
         state.step += 1
         try generator.backward(
             noise, rows: batch, workspace: generatorWorkspace,
@@ -314,6 +354,14 @@ public final class Trainer<B: ComputeBackend> {
         for parameter in discriminator.parameters {
             try backend.clamp(parameter.value, count: parameter.count, lower: -clip, upper: clip)
         }
+    }
+
+    /// Packs the first `examples` examples of `x` in groups of `pack` (see `ComputeBackend.pack`).
+    private func pack(_ x: B.Buffer, examples: Int, into y: B.Buffer) throws {
+        let shape = data.shape
+        try backend.pack(
+            x, examples: examples, group: config.pack, spatial: shape.height * shape.width, channels: shape.channels,
+            inverse: false, into: y)
     }
 
     /// Instance noise's standard deviation at this step: `instance-noise`, falling
@@ -363,21 +411,23 @@ public final class Trainer<B: ComputeBackend> {
 
     private func readMetrics() throws -> StepMetrics {
         func mean(_ values: ArraySlice<Float>) -> Double { values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }
-        let losses = try backend.read(discriminatorLosses), logits = try backend.read(discriminatorLogits)
-        let real = logits[..<batch], fake = logits[batch...]
+        let judged = packedBatch
+        let losses = try backend.read(discriminatorLosses, offset: 0, count: 2 * judged)
+        let logits = try backend.read(discriminatorLogits, offset: 0, count: 2 * judged)
+        let real = logits[..<judged], fake = logits[judged...]
         let score: (ArraySlice<Float>) -> Double =
             objective.outputIsLogit
             ? { mean(ArraySlice($0.map { $0 >= 0 ? 1 / (1 + (-$0).exp) : $0.exp / (1 + $0.exp) })) }
             : { mean($0) }
         var metrics = StepMetrics(
-            discriminatorLoss: mean(losses[..<batch]) + mean(losses[batch...]),
-            generatorLoss: mean(try backend.read(generatorLosses)[...]),
+            discriminatorLoss: mean(losses[..<judged]) + mean(losses[judged...]),
+            generatorLoss: mean(try backend.read(generatorLosses, offset: 0, count: judged)[...]),
             realScore: score(real), fakeScore: score(fake))
         if objective.estimatesWasserstein { metrics.wasserstein = mean(real) - mean(fake) }
         if let penalty {
-            let value = mean(try backend.read(penalty.losses)[...])
+            let value = mean(try backend.read(penalty.losses, offset: 0, count: judged)[...])
             metrics.gradientPenalty = value
-            metrics.gradientNorm = mean(try backend.read(penalty.norms)[...])
+            metrics.gradientNorm = mean(try backend.read(penalty.norms, offset: 0, count: judged)[...])
             metrics.discriminatorLoss += value
         }
         return metrics
