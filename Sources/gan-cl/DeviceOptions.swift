@@ -20,6 +20,7 @@ extension BackendKind: ExpressibleByArgument {}
 extension HiddenActivation: ExpressibleByArgument {}
 extension DivergencePolicy: ExpressibleByArgument {}
 extension GeneratorNoise: ExpressibleByArgument {}
+extension CollapsePolicy: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ModelPreset: ExpressibleByArgument {}

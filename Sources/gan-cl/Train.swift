@@ -64,6 +64,8 @@ struct Train: ParsableCommand {
     @Option(help: "PacGAN's packing: D judges this many examples at once, concatenated along channels (default 1: none).") var pack: String?
     @Option(help: "Gaussian noise of this standard deviation on D's real and fake inputs, annealed linearly to 0 over the run (e.g. 0.1); 0: none (default 0).") var instanceNoise: String?
     @Option(help: "Decay of an exponential moving average of G's weights (e.g. 0.999), which samples, evaluations and grids use; 0: none (default 0).") var ema: String?
+    @Option(help: "On a suspected mode collapse (diversity under --collapse-threshold, or at most 2 classes at an evaluation): warn, stop, or rollback to the newest checkpoint (default warn).") var onCollapse: CollapsePolicy?
+    @Option(help: "The diversity (the spread of a fixed noise batch's samples over the data's, at each log step) under which the run counts as collapsed (default 0.05).") var collapseThreshold: String?
     @Option(help: "On a NaN or infinity in a loss, gradient or weight: stop, or rollback to the newest checkpoint (default stop).") var onDivergence: DivergencePolicy?
     @Option(help: "With --on-divergence rollback: multiply the learning rates by this (default 0.5).") var rollbackLrFactor: String?
     @Option(help: "With --on-divergence rollback: roll back at most this many times (default 3).") var maxRollbacks: String?
@@ -83,7 +85,7 @@ struct Train: ParsableCommand {
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("on-divergence", onDivergence?.rawValue),
+            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples),
         ]

@@ -40,6 +40,18 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     /// Conv 128 4×4 s2, BN, LReLU → FC 1024, BN, LReLU → FC 1 (no BN in a WGAN-GP critic).
     case dcgan
 
+    /// Training settings the preset changes from the defaults, for keys the user did not
+    /// give. dcgan: real targets of 1 (one-sided label smoothing at 0.9, the MLP's default,
+    /// made its runs far worse: FD-FMNIST 125 against 27 at 500 steps, the same seed) and G
+    /// trained on the fake batch D judged, as PyTorch's DCGAN example does (one G forward a
+    /// step fewer). benchmarks/README.md, 2026-11-29 (session 3), has the probes.
+    public var recipe: [(key: String, value: ConfigValue)] {
+        switch self {
+        case .mlp, .toy: []
+        case .dcgan: [("real-label", .number(1)), ("generator-noise", .string("reuse"))]
+        }
+    }
+
     /// The generator's noise width and hidden widths, and the discriminator's hidden widths.
     public var noiseDim: Int {
         switch self {

@@ -41,6 +41,15 @@ public enum GeneratorNoise: String, Codable, CaseIterable, Sendable {
     case fresh
 }
 
+/// What a suspected mode collapse does (`--on-collapse`): a warning line, stopping the
+/// run (its checkpoint written), or a rollback to the newest checkpoint with lower
+/// learning rates (as `on-divergence rollback`).
+public enum CollapsePolicy: String, Codable, CaseIterable, Sendable {
+    case warn
+    case stop
+    case rollback
+}
+
 /// What a non-finite loss, gradient or weight does (`--on-divergence`).
 public enum DivergencePolicy: String, Codable, CaseIterable, Sendable {
     case stop
@@ -111,6 +120,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// PacGAN's packing: D judges `pack` examples at once, concatenated along channels
     /// (features for the MLP), real packs and fake packs; 1: none.
     public var pack = 1
+    /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
+    /// samples over the data's) at a log step, or with at most 2 classes covered at an
+    /// evaluation, the run is taken as collapsed and `onCollapse` acts.
+    public var collapseThreshold: Float = 0.05
+    public var onCollapse = CollapsePolicy.warn
     /// What a non-finite loss, gradient or weight does: "stop", or "rollback" to the
     /// newest checkpoint with the learning rates times `rollbackLrFactor`, at most
     /// `maxRollbacks` times.
@@ -147,6 +161,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack)
+        try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
@@ -162,6 +177,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack
+        case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
     }
@@ -297,6 +313,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "ema": ema = try number(0...0.999_999)
         case "instance-noise": instanceNoise = try number(0...10)
         case "pack": pack = try integer(minimum: 1)
+        case "collapse-threshold": collapseThreshold = try number(0...1)
+        case "on-collapse": onCollapse = try choice(CollapsePolicy.self)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
         case "rollback-lr-factor": rollbackLrFactor = try number(0...1, open: true)
         case "max-rollbacks": maxRollbacks = try integer()
@@ -338,7 +356,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             ("noise-dim", ConfigValue.integer(model.noiseDim)),
             ("g-hidden", .list(model.generatorHidden.map { .integer($0) })),
             ("d-hidden", .list(model.discriminatorHidden.map { .integer($0) })),
-        ] where !given.contains(key) {
+        ] + model.recipe where !given.contains(key) {
             try set(key, value, source: "the \(model.rawValue) preset")
         }
         // The loss first: the dcgan critic depends on it.

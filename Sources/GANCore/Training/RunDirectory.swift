@@ -17,10 +17,14 @@ public final class RunDirectory {
     /// gradient penalty and mean ‖∇ₓD(x̂)‖ (wgan-gp).
     public static let lossColumns = ["wasserstein", "gradient_penalty", "gradient_norm"]
 
+    /// The collapse watchdog's diversity at each log step (see `DiversityProbe`), last:
+    /// rows from before it have one column fewer.
+    public static let watchdogColumns = ["diversity"]
+
     /// d_real and d_fake are mean probabilities D(x) and D(G(z)) for bce, mean raw
     /// scores for the other losses.
     public static let metricsHeader = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds,"
-        + (evaluationColumns + lossColumns).joined(separator: ",")
+        + (evaluationColumns + lossColumns + watchdogColumns).joined(separator: ",")
 
     /// Opens `path`, creating it and its folders, and proves it writable by writing a
     /// probe file, so a bad --out fails before any training.
@@ -90,7 +94,7 @@ public final class RunDirectory {
         for column in Self.evaluationColumns {
             text += "," + (evaluation[column].map { String(format: "%.6g", $0) } ?? "")
         }
-        for value in [m.wasserstein, m.gradientPenalty, m.gradientNorm] {
+        for value in [m.wasserstein, m.gradientPenalty, m.gradientNorm, m.diversity] {
             text += "," + (value.map { String(format: "%.6g", $0) } ?? "")
         }
         text += "\n"

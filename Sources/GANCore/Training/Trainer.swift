@@ -35,6 +35,8 @@ public struct StepMetrics: Equatable, Sendable {
     /// The mean gradient penalty λ·(‖∇ₓD(x̂)‖ − 1)² and the mean ‖∇ₓD(x̂)‖ (wgan-gp).
     public var gradientPenalty: Double? = nil
     public var gradientNorm: Double? = nil
+    /// The collapse watchdog's diversity (set by the training session).
+    public var diversity: Double? = nil
 }
 
 /// Independent Philox keys derived from the run's seed, one per purpose.
@@ -45,6 +47,7 @@ public enum RandomStream: UInt64 {
     case sampling = 4
     case data = 5
     case evaluation = 6
+    case diversity = 7
 
     public func key(seed: UInt64) -> UInt64 {
         var generator = SplitMix64(seed: seed ^ (rawValue &* 0xA076_1D64_78BD_642F))

@@ -33,6 +33,9 @@ public final class TrainingSession<B: ComputeBackend> {
     private var rollbacks = 0
     private let evaluator: TrainingEvaluator<B>
     private var evaluationOff = false
+    private let diversity: DiversityProbe<B>
+    /// The step from which the run has looked collapsed (a warning is said once per spell).
+    private var collapsedSince: Int?
 
     public init(trainer: Trainer<B>, directory: RunDirectory, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
         self.trainer = trainer
@@ -40,6 +43,7 @@ public final class TrainingSession<B: ComputeBackend> {
         evaluator = try TrainingEvaluator(trainer: trainer, classifierPath: classifierPath)
         sampler = try ImageSampler(generator: trainer.samplingGenerator, chunk: min(trainer.data.previewCount, 500))
         gridKey = RandomStream.sampleGrid.key(seed: trainer.config.seed)
+        diversity = try DiversityProbe(sampler: sampler, data: trainer.data, seed: trainer.config.seed)
         history = []
         try resetHistory()
     }
@@ -64,8 +68,11 @@ public final class TrainingSession<B: ComputeBackend> {
             let isEval = !evaluationOff && config.evalEvery != 0
                 && (step == total || config.evalEvery.map { step % $0 == 0 } == true)
             let isLog = step % config.logEvery == 0 || step == total || isEval
-            let metrics = try trainer.step(metrics: isLog)
+            var metrics = try trainer.step(metrics: isLog)
             intervalSteps += 1
+            if metrics != nil {
+                metrics!.diversity = try diversity.measure()
+            }
             if let metrics {
                 if let bad = try nonFinite(metrics) {
                     try diverged(at: step, what: bad, notice: notice)
@@ -83,6 +90,7 @@ public final class TrainingSession<B: ComputeBackend> {
                 if evaluation != nil { intervalStart = Date() }
                 history.append(.init(step: step, discriminatorLoss: metrics.discriminatorLoss, generatorLoss: metrics.generatorLoss))
                 try directory.writeCurves(history)
+                if try watchCollapse(step: step, metrics: metrics, evaluation: evaluation, notice: notice) { continue }
             }
             if step % config.sampleEvery == 0 || step == total { try writeSamples(step: step) }
             let interrupted = Interruption.pending
@@ -146,6 +154,51 @@ public final class TrainingSession<B: ComputeBackend> {
         return nil
     }
 
+    /// The collapse watchdog at a log step: the diversity under `collapse-threshold`, or
+    /// at most 2 classes covered at an evaluation, is a suspected collapse, which
+    /// `on-collapse` warns about (once a spell), stops at (with this step's checkpoint) or
+    /// rolls back from. Returns whether it rolled back.
+    private func watchCollapse(
+        step: Int, metrics: StepMetrics, evaluation: EvaluationResult?, notice: (String) -> Void
+    ) throws -> Bool {
+        let config = trainer.config
+        var signals: [String] = []
+        if let value = metrics.diversity, value < Double(config.collapseThreshold) {
+            signals.append(String(format: "diversity %.3f under %.3f", value, config.collapseThreshold))
+        }
+        if let classes = evaluation?.columns["classes_covered"], classes <= 2 {
+            signals.append("\(Int(classes)) of 10 classes covered")
+        }
+        guard !signals.isEmpty else {
+            collapsedSince = nil
+            return false
+        }
+        let signal = signals.joined(separator: ", ")
+        switch config.onCollapse {
+        case .warn:
+            if collapsedSince == nil { notice("mode collapse suspected at step \(step): \(signal) (--on-collapse warn; stop or rollback act on it)") }
+            collapsedSince = collapsedSince ?? step
+            return false
+        case .stop:
+            let path = try? directory.saveCheckpoint(try Checkpoint.encode(trainer), step: step, keep: config.keepCheckpoints)
+            throw TrainingCollapsed(step: step, signal: signal, checkpoint: path.map { _ in directory.checkpointPath(step: step) })
+        case .rollback:
+            // The newest checkpoint before this step (one written at the step would hold the collapse).
+            guard rollbacks < config.maxRollbacks,
+                  let newest = directory.newestCheckpoint(), (try? Checkpoint.load(newest))?.state.step ?? step < step else {
+                throw TrainingCollapsed(step: step, signal: signal + " and no earlier checkpoint or rollback left", checkpoint: nil)
+            }
+            let loaded = try Checkpoint.load(newest)
+            try Checkpoint.restore(trainer, from: loaded)
+            trainer.scaleLearningRates(by: config.rollbackLrFactor)
+            rollbacks += 1
+            collapsedSince = nil
+            try resetHistory()
+            notice("mode collapse suspected at step \(step) (\(signal)); rolled back to step \(loaded.state.step) from \(newest) with learning rates ×\(config.rollbackLrFactor): G \(trainer.config.gLr), D \(trainer.config.dLr) (rollback \(rollbacks) of \(config.maxRollbacks))")
+            return true
+        }
+    }
+
     /// Stops, or rolls back to the newest checkpoint with lower learning rates.
     private func diverged(at step: Int, what: String, notice: (String) -> Void) throws {
         let newest = directory.newestCheckpoint()
@@ -170,11 +223,11 @@ extension RunDirectory {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         let fields = Self.metricsHeader.split(separator: ",").count
-        // Rows written before the loss columns existed get them, empty.
-        let older = fields - Self.lossColumns.count
+        // Rows written before the loss or watchdog columns existed get them, empty.
+        let older = fields - Self.lossColumns.count - Self.watchdogColumns.count
         let kept = lines.dropFirst().compactMap { line -> String? in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard f.count == fields || f.count == older, f.prefix(8).allSatisfy({ Double($0) != nil }),
+            guard (older...fields).contains(f.count), f.prefix(8).allSatisfy({ Double($0) != nil }),
                   f.dropFirst(8).allSatisfy({ $0.isEmpty || Double($0) != nil }), Int(f[0]).map({ $0 <= step }) == true
             else { return nil }
             return String(line) + String(repeating: ",", count: fields - f.count)
