@@ -234,3 +234,72 @@ __kernel void layer_norm_parameter_gradients(__global const float* x, __global c
     beta_gradient[c] = total_beta;
     gamma_gradient[c] = total_gamma;
 }
+
+// Minibatch standard deviation (ProGAN). value[g] = mean over columns of
+// sqrt(variance[g, c] + epsilon), a work-group per group by group_sum's fixed tree.
+// Launch: global = (REDUCE_WG, groups), local = (REDUCE_WG, 1).
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void minibatch_std_value(__global const float* variance, const int columns, const float epsilon,
+                         __global float* value)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int g = get_group_id(1);
+    float sum = 0.0f;
+    for (int c = lid; c < columns; c += REDUCE_WG) sum += sqrt(variance[(size_t)g * columns + c] + epsilon);
+    const float total = group_sum(partial, lid, sum);
+    if (lid == 0) value[g] = total / (float)columns;
+}
+
+// y = x (rows x spatial x channels, NHWC) with one more channel holding value[r / per].
+// Launch: global = rows * spatial * (channels + 1).
+__kernel void append_channel(__global const float* x, const int count, const int spatial, const int channels,
+                             const int per, __global const float* value, __global float* y)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const int c = i % (channels + 1);
+    const int position = i / (channels + 1);
+    const int r = position / spatial;
+    y[i] = c < channels ? x[(size_t)position * channels + c] : value[r / per];
+}
+
+// totals[g] = the sum of the extra channel's gradient over group g's rows and positions,
+// a work-group per group by group_sum's fixed tree.
+// Launch: global = (REDUCE_WG, groups), local = (REDUCE_WG, 1).
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))
+void minibatch_std_totals(__global const float* dy, const int spatial, const int channels, const int per,
+                          __global float* totals)
+{
+    __local float partial[REDUCE_WG];
+    const int lid = get_local_id(0);
+    const int g = get_group_id(1);
+    const size_t first = (size_t)g * per * spatial;
+    float sum = 0.0f;
+    for (int k = lid; k < per * spatial; k += REDUCE_WG) sum += dy[(first + k) * (channels + 1) + channels];
+    const float total = group_sum(partial, lid, sum);
+    if (lid == 0) totals[g] = total;
+}
+
+// dx[r, e] = f'_below(x) * (dy[r, e] + totals[g] / E * (x - mean[g, e]) / (per * sqrt(variance[g, e] + epsilon))),
+// E = spatial * channels, dy read past the extra channel.
+// Launch: global = rows * spatial * channels.
+__kernel void minibatch_std_backward(__global const float* x, __global const float* dy, const int count,
+                                     const int spatial, const int channels, const int per,
+                                     __global const float* mean, __global const float* variance,
+                                     const float epsilon, __global const float* totals, const int below,
+                                     const float slope, __global float* dx)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const int e = spatial * channels;
+    const int r = i / e;
+    const int g = r / per;
+    const int within = i % e;
+    const int c = i % channels;
+    const int position = i / channels;
+    const size_t k = (size_t)g * e + within;
+    const float deviation = sqrt(variance[k] + epsilon);
+    const float spread = totals[g] / (float)e * (x[i] - mean[k]) / ((float)per * deviation);
+    dx[i] = derivative1(x[i], below, slope) * (dy[(size_t)position * (channels + 1) + c] + spread);
+}

@@ -17,7 +17,7 @@ public enum ConformanceCatalogue {
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
-        "batch-norm-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
+        "batch-norm-backward", "minibatch-std-value", "append-channel", "minibatch-std-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -254,6 +254,43 @@ public enum ConformanceCatalogue {
                 let factor = random.floats(1, in: -3...3)[0]
                 return Trial(label: "scale ×\(factor)", shape: shapeText(r, c), call: .scale(factor),
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
+            }
+        case "minibatch-std-value":
+            return shapes.map { r, c in
+                let groups = min(r, 4)
+                return Trial(label: "minibatch-std value", shape: shapeText(groups, c),
+                             call: .minibatchStdValue(groups: groups, columns: c, epsilon: 1e-8),
+                             inputs: [random.floats(groups * c, in: 0.01...4)], outputCounts: [groups], comparison: pointwise)
+            }
+        case "append-channel", "minibatch-std-backward":
+            // (rows, positions, channels, groups): one row, one channel, odd sizes, two
+            // groups, a dense layer's features (1 position), the dcgan critic's 7×7×128.
+            let cases: [(Int, Int, Int, Int)] = size == .quick
+                ? [(1, 1, 1, 1), (6, 5, 3, 2), (4, 7, 13, 1)]
+                : [(1, 1, 1, 1), (6, 5, 3, 2), (4, 7, 13, 1), (2, 1, 1, 2), (16, 49, 128, 2), (64, 1, 128, 2), (65, 1, 33, 1),
+                   (10, 9, 4, 2), (3, 100, 1, 1), (8, 1, 1024, 2), (30, 3, 17, 2), (7, 13, 5, 1), (128, 1, 7, 2), (12, 16, 16, 2),
+                   (5, 31, 2, 1), (40, 2, 3, 2), (9, 1, 500, 1), (2, 49, 64, 2), (22, 11, 1, 2), (100, 1, 3, 2)]
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2)]
+            return cases.enumerated().map { index, shape in
+                let (rows, spatial, channels, groups) = shape
+                let x = random.floats(rows * spatial * channels, in: -2...2)
+                let text = "\(rows)x\(spatial)x\(channels) in \(groups)"
+                if operation == "append-channel" {
+                    return Trial(label: "append channel", shape: text,
+                                 call: .appendChannel(rows: rows, spatial: spatial, channels: channels, groups: groups),
+                                 inputs: [x, random.floats(groups, in: 0.1...2)],
+                                 outputCounts: [rows * spatial * (channels + 1)], comparison: .bitExact)
+                }
+                let below = activations[index % activations.count]
+                let input = below == .identity ? x : x.map { CPUReference.activate(below, $0) }
+                let (mean, variance) = input.withUnsafeBufferPointer {
+                    CPUReference.batchNormStatistics($0, rows: rows, columns: spatial * channels, groups: groups)
+                }
+                return Trial(label: "minibatch-std backward, below \(below)", shape: text,
+                             call: .minibatchStdBackward(rows: rows, spatial: spatial, channels: channels, groups: groups,
+                                                         epsilon: 1e-8, below: below),
+                             inputs: [input, random.floats(rows * spatial * (channels + 1), in: -1...1), mean, variance],
+                             outputCounts: [groups, rows * spatial * channels], comparison: pointwise)
             }
         case "pack":
             // (examples, m, positions, channels): one example, packs of 1, odd sizes, the

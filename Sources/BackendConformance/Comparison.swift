@@ -309,8 +309,27 @@ enum Magnitudes {
                 return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
                     * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
             }]
-        case .pack:
+        case .pack, .appendChannel:
             return reference.map(absolute)
+        case .minibatchStdValue(let groups, let columns, let epsilon):
+            return [(0..<groups).map { g in
+                (0..<columns).reduce(0.0) { $0 + (Double(input[0][g * columns + $1]) + Double(epsilon)).squareRoot() } / Double(columns)
+            }]
+        case .minibatchStdBackward(let rows, let spatial, let channels, let groups, let epsilon, let below):
+            // t_g as the sum of |dy| over the extra channel; dx as |f'|·(|dy| + |t|/E·(|x| + |mean|)/(N·s)).
+            let (x, dy, mean, variance) = (input[0], input[1], input[2], input[3])
+            let per = max(rows / groups, 1), e = spatial * channels
+            var totals = [Double](repeating: 0, count: groups)
+            for r in 0..<rows {
+                for s in 0..<spatial { totals[r / per] += Double(abs(dy[(r * spatial + s) * (channels + 1) + channels])) }
+            }
+            return [totals, (0..<(rows * e)).map { i in
+                let r = i / e, g = r / per, k = g * e + i % e, position = i / channels, c = i % channels
+                let deviation = (Double(variance[k]) + Double(epsilon)).squareRoot()
+                let spread = totals[g] / Double(e) * (Double(abs(x[i])) + Double(abs(mean[k]))) / (Double(per) * deviation)
+                return Double(abs(CPUReference.derivative(below, output: x[i])))
+                    * (Double(abs(dy[position * (channels + 1) + c])) + spread)
+            }]
         case .addScaled(let scale):
             let factor = Double(abs(scale))
             return [zip(input[0], input[1]).map { (x: Float, y: Float) -> Double in Double(abs(x)) + factor * Double(abs(y)) }]

@@ -55,6 +55,12 @@ public struct Trial: Sendable {
         case divide
         /// inputs [G, W_sn (rows×columns), v(rows), u(columns), σ(1)]; outputs [G]
         case spectralNormGradient(rows: Int, columns: Int)
+        /// inputs [variance (groups × columns)]; outputs [value (groups)]
+        case minibatchStdValue(groups: Int, columns: Int, epsilon: Float)
+        /// inputs [x, value (groups)]; outputs [y]
+        case appendChannel(rows: Int, spatial: Int, channels: Int, groups: Int)
+        /// inputs [x, dy, mean, variance]; outputs [totals (groups), dx]
+        case minibatchStdBackward(rows: Int, spatial: Int, channels: Int, groups: Int, epsilon: Float, below: Activation)
         /// inputs [x]; outputs [y]
         case pack(examples: Int, group: Int, spatial: Int, channels: Int, inverse: Bool)
         /// inputs [x, y]; outputs [x]
@@ -188,6 +194,19 @@ extension Trial {
         case .scale(let factor):
             try backend.scale(given[0], count: inputs[0].count, by: factor)
             outputs = [given[0]]
+        case .minibatchStdValue(let groups, let columns, let epsilon):
+            outputs = [try fresh(0)]
+            try backend.minibatchStdValue(given[0], groups: groups, columns: columns, epsilon: epsilon, into: outputs[0])
+        case .appendChannel(let rows, let spatial, let channels, let groups):
+            outputs = [try fresh(0)]
+            try backend.appendChannel(
+                given[0], rows: rows, spatial: spatial, channels: channels, groups: groups, value: given[1], into: outputs[0])
+        case .minibatchStdBackward(let rows, let spatial, let channels, let groups, let epsilon, let below):
+            outputs = [try fresh(0), try fresh(1)]
+            try backend.minibatchStdBackward(
+                given[0], outputGradient: given[1], rows: rows, spatial: spatial, channels: channels, groups: groups,
+                mean: given[2], variance: given[3], epsilon: epsilon, totals: outputs[0], inputGradient: outputs[1],
+                below: below)
         case .pack(let examples, let group, let spatial, let channels, let inverse):
             outputs = [try fresh(0)]
             try backend.pack(

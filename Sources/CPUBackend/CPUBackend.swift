@@ -143,6 +143,51 @@ public final class CPUBackend: ComputeBackend {
         for i in 0..<count { x.storage[i] *= factor }
     }
 
+    public func minibatchStdValue(_ variance: CPUBuffer, groups: Int, columns: Int, epsilon: Float, into value: CPUBuffer) throws {
+        statistics.operations += 1
+        try ArgumentChecks.minibatchStd(
+            rows: groups, spatial: columns, channels: 1, groups: groups, perGroup: [value], statistics: [variance], inputs: [],
+            outputs: [])
+        let values = CPUReference.minibatchStdValue(variance.readOnly, groups: groups, columns: columns, epsilon: epsilon)
+        for g in 0..<groups { value.storage[g] = values[g] }
+    }
+
+    public func appendChannel(
+        _ x: CPUBuffer, rows: Int, spatial: Int, channels: Int, groups: Int, value: CPUBuffer, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.minibatchStd(
+            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [value], statistics: [], inputs: [x],
+            outputs: [y])
+        let per = rows / groups
+        for r in 0..<rows {
+            for s in 0..<spatial {
+                for c in 0...channels {
+                    y.storage[(r * spatial + s) * (channels + 1) + c] =
+                        c < channels ? x.storage[(r * spatial + s) * channels + c] : value.storage[r / per]
+                }
+            }
+        }
+    }
+
+    public func minibatchStdBackward(
+        _ x: CPUBuffer, outputGradient dy: CPUBuffer, rows: Int, spatial: Int, channels: Int, groups: Int, mean: CPUBuffer,
+        variance: CPUBuffer, epsilon: Float, totals: CPUBuffer, inputGradient dx: CPUBuffer, below: Activation
+    ) throws {
+        statistics.operations += 1
+        try below.validate()
+        try ArgumentChecks.minibatchStd(
+            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [totals],
+            statistics: [mean, variance], inputs: [x, dx], outputs: [dy])
+        guard rows == 0 || (dx !== x && dx !== dy) else {
+            throw BackendError.invalidArgument("minibatchStdBackward's dx must be a buffer of its own")
+        }
+        CPUReference.minibatchStdBackward(
+            x.readOnly, outputGradient: dy.readOnly, rows: rows, spatial: spatial, channels: channels, groups: groups,
+            mean: mean.readOnly, variance: variance.readOnly, epsilon: epsilon, totals: totals.storage,
+            inputGradient: dx.storage, below: below)
+    }
+
     public func pack(
         _ x: CPUBuffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: CPUBuffer
     ) throws {

@@ -190,6 +190,44 @@ public enum CPUReference {
 
     // MARK: - Gradient penalty
 
+    /// `ComputeBackend.minibatchStdValue` in Double.
+    public static func minibatchStdValue<T: BinaryFloatingPoint>(
+        _ variance: UnsafeBufferPointer<T>, groups: Int, columns: Int, epsilon: T
+    ) -> [T] {
+        (0..<groups).map { g in
+            var sum = 0.0
+            for c in 0..<columns { sum += (Double(variance[g * columns + c]) + Double(epsilon)).squareRoot() }
+            return T(sum / Double(columns))
+        }
+    }
+
+    /// `ComputeBackend.minibatchStdBackward`, t summed in Double.
+    public static func minibatchStdBackward<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, outputGradient dy: UnsafeBufferPointer<T>, rows: Int, spatial: Int, channels: Int,
+        groups: Int, mean: UnsafeBufferPointer<T>, variance: UnsafeBufferPointer<T>, epsilon: T,
+        totals: UnsafeMutableBufferPointer<T>, inputGradient dx: UnsafeMutableBufferPointer<T>, below: Activation
+    ) {
+        let per = rows / groups, e = spatial * channels
+        for g in 0..<groups {
+            var t = 0.0
+            for r in (g * per)..<((g + 1) * per) {
+                for s in 0..<spatial { t += Double(dy[(r * spatial + s) * (channels + 1) + channels]) }
+            }
+            totals[g] = T(t)
+        }
+        for r in 0..<rows {
+            let g = r / max(per, 1)
+            for s in 0..<spatial {
+                for c in 0..<channels {
+                    let i = (r * spatial + s) * channels + c, k = g * e + s * channels + c
+                    let deviation = (variance[k] + epsilon).squareRoot()
+                    let spread = totals[g] / T(e) * (x[i] - mean[k]) / (T(per) * deviation)
+                    dx[i] = derivative(below, output: x[i]) * (dy[(r * spatial + s) * (channels + 1) + c] + spread)
+                }
+            }
+        }
+    }
+
     /// Where element `index` of `examples`·spatial·channels NHWC values goes when packed
     /// in groups of m (see `ComputeBackend.pack`).
     @inline(__always)

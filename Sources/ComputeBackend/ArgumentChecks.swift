@@ -78,6 +78,25 @@ public enum ArgumentChecks {
         for (i, v) in vectors.enumerated() { try buffer(v, holds: columns, "vector \(i + 1)") }
     }
 
+    /// The checks of the minibatch standard deviation's operations: sizes that multiply
+    /// within Int32, rows in equal groups, and buffers of their sizes.
+    public static func minibatchStd<B: BackendBuffer>(
+        rows: Int, spatial: Int, channels: Int, groups: Int, perGroup: [B], statistics: [B], inputs: [B], outputs: [B]
+    ) throws {
+        try size(rows, "rows")
+        guard spatial >= 1, channels >= 1 else { throw BackendError.invalidArgument("needs positions and channels") }
+        guard groups >= 1, rows % groups == 0 else {
+            throw BackendError.invalidArgument("\(rows) rows do not split into \(groups) equal groups")
+        }
+        let (e, o1) = spatial.multipliedReportingOverflow(by: channels + 1)
+        let (all, o2) = rows.multipliedReportingOverflow(by: e)
+        guard !o1, !o2, all <= Int(Int32.max) else { throw BackendError.invalidArgument("too many elements") }
+        for (i, b) in perGroup.enumerated() { try buffer(b, holds: groups, "group vector \(i + 1)") }
+        for (i, b) in statistics.enumerated() { try buffer(b, holds: groups * spatial * channels, "statistics \(i + 1)") }
+        for (i, b) in inputs.enumerated() { try buffer(b, holds: rows * spatial * channels, "input \(i + 1)") }
+        for (i, b) in outputs.enumerated() { try buffer(b, holds: rows * spatial * (channels + 1), "output \(i + 1)") }
+    }
+
     /// The checks of `ComputeBackend.pack`.
     public static func pack<B: BackendBuffer>(x: B, examples: Int, group: Int, spatial: Int, channels: Int, y: B) throws {
         try size(examples, "examples")

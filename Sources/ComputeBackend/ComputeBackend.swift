@@ -246,6 +246,31 @@ public protocol ComputeBackend: AnyObject {
         gamma: Buffer, gammaGradient: Buffer, betaGradient: Buffer, inputGradient dx: Buffer, below: Activation
     ) throws
 
+    // MARK: Minibatch standard deviation (ProGAN)
+
+    /// value[g] = (1/columns) Σ_c √(variance[g, c] + epsilon) for each of `groups` rows of
+    /// `variance` (groups × columns, as `batchNormStatistics` leaves it): the mean standard
+    /// deviation of a group's features across its examples. A deterministic reduction.
+    func minibatchStdValue(_ variance: Buffer, groups: Int, columns: Int, epsilon: Float, into value: Buffer) throws
+
+    /// y = x with one more channel holding value[g] at every position: x is rows ×
+    /// spatial × channels (NHWC), y rows × spatial × (channels + 1), row r in group
+    /// r / (rows / groups). y must not be x.
+    func appendChannel(
+        _ x: Buffer, rows: Int, spatial: Int, channels: Int, groups: Int, value: Buffer, into y: Buffer
+    ) throws
+
+    /// The backward of `appendChannel` after `minibatchStdValue` over x's batch statistics
+    /// (per group, mean and variance groups × spatial·channels): with t_g the sum of the
+    /// extra channel's gradient over group g's rows and positions, and E = spatial·channels,
+    ///   dx[r, e] = f'_below(x[r, e]) · (dy[r, e] + t_g/E · (x[r, e] − mean[g, e]) / (N · √(variance[g, e] + epsilon)))
+    /// with N the rows of a group (dy indexed as y, skipping the extra channel); `totals`
+    /// (groups) receives t. dx must not be x or dy.
+    func minibatchStdBackward(
+        _ x: Buffer, outputGradient dy: Buffer, rows: Int, spatial: Int, channels: Int, groups: Int, mean: Buffer,
+        variance: Buffer, epsilon: Float, totals: Buffer, inputGradient dx: Buffer, below: Activation
+    ) throws
+
     // MARK: Packing (PacGAN)
 
     /// Packs `examples` NHWC examples of `spatial` positions × `channels` into examples/m

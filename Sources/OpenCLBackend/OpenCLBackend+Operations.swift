@@ -168,6 +168,57 @@ extension OpenCLBackend {
         try launch("elementwise", "scale", global: [count], [.buffer(x), .int(count), .float(factor)])
     }
 
+    public func minibatchStdValue(
+        _ variance: OpenCLBuffer, groups: Int, columns: Int, epsilon: Float, into value: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.minibatchStd(
+            rows: groups, spatial: columns, channels: 1, groups: groups, perGroup: [value], statistics: [variance], inputs: [],
+            outputs: [])
+        guard groups > 0 else { return }
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "minibatch_std_value", global: [group, groups], local: [group, 1],
+            [.buffer(variance), .int(columns), .float(epsilon), .buffer(value)])
+    }
+
+    public func appendChannel(
+        _ x: OpenCLBuffer, rows: Int, spatial: Int, channels: Int, groups: Int, value: OpenCLBuffer, into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.minibatchStd(
+            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [value], statistics: [], inputs: [x],
+            outputs: [y])
+        let count = rows * spatial * (channels + 1)
+        try launch(
+            "reduce", "append_channel", global: [count],
+            [.buffer(x), .int(count), .int(spatial), .int(channels), .int(max(rows / groups, 1)), .buffer(value), .buffer(y)])
+    }
+
+    public func minibatchStdBackward(
+        _ x: OpenCLBuffer, outputGradient dy: OpenCLBuffer, rows: Int, spatial: Int, channels: Int, groups: Int,
+        mean: OpenCLBuffer, variance: OpenCLBuffer, epsilon: Float, totals: OpenCLBuffer, inputGradient dx: OpenCLBuffer,
+        below: Activation
+    ) throws {
+        try below.validate()
+        try ArgumentChecks.minibatchStd(
+            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [totals],
+            statistics: [mean, variance], inputs: [x, dx], outputs: [dy])
+        guard rows == 0 || (dx !== x && dx !== dy) else {
+            throw BackendError.invalidArgument("minibatchStdBackward's dx must be a buffer of its own")
+        }
+        guard rows > 0 else { return }
+        let per = rows / groups
+        let group = tunables.reduceWorkGroup
+        try launch(
+            "reduce", "minibatch_std_totals", global: [group, groups], local: [group, 1],
+            [.buffer(dy), .int(spatial), .int(channels), .int(per), .buffer(totals)])
+        let count = rows * spatial * channels
+        try launch(
+            "reduce", "minibatch_std_backward", global: [count],
+            [.buffer(x), .buffer(dy), .int(count), .int(spatial), .int(channels), .int(per), .buffer(mean),
+             .buffer(variance), .float(epsilon), .buffer(totals), .int(Int(below.kernelCode)), .float(below.slope),
+             .buffer(dx)])
+    }
+
     public func pack(
         _ x: OpenCLBuffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: OpenCLBuffer
     ) throws {

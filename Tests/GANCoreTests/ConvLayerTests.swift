@@ -11,6 +11,7 @@ struct DoubleNet {
     enum Kind {
         case dense, conv(ConvolutionGeometry), convTranspose(ConvolutionGeometry), batchNorm(ImageShape, groups: Int)
         case layerNorm
+        case minibatchStd(ImageShape, groups: Int)
         /// The mask of the layer's last forward: its uniforms, kept where ≥ rate.
         case dropout(rate: Double, uniforms: [Double])
     }
@@ -44,6 +45,8 @@ struct DoubleNet {
                 kinds.append(.batchNorm(norm.shape, groups: groups))
             case is LayerNorm<B>:
                 kinds.append(.layerNorm)
+            case let std as MinibatchStd<B>:
+                kinds.append(.minibatchStd(std.input, groups: groups))
             case let dropout as Dropout<B>:
                 let uniforms = try dropout.uniforms.map { try model.backend.read($0).map(Double.init) } ?? []
                 kinds.append(.dropout(rate: Double(dropout.rate), uniforms: uniforms))
@@ -133,6 +136,14 @@ struct DoubleNet {
             return y
         case .dropout(let rate, let uniforms):
             return x.indices.map { CPUReference.dropout(x[$0], uniform: uniforms[$0], rate: rate) }
+        case .minibatchStd(let shape, let groups):
+            let e = shape.elements, per = rows / groups, spatial = shape.height * shape.width
+            let (_, variance) = x.withUnsafeBufferPointer { CPUReference.batchNormStatistics($0, rows: rows, columns: e, groups: groups) }
+            let values = variance.withUnsafeBufferPointer { CPUReference.minibatchStdValue($0, groups: groups, columns: e, epsilon: 1e-8) }
+            return (0..<(rows * spatial * (shape.channels + 1))).map { i in
+                let c = i % (shape.channels + 1), position = i / (shape.channels + 1)
+                return c < shape.channels ? x[position * shape.channels + c] : values[position / spatial / per]
+            }
         }
     }
 
@@ -166,7 +177,7 @@ struct DoubleNet {
                 var columns = [Double](repeating: 0, count: g.positions * g.patchSize)
                 delta.withUnsafeBufferPointer { dp in columns.withUnsafeMutableBufferPointer { CPUReference.im2col(dp, geometry: g, into: $0) } }
                 delta = Self.gemm(columns, w, m: g.positions, n: inputs[l] / (g.outputHeight * g.outputWidth), k: g.patchSize, transposeB: true)
-            case .batchNorm, .layerNorm:
+            case .batchNorm, .layerNorm, .minibatchStd:
                 preconditionFailure("no input gradient through batch or layer normalisation here")
             case .dropout(let rate, let uniforms):
                 delta = delta.indices.map { CPUReference.dropout(delta[$0], uniform: uniforms[$0], rate: rate) }

@@ -153,3 +153,78 @@ struct NormDropoutTests {
         #expect(withNorm.gradientPenaltyRefusal?.contains("LayerNorm") == true)
     }
 }
+
+@Suite("Minibatch standard deviation")
+struct MinibatchStdTests {
+    /// Conv2D → minibatch-std (an extra channel) → BatchNorm → flatten → Dense →
+    /// minibatch-std (an extra feature) → Dense, from layer lines.
+    static func model<B: ComputeBackend>(_ backend: B) throws -> Sequential<B> {
+        let lines = ["conv 3 k3 s2 p1 leaky-relu", "minibatch-std", "batch-norm tanh", "flatten", "dense 5 leaky-relu",
+                     "minibatch-std", "dense 2"]
+        let model = try Architecture(lines, network: "test").build(
+            backend: backend, input: ImageShape(height: 5, width: 6, channels: 2), outputs: 2, network: "test",
+            leakySlope: 0.2)
+        try model.initialize(seed: 29)
+        return model
+    }
+
+    /// Every gradient against central differences of the Double model, with the batch's
+    /// statistics in one group and in two; the extra channel holds the mean standard
+    /// deviation, the same at every position of a group.
+    @Test(arguments: [1, 2])
+    func backwardMatchesDifferences(groups: Int) throws {
+        let backend = CPUBackend(referenceGEMM: true)
+        let model = try Self.model(backend)
+        model.setMode(.training(groups: groups))
+        let rows = 6
+        let x = NormDropoutTests.random(rows * model.inputs, seed: 3), c = NormDropoutTests.random(rows * model.outputs, seed: 4)
+        let input = try backend.makeBuffer(x)
+        let workspace = try Workspace(for: model, capacity: rows)
+        try model.forward(input, rows: rows, into: workspace)
+        try backend.write(c, to: workspace.outputGradient, offset: 0)
+        try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
+        let reference = try DoubleNet(model, groups: groups)
+        let xs = x.map(Double.init), cs = c.map(Double.init)
+        func loss(_ net: DoubleNet, _ xs: [Double]) -> Double {
+            zip(net.forward(xs, rows: rows), cs).reduce(0.0) { $0 + $1.0 * $1.1 }
+        }
+        #expect(zip(try backend.read(workspace.output), reference.forward(xs, rows: rows)).allSatisfy { abs(Double($0) - $1) < 1e-5 })
+        // The first minibatch-std's extra channel (the 4th of 4 at each of 3×3 positions).
+        let extended = try backend.read(workspace.outputs[1], offset: 0, count: rows * 36)
+        let extra = stride(from: 3, to: extended.count, by: 4).map { extended[$0] }
+        let per = rows / groups
+        for g in 0..<groups { #expect(Set(extra[(g * per * 9)..<((g + 1) * per * 9)]).count == 1) }
+        #expect(extra.allSatisfy { $0 > 0 })
+        let (worst, place) = try ConvLayerTests.worstDiscrepancy(model, reference: reference, xs: xs, workspace: workspace, loss: loss)
+        #expect(worst < 1e-2, "largest discrepancy \(worst) at \(place)")
+    }
+
+    @Test func backendsAgree() throws {
+        func run<B: ComputeBackend>(_ backend: B) throws -> [[Float]] {
+            let model = try Self.model(backend)
+            model.setMode(.training(groups: 2))
+            let rows = 10
+            let input = try backend.makeBuffer(NormDropoutTests.random(rows * model.inputs, seed: 5))
+            let workspace = try Workspace(for: model, capacity: rows)
+            try model.forward(input, rows: rows, into: workspace)
+            try backend.write(NormDropoutTests.random(rows * model.outputs, seed: 6), to: workspace.outputGradient, offset: 0)
+            try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
+            return [try backend.read(workspace.output), try backend.read(workspace.inputGradient)]
+                + (try model.parameters.map { try backend.read($0.gradient) })
+        }
+        ConvLayerTests.expectClose(try run(CPUBackend(referenceGEMM: true)), try run(try OpenCLBackend(deviceSpec: nil)))
+    }
+
+    /// `--minibatch-std` puts the layer before D's last layer, for the MLP and for layer
+    /// lines; a WGAN-GP critic refuses it.
+    @Test func theFlagPlacesTheLayer() throws {
+        var config = RunConfig()
+        config.minibatchStd = true
+        let mlp = try config.makeDiscriminator(backend: CPUBackend(), data: ImageShape(height: 28, width: 28, channels: 1))
+        #expect(mlp.layers.count == 6 && mlp.layers[4] is MinibatchStd<CPUBackend> && mlp.layers[5].inputs == 129)
+        config.discriminator = ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "dense 1"]
+        #expect(config.discriminatorLines == ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "minibatch-std", "dense 1"])
+        config.loss = .wganGP
+        #expect(throws: GANError.self) { try config.checkArchitecture(data: ImageShape(height: 28, width: 28, channels: 1)) }
+    }
+}

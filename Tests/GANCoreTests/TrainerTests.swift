@@ -112,10 +112,11 @@ struct TrainerTests {
     /// masks come from the checkpointed noise counter.
     func convResumeIsBitIdentical<B: ComputeBackend>(
         loss: LossKind, normDropout: Bool = false, ema: Float = 0, instanceNoise: Float = 0, pack: Int = 1,
-        on makeBackend: () throws -> B
+        minibatchStd: Bool = false, on makeBackend: () throws -> B
     ) throws {
         let dataset = syntheticDataset()
         var config = try Self.smallConvConfig(loss: loss, normDropout: normDropout)
+        config.minibatchStd = minibatchStd
         config.ema = ema
         config.instanceNoise = instanceNoise
         config.pack = pack
@@ -233,6 +234,9 @@ struct TrainerTests {
         for (loss, pack) in [(LossKind.bce, 2), (.wganGP, 4)] {
             try convResumeIsBitIdentical(loss: loss, pack: pack) { CPUBackend() }
         }
+        // Minibatch-std (with packing too) resumes bit for bit on both backends.
+        try convResumeIsBitIdentical(loss: .hinge, pack: 2, minibatchStd: true) { CPUBackend() }
+        try convResumeIsBitIdentical(loss: .bce, minibatchStd: true) { try OpenCLBackend(deviceSpec: nil) }
         // CPU and OpenCL stay close with packing.
         var config = smallConfig()
         config.pack = 2

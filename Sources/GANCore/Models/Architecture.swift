@@ -12,6 +12,7 @@ import ComputeBackend
 ///     batch-norm [activation]              batch normalisation over channels (features)
 ///     layer-norm [activation]              layer normalisation over each example's elements
 ///     dropout 0.3                          inverted dropout at rate 0.3 (training only)
+///     minibatch-std                        appends the batch's mean standard deviation as a channel
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
 ///     flatten                              reads an image as its H·W·C features
 ///
@@ -26,6 +27,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         case batchNorm = "batch-norm"
         case layerNorm = "layer-norm"
         case dropout
+        case minibatchStd = "minibatch-std"
         case reshape
         case flatten
     }
@@ -110,7 +112,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             }
             rate = value
             rest = rest.dropFirst()
-        case .batchNorm, .layerNorm, .flatten:
+        case .batchNorm, .layerNorm, .flatten, .minibatchStd:
             break
         }
         var activationSeen = false
@@ -123,7 +125,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 default: padding = value
                 }
             } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
-                      ![.reshape, .flatten, .dropout].contains(kind) {
+                      ![.reshape, .flatten, .dropout, .minibatchStd].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -142,7 +144,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// of `Sequential.gradientPenaltyRefusal`): normalisation layers have no second-order
     /// pass, activations must be piecewise linear, and the score must be linear.
     public var gradientPenaltyRefusal: String? {
-        if let line = lines.first(where: { $0.kind == .batchNorm || $0.kind == .layerNorm }) {
+        if let line = lines.first(where: { [.batchNorm, .layerNorm, .minibatchStd].contains($0.kind) }) {
             return "the gradient penalty has no second-order pass through '\(line.text)': leave it out of the critic"
         }
         if let line = lines.first(where: { $0.activation == .tanh || $0.activation == .sigmoid }) {
@@ -185,6 +187,8 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 shape = image
             case .flatten:
                 shape = ImageShape(features: shape.elements)
+            case .minibatchStd:
+                shape = ImageShape(height: shape.height, width: shape.width, channels: shape.channels + 1)
             }
             // Every later product stays inside Int, and the kernels' 32-bit indices hold.
             let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
@@ -238,6 +242,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     layers.append(try LayerNorm(backend: backend, shape: shape, activation: activation))
                 case .dropout:
                     layers.append(try Dropout(backend: backend, features: shape.elements, rate: line.rate))
+                case .minibatchStd:
+                    let layer = try MinibatchStd(backend: backend, input: shape)
+                    layers.append(layer)
+                    shape = layer.output
                 case .flatten:
                     shape = ImageShape(features: shape.elements)
                 case .reshape:

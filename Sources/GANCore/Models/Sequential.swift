@@ -233,6 +233,8 @@ public final class Sequential<B: ComputeBackend> {
                 return "layer-norm\(act)"
             case let dropout as Dropout<B>:
                 return "dropout \(dropout.rate)"
+            case is MinibatchStd<B>:
+                return "minibatch-std"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

@@ -120,6 +120,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// PacGAN's packing: D judges `pack` examples at once, concatenated along channels
     /// (features for the MLP), real packs and fake packs; 1: none.
     public var pack = 1
+    /// A minibatch standard deviation layer before D's last layer (ProGAN).
+    public var minibatchStd = false
     /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
     /// samples over the data's) at a log step, or with at most 2 classes covered at an
     /// evaluation, the run is taken as collapsed and `onCollapse` acts.
@@ -160,7 +162,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
-        try read(.instanceNoise, &instanceNoise); try read(.pack, &pack)
+        try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
         try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
@@ -176,7 +178,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
-        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack
+        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack, minibatchStd = "minibatch-std"
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
@@ -313,6 +315,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "ema": ema = try number(0...0.999_999)
         case "instance-noise": instanceNoise = try number(0...10)
         case "pack": pack = try integer(minimum: 1)
+        case "minibatch-std": minibatchStd = try flag()
         case "collapse-threshold": collapseThreshold = try number(0...1)
         case "on-collapse": onCollapse = try choice(CollapsePolicy.self)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)
@@ -431,12 +434,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// `spectral-norm`.
     public func makeDiscriminator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
         let input = packed(data)
-        guard let discriminator else {
+        guard let discriminator = discriminatorLines else {
             return try Sequential(backend: backend, shape: discriminatorShape(pixels: input.elements), spectralNorm: spectralNorm)
         }
         return try Architecture(discriminator, network: "discriminator").build(
             backend: backend, input: input, outputs: 1, network: "discriminator", leakySlope: leakySlope,
             spectralNorm: spectralNorm)
+    }
+
+    /// D's layer lines: the given ones, or with `minibatch-std` the MLP's written as lines;
+    /// with `minibatch-std`, a minibatch-std line before the last layer. nil: the MLP.
+    public var discriminatorLines: [String]? {
+        guard minibatchStd else { return discriminator }
+        var lines = discriminator ?? (dHidden.map { "dense \($0) \(dActivation == .relu ? "relu" : "leaky-relu")" } + ["dense 1"])
+        let last = lines.lastIndex { !$0.hasPrefix("flatten") && !$0.hasPrefix("reshape") } ?? lines.count - 1
+        lines.insert("minibatch-std", at: last)
+        return lines
     }
 
     /// What D sees of one judged example: `pack` examples of `data` concatenated along
@@ -455,7 +468,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         guard pack >= 1, batchSize % pack == 0 else {
             throw GANError("--pack \(pack) does not divide --batch-size \(batchSize) into whole packs")
         }
-        if let discriminator {
+        if let discriminator = discriminatorLines {
             let architecture = try Architecture(discriminator, network: "discriminator")
             try architecture.check(input: packed(data), outputs: 1, network: "discriminator")
             if loss == .wganGP, let refusal = architecture.gradientPenaltyRefusal {
