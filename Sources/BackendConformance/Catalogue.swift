@@ -256,11 +256,17 @@ public enum ConformanceCatalogue {
                              inputs: [random.floats(r * c, in: -2...2)], outputCounts: [r * c], comparison: pointwise)
             }
         case "minibatch-std-value":
-            return shapes.map { r, c in
-                let groups = min(r, 4)
-                return Trial(label: "minibatch-std value", shape: shapeText(groups, c),
+            // (groups, columns): one column, odd widths, past the work-group, the dcgan
+            // critic's 6,272 and 1,024 features.
+            let cases: [(Int, Int)] = size == .quick
+                ? [(1, 1), (2, 13), (2, 300)]
+                : [(1, 1), (2, 1), (1, 7), (2, 13), (1, 31), (2, 64), (1, 65), (2, 255), (1, 256), (2, 257), (1, 300),
+                   (2, 1000), (1, 1024), (2, 1024), (2, 6272), (1, 6272), (2, 12_545), (1, 65_537), (2, 100_003),
+                   (1, 3), (2, 129)]
+            return cases.map { groups, c in
+                Trial(label: "minibatch-std value", shape: shapeText(groups, c),
                              call: .minibatchStdValue(groups: groups, columns: c, epsilon: 1e-8),
-                             inputs: [random.floats(groups * c, in: 0.01...4)], outputCounts: [groups], comparison: pointwise)
+                      inputs: [random.floats(groups * c, in: 0.01...4)], outputCounts: [groups], comparison: pointwise)
             }
         case "append-channel", "minibatch-std-backward":
             // (rows, positions, channels, groups): one row, one channel, odd sizes, two
