@@ -314,7 +314,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "generator-noise": generatorNoise = try choice(GeneratorNoise.self)
         case "ema": ema = try number(0...0.999_999)
         case "instance-noise": instanceNoise = try number(0...10)
-        case "pack": pack = try integer(minimum: 1)
+        case "pack":
+            pack = try integer(minimum: 1)
+            guard pack <= 1024 else { throw fail("an integer from 1 to 1024") }
         case "minibatch-std": minibatchStd = try flag()
         case "collapse-threshold": collapseThreshold = try number(0...1)
         case "on-collapse": onCollapse = try choice(CollapsePolicy.self)
@@ -465,7 +467,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             try Architecture(generator, network: "generator").check(
                 input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator")
         }
-        guard pack >= 1, batchSize % pack == 0 else {
+        guard pack >= 1, pack <= 1024, batchSize % pack == 0 else {
             throw GANError("--pack \(pack) does not divide --batch-size \(batchSize) into whole packs")
         }
         if let discriminator = discriminatorLines {
