@@ -48,7 +48,7 @@ public enum Checkpoint {
     /// The checkpoint of `trainer` as safetensors bytes (reads every tensor back).
     public static func encode<B>(_ trainer: Trainer<B>) throws -> [UInt8] {
         let named = trainer.generator.namedTensors(prefix: "generator")
-            + trainer.discriminator.namedTensors(prefix: "discriminator")
+            + trainer.discriminators.enumerated().flatMap { $1.namedTensors(prefix: Trainer<B>.discriminatorPrefix($0)) }
             + (trainer.averageGenerator?.namedTensors(prefix: averagePrefix) ?? [])
         let tensors = try named.map { SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: try trainer.backend.read($0.buffer)) }
         // A checkpoint is the state to fall back on: never write a diverged one.
@@ -130,7 +130,9 @@ public enum Checkpoint {
             throw GANError("\(loaded.path) was trained on \(loaded.imageRows)×\(loaded.imageColumns) examples, the data has \(layout.rows)×\(layout.columns)")
         }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
-        try restore(trainer.discriminator, prefix: "discriminator", from: loaded, includeOptimizer: true)
+        for (i, d) in trainer.discriminators.enumerated() {
+            try restore(d, prefix: Trainer<B>.discriminatorPrefix(i), from: loaded, includeOptimizer: true)
+        }
         if let average = trainer.averageGenerator {
             try restore(average, prefix: averagePrefix, from: loaded, includeOptimizer: false)
         }

@@ -120,6 +120,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// PacGAN's packing: D judges `pack` examples at once, concatenated along channels
     /// (features for the MLP), real packs and fake packs; 1: none.
     public var pack = 1
+    /// Discriminators (GMAN, Durugkar et al. 2017): each trains on its own batches, G
+    /// against their mean.
+    public var discriminators = 1
     /// A minibatch standard deviation layer before D's last layer (ProGAN).
     public var minibatchStd = false
     /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
@@ -163,6 +166,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
+        try read(.discriminators, &discriminators)
         try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
@@ -178,7 +182,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
-        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack, minibatchStd = "minibatch-std"
+        case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack, minibatchStd = "minibatch-std", discriminators
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
@@ -318,6 +322,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
             pack = try integer(minimum: 1)
             guard pack <= 1024 else { throw fail("an integer from 1 to 1024") }
         case "minibatch-std": minibatchStd = try flag()
+        case "discriminators":
+            discriminators = try integer(minimum: 1)
+            guard discriminators <= 8 else { throw fail("an integer from 1 to 8") }
         case "collapse-threshold": collapseThreshold = try number(0...1)
         case "on-collapse": onCollapse = try choice(CollapsePolicy.self)
         case "on-divergence": onDivergence = try choice(DivergencePolicy.self)

@@ -71,7 +71,10 @@ public final class Trainer<B: ComputeBackend> {
     public let data: any Dataset
     public let order: BatchOrder
     public let generator: Sequential<B>
-    public let discriminator: Sequential<B>
+    /// The discriminators (`--discriminators N`, GMAN): each trains on its own batches; G
+    /// trains against their mean. Most runs have one.
+    public let discriminators: [Sequential<B>]
+    public var discriminator: Sequential<B> { discriminators[0] }
     /// The exponential moving average of G's parameters (`--ema`), with G's running
     /// averages copied in after each update; nil without EMA.
     public let averageGenerator: Sequential<B>?
@@ -96,6 +99,9 @@ public final class Trainer<B: ComputeBackend> {
     /// Packing (`--pack m`): D's packed input (2·batch examples' worth), the packed fake
     /// batch for the penalty's points, and D's input gradient on packs; nil for m = 1.
     private let packing: (examples: B.Buffer, fakes: B.Buffer, gradient: B.Buffer)?
+    /// With several discriminators: one D's input gradient (packed when packing), and it
+    /// unpacked, before it is added to G's output gradient.
+    private let gradientSum: (each: B.Buffer, unpacked: B.Buffer)?
     /// The examples D judges per half of its batch: batch / pack.
     private var packedBatch: Int { batch / config.pack }
     private let noiseKey: UInt64
@@ -121,10 +127,14 @@ public final class Trainer<B: ComputeBackend> {
         batch = config.batchSize
         let pixels = data.features
         generator = try config.makeGenerator(backend: backend, data: data.shape)
-        discriminator = try config.makeDiscriminator(backend: backend, data: data.shape)
+        guard (1...8).contains(config.discriminators) else {
+            throw GANError("--discriminators must be from 1 to 8, got \(config.discriminators)")
+        }
+        discriminators = try (0..<config.discriminators).map { _ in try config.makeDiscriminator(backend: backend, data: data.shape) }
+        let discriminator = discriminators[0]
         averageGenerator = config.ema > 0 ? try config.makeGenerator(backend: backend, data: data.shape) : nil
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
-        try discriminator.attach(config.makeOptimizer(learningRate: config.dLr))
+        for d in discriminators { try d.attach(config.makeOptimizer(learningRate: config.dLr)) }
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
         guard config.pack >= 1, batch % config.pack == 0 else {
             throw GANError("--pack \(config.pack) does not divide --batch-size \(batch) into whole packs")
@@ -136,8 +146,16 @@ public final class Trainer<B: ComputeBackend> {
         let judged = batch / config.pack
         // D runs on both batches at once; in the generator update, on the fake one,
         // writing dL/d(input) into G's output gradient (packed, into the packs' gradient).
+        // Several discriminators' input gradients land in a scratch buffer and are added up.
+        gradientSum = config.discriminators > 1
+            ? (try backend.makeBuffer(count: batch * pixels), try backend.makeBuffer(count: batch * pixels)) : nil
         discriminatorWorkspace = try Workspace(
-            for: discriminator, capacity: 2 * judged, inputGradient: packing?.gradient ?? generatorWorkspace.outputGradient)
+            for: discriminator, capacity: 2 * judged,
+            inputGradient: gradientSum?.each ?? packing?.gradient ?? generatorWorkspace.outputGradient)
+        // The other discriminators share the workspace; their layers' own scratch is made here.
+        for d in discriminators.dropFirst() {
+            for layer in d.layers { try layer.reserve(rows: 2 * judged) }
+        }
         discriminatorBatch = try backend.makeBuffer(count: 2 * batch * pixels)
         noise = try backend.makeBuffer(count: batch * config.noiseDim)
         discriminatorLosses = try backend.makeBuffer(count: 2 * batch)
@@ -161,10 +179,12 @@ public final class Trainer<B: ComputeBackend> {
         hostBatch = [Float](repeating: 0, count: batch * pixels)
         let initKey = RandomStream.initialization.key(seed: config.seed)
         try generator.initialize(seed: initKey)
-        try discriminator.initialize(seed: initKey ^ 0xD15C)
         try copyIntoAverage(decay: nil)
-        if let clip = objective.clip { try clipDiscriminator(clip) }
-        try discriminator.refreshDerivedState(iterate: true)
+        for (i, d) in discriminators.enumerated() {
+            try d.initialize(seed: initKey ^ 0xD15C ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+            if let bound = objective.clip { try clip(d, to: bound) }
+            try d.refreshDerivedState(iterate: true)
+        }
     }
 
     /// The generator that samples, evaluations and grids use: the average with EMA.
@@ -200,7 +220,7 @@ public final class Trainer<B: ComputeBackend> {
     public func restore(_ restored: TrainingState) throws {
         state = restored
         permutation = order.permutation(epoch: restored.epoch)
-        try discriminator.refreshDerivedState(iterate: false)
+        for d in discriminators { try d.refreshDerivedState(iterate: false) }
     }
 
     /// Multiplies both learning rates by `factor` (after a rollback).
@@ -215,7 +235,7 @@ public final class Trainer<B: ComputeBackend> {
     /// Parameters of both networks come before gradients, which a bad parameter spoils.
     public func firstNonFiniteTensor() throws -> String? {
         for gradients in [false, true] {
-            for (network, prefix) in [(generator, "generator"), (discriminator, "discriminator")] {
+            for (network, prefix) in [(generator, "generator")] + discriminators.enumerated().map({ ($1, Self.discriminatorPrefix($0)) }) {
                 for (i, layer) in network.layers.enumerated() {
                     for parameter in layer.parameters {
                         try backend.mean(gradients ? parameter.gradient : parameter.value, count: parameter.count, into: healthProbe)
@@ -229,18 +249,29 @@ public final class Trainer<B: ComputeBackend> {
         return nil
     }
 
+    /// The checkpoint prefix of discriminator i: "discriminator", then "discriminator2", ...
+    public static func discriminatorPrefix(_ i: Int) -> String { i == 0 ? "discriminator" : "discriminator\(i + 1)" }
+
     // MARK: - One step
 
     /// One training step: `d-steps` discriminator updates, then a generator update.
     /// With `metrics`, reads this step's losses and scores back and returns them.
     @discardableResult
     public func step(metrics: Bool) throws -> StepMetrics? {
-        for _ in 0..<config.dSteps { try discriminatorUpdate(logStep: metrics) }
+        for _ in 0..<config.dSteps {
+            // One Adam step count for all of them: every D is updated once a round.
+            state.discriminatorUpdates += 1
+            for (i, d) in discriminators.enumerated() {
+                try discriminatorUpdate(d, logStep: metrics && i == discriminators.count - 1)
+            }
+        }
         try generatorUpdate(logStep: metrics)
         return metrics ? try readMetrics() : nil
     }
 
-    private func discriminatorUpdate(logStep: Bool) throws {
+    /// One update of D on its own real and fake batch (with `logStep`, its logits kept for
+    /// the metrics).
+    private func discriminatorUpdate(_ discriminator: Sequential<B>, logStep: Bool) throws {
         try loadRealBatch()
         try drawNoise()
         drawLayerNoise(generator, rows: batch)
@@ -294,14 +325,13 @@ public final class Trainer<B: ComputeBackend> {
         if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * judged) }
         // The optimizer steps inside the backward pass; log steps keep the gradients for
         // `firstNonFiniteTensor`.
-        state.discriminatorUpdates += 1
         try discriminator.backward(
             input, rows: 2 * judged, workspace: d,
             parameterGradients: .step(
                 config.makeOptimizer(learningRate: config.dLr), step: state.discriminatorUpdates,
                 addToStored: penalty != nil, keepGradients: logStep),
             inputGradient: false)
-        if let clip = objective.clip { try clipDiscriminator(clip) }
+        if let bound = objective.clip { try clip(discriminator, to: bound) }
         // One power iteration per update (spectral normalisation), for the next use of D.
         try discriminator.refreshDerivedState(iterate: true)
     }
@@ -316,8 +346,6 @@ public final class Trainer<B: ComputeBackend> {
         }
         let d = discriminatorWorkspace
         let judged = packedBatch
-        discriminator.setMode(.training(groups: 1))
-        drawLayerNoise(discriminator, rows: judged)
         var fakes = generatorWorkspace.output
         if let instanceNoise, currentInstanceNoise > 0 {
             let count = batch * data.features
@@ -329,18 +357,39 @@ public final class Trainer<B: ComputeBackend> {
             try pack(fakes, examples: batch, into: packing.examples)
             fakes = packing.examples
         }
-        try discriminator.forward(fakes, rows: judged, into: d)
-        try backend.objective(
-            objective.generator, logits: d.output, count: judged,
-            losses: generatorLosses, gradients: d.outputGradient, gradientScale: 1 / Float(judged))
-        // D's input gradient buffer is G's output gradient buffer (the noise's derivative
-        // is 1); packed, it is the packs' gradient, unpacked into G's.
-        try discriminator.backward(
-            fakes, rows: judged, workspace: d, parameterGradients: .none, inputGradient: true)
-        if let packing {
-            try backend.pack(
-                packing.gradient, examples: batch, group: config.pack, spatial: data.shape.height * data.shape.width,
-                channels: data.shape.channels, inverse: true, into: generatorWorkspace.outputGradient)
+        // G's loss is the mean over the discriminators (GMAN's mean): each one's gradient
+        // scaled by 1/N and summed into G's output gradient.
+        let count = discriminators.count
+        let scale = 1 / Float(judged * count)
+        for (i, discriminator) in discriminators.enumerated() {
+            discriminator.setMode(.training(groups: 1))
+            drawLayerNoise(discriminator, rows: judged)
+            try discriminator.forward(fakes, rows: judged, into: d)
+            try backend.objective(
+                objective.generator, logits: d.output, count: judged,
+                losses: generatorLosses, gradients: d.outputGradient, gradientScale: scale)
+            // D's input gradient buffer is G's output gradient buffer (the noise's derivative
+            // is 1); packed, it is the packs' gradient, unpacked into G's; with several Ds, a
+            // scratch buffer added to G's.
+            try discriminator.backward(
+                fakes, rows: judged, workspace: d, parameterGradients: .none, inputGradient: true)
+            // With several Ds, this D's gradient to add up (unpacked first when packing).
+            var gradient = gradientSum?.each
+            if let packing {
+                let target = gradientSum?.unpacked ?? generatorWorkspace.outputGradient
+                try backend.pack(
+                    gradientSum?.each ?? packing.gradient, examples: batch, group: config.pack,
+                    spatial: data.shape.height * data.shape.width, channels: data.shape.channels, inverse: true,
+                    into: target)
+                if gradientSum != nil { gradient = target }
+            }
+            if let gradient {
+                if i == 0 {
+                    try backend.copy(gradient, to: generatorWorkspace.outputGradient, count: batch * data.features)
+                } else {
+                    try backend.addScaled(generatorWorkspace.outputGradient, gradient, count: batch * data.features, scale: 1)
+                }
+            }
         }
         state.step += 1
         try generator.backward(
@@ -353,7 +402,7 @@ public final class Trainer<B: ComputeBackend> {
     }
 
     /// WGAN's clipping: every critic parameter into [−clip, clip].
-    private func clipDiscriminator(_ clip: Float) throws {
+    private func clip(_ discriminator: Sequential<B>, to clip: Float) throws {
         for parameter in discriminator.parameters {
             try backend.clamp(parameter.value, count: parameter.count, lower: -clip, upper: clip)
         }
