@@ -145,9 +145,7 @@ public final class CPUBackend: ComputeBackend {
 
     public func minibatchStdValue(_ variance: CPUBuffer, groups: Int, columns: Int, epsilon: Float, into value: CPUBuffer) throws {
         statistics.operations += 1
-        try ArgumentChecks.minibatchStd(
-            rows: groups, spatial: columns, channels: 1, groups: groups, perGroup: [value], statistics: [variance], inputs: [],
-            outputs: [])
+        try ArgumentChecks.minibatchStdValue(variance: variance, groups: groups, columns: columns, value: value)
         let values = CPUReference.minibatchStdValue(variance.readOnly, groups: groups, columns: columns, epsilon: epsilon)
         for g in 0..<groups { value.storage[g] = values[g] }
     }
@@ -175,13 +173,9 @@ public final class CPUBackend: ComputeBackend {
         variance: CPUBuffer, epsilon: Float, totals: CPUBuffer, inputGradient dx: CPUBuffer, below: Activation
     ) throws {
         statistics.operations += 1
-        try below.validate()
-        try ArgumentChecks.minibatchStd(
-            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [totals],
-            statistics: [mean, variance], inputs: [x, dx], outputs: [dy])
-        guard rows == 0 || (dx !== x && dx !== dy) else {
-            throw BackendError.invalidArgument("minibatchStdBackward's dx must be a buffer of its own")
-        }
+        try ArgumentChecks.minibatchStdBackward(
+            x: x, dy: dy, rows: rows, spatial: spatial, channels: channels, groups: groups, mean: mean, variance: variance,
+            totals: totals, dx: dx, below: below)
         CPUReference.minibatchStdBackward(
             x.readOnly, outputGradient: dy.readOnly, rows: rows, spatial: spatial, channels: channels, groups: groups,
             mean: mean.readOnly, variance: variance.readOnly, epsilon: epsilon, totals: totals.storage,

@@ -97,6 +97,27 @@ public enum ArgumentChecks {
         for (i, b) in outputs.enumerated() { try buffer(b, holds: rows * spatial * (channels + 1), "output \(i + 1)") }
     }
 
+    /// The checks of `ComputeBackend.minibatchStdValue`.
+    public static func minibatchStdValue<B: BackendBuffer>(variance: B, groups: Int, columns: Int, value: B) throws {
+        try minibatchStd(
+            rows: groups, spatial: columns, channels: 1, groups: groups, perGroup: [value], statistics: [variance], inputs: [],
+            outputs: [])
+    }
+
+    /// The checks of `ComputeBackend.minibatchStdBackward`.
+    public static func minibatchStdBackward<B: BackendBuffer>(
+        x: B, dy: B, rows: Int, spatial: Int, channels: Int, groups: Int, mean: B, variance: B, totals: B, dx: B,
+        below: Activation
+    ) throws {
+        try below.validate()
+        try minibatchStd(
+            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [totals],
+            statistics: [mean, variance], inputs: [x, dx], outputs: [dy])
+        guard rows == 0 || (dx !== x && dx !== dy) else {
+            throw BackendError.invalidArgument("minibatchStdBackward's dx must be a buffer of its own")
+        }
+    }
+
     /// The checks of `ComputeBackend.pack`.
     public static func pack<B: BackendBuffer>(x: B, examples: Int, group: Int, spatial: Int, channels: Int, y: B) throws {
         try size(examples, "examples")

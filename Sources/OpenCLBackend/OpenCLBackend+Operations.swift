@@ -171,9 +171,7 @@ extension OpenCLBackend {
     public func minibatchStdValue(
         _ variance: OpenCLBuffer, groups: Int, columns: Int, epsilon: Float, into value: OpenCLBuffer
     ) throws {
-        try ArgumentChecks.minibatchStd(
-            rows: groups, spatial: columns, channels: 1, groups: groups, perGroup: [value], statistics: [variance], inputs: [],
-            outputs: [])
+        try ArgumentChecks.minibatchStdValue(variance: variance, groups: groups, columns: columns, value: value)
         guard groups > 0 else { return }
         let group = tunables.reduceWorkGroup
         try launch(
@@ -198,13 +196,9 @@ extension OpenCLBackend {
         mean: OpenCLBuffer, variance: OpenCLBuffer, epsilon: Float, totals: OpenCLBuffer, inputGradient dx: OpenCLBuffer,
         below: Activation
     ) throws {
-        try below.validate()
-        try ArgumentChecks.minibatchStd(
-            rows: rows, spatial: spatial, channels: channels, groups: groups, perGroup: [totals],
-            statistics: [mean, variance], inputs: [x, dx], outputs: [dy])
-        guard rows == 0 || (dx !== x && dx !== dy) else {
-            throw BackendError.invalidArgument("minibatchStdBackward's dx must be a buffer of its own")
-        }
+        try ArgumentChecks.minibatchStdBackward(
+            x: x, dy: dy, rows: rows, spatial: spatial, channels: channels, groups: groups, mean: mean, variance: variance,
+            totals: totals, dx: dx, below: below)
         guard rows > 0 else { return }
         let per = rows / groups
         let group = tunables.reduceWorkGroup
