@@ -42,6 +42,26 @@ __kernel void pack_examples(__global const float* x, __global float* y, const in
     if (inverse) y[i] = x[packed]; else y[packed] = x[i];
 }
 
+// A conditional GAN's per-row values appended as channels at every position: y (rows x
+// spatial x (channels + extra)) from x (rows x spatial x channels) and values (rows x
+// extra); inverse: y (rows x spatial x channels) = x's first channels (a gradient back).
+// One work-item per element of y.
+__kernel void append_channels(__global const float* x, __global const float* values, __global float* y,
+                              const int count, const int spatial, const int channels, const int extra,
+                              const int inverse)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    const int wide = channels + extra;
+    if (inverse) {
+        const int c = i % channels, position = i / channels;
+        y[i] = x[(size_t)position * wide + c];
+    } else {
+        const int c = i % wide, position = i / wide;
+        y[i] = c < channels ? x[(size_t)position * channels + c] : values[(size_t)(position / spatial) * extra + c - channels];
+    }
+}
+
 // x[i] += scale * y[i] (instance noise on a discriminator's input).
 __kernel void add_scaled(__global float* x, __global const float* y, const int count, const float scale)
 {

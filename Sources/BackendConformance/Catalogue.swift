@@ -13,7 +13,7 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "add-scaled", "moving-average", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
@@ -313,6 +313,25 @@ public enum ConformanceCatalogue {
                              call: .pack(examples: examples, group: m, spatial: spatial, channels: channels, inverse: index % 2 == 1),
                              inputs: [random.floats(examples * spatial * channels, in: -2...2)],
                              outputCounts: [examples * spatial * channels], comparison: .bitExact)
+            }
+        case "append-channels":
+            // (rows, positions, channels, extra): one of each, a 2-D point with 8 and 25
+            // classes, packed points, the dcgan's 28×28 with 10 classes, odd sizes; both ways.
+            let cases: [(Int, Int, Int, Int)] = size == .quick
+                ? [(1, 1, 1, 1), (5, 7, 3, 2), (6, 1, 2, 25)]
+                : [(1, 1, 1, 1), (5, 7, 3, 2), (6, 1, 2, 25), (128, 1, 2, 8), (64, 1, 100, 10), (32, 1, 4, 50),
+                   (8, 784, 1, 10), (3, 49, 128, 10), (1, 1, 784, 10), (17, 13, 5, 3), (2, 196, 64, 1), (9, 1, 1, 1000),
+                   (7, 4, 4, 7), (33, 25, 3, 2), (1, 1024, 3, 5), (12, 1, 6272, 10), (4, 9, 9, 9), (100, 1, 1, 10),
+                   (3, 2, 1, 100), (20, 784, 4, 40), (11, 3, 17, 19)]
+            return cases.enumerated().map { index, shape in
+                let (rows, spatial, channels, extra) = shape
+                let inverse = index % 2 == 1
+                let wide = channels + extra
+                return Trial(label: inverse ? "drop channels" : "append channels", shape: "\(rows)x\(spatial)x\(channels)+\(extra)",
+                             call: .appendChannels(rows: rows, spatial: spatial, channels: channels, extra: extra, inverse: inverse),
+                             inputs: [random.floats(rows * spatial * (inverse ? wide : channels), in: -2...2),
+                                      random.floats(rows * extra, in: 0...1)],
+                             outputCounts: [rows * spatial * (inverse ? channels : wide)], comparison: .bitExact)
             }
         case "add-scaled":
             return shapes.map { r, c in

@@ -63,6 +63,8 @@ public struct Trial: Sendable {
         case minibatchStdBackward(rows: Int, spatial: Int, channels: Int, groups: Int, epsilon: Float, below: Activation)
         /// inputs [x]; outputs [y]
         case pack(examples: Int, group: Int, spatial: Int, channels: Int, inverse: Bool)
+        /// inputs [x, values (rows × extra)]; outputs [y]
+        case appendChannels(rows: Int, spatial: Int, channels: Int, extra: Int, inverse: Bool)
         /// inputs [x, y]; outputs [x]
         case addScaled(scale: Float)
         /// inputs [average, value]; outputs [average]
@@ -211,6 +213,11 @@ extension Trial {
             outputs = [try fresh(0)]
             try backend.pack(
                 given[0], examples: examples, group: group, spatial: spatial, channels: channels, inverse: inverse,
+                into: outputs[0])
+        case .appendChannels(let rows, let spatial, let channels, let extra, let inverse):
+            outputs = [try fresh(0)]
+            try backend.appendChannels(
+                given[0], rows: rows, spatial: spatial, channels: channels, values: given[1], extra: extra, inverse: inverse,
                 into: outputs[0])
         case .addScaled(let scale):
             try backend.addScaled(given[0], given[1], count: inputs[0].count, scale: scale)

@@ -193,6 +193,27 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    public func appendChannels(
+        _ x: CPUBuffer, rows: Int, spatial: Int, channels: Int, values: CPUBuffer, extra: Int, inverse: Bool,
+        into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.appendChannels(
+            x: x, rows: rows, spatial: spatial, channels: channels, values: values, extra: extra, inverse: inverse, y: y)
+        let wide = channels + extra
+        for r in 0..<rows {
+            for s in 0..<spatial {
+                let narrow = (r * spatial + s) * channels, broad = (r * spatial + s) * wide
+                if inverse {
+                    for c in 0..<channels { y.storage[narrow + c] = x.storage[broad + c] }
+                } else {
+                    for c in 0..<channels { y.storage[broad + c] = x.storage[narrow + c] }
+                    for c in 0..<extra { y.storage[broad + channels + c] = values.storage[r * extra + c] }
+                }
+            }
+        }
+    }
+
     public func addScaled(_ x: CPUBuffer, _ y: CPUBuffer, count: Int, scale: Float) throws {
         statistics.operations += 1
         try ArgumentChecks.addScaled(x: x, y: y, count: count)

@@ -132,6 +132,24 @@ public enum ArgumentChecks {
         guard count == 0 || x !== y else { throw BackendError.invalidArgument("pack's y must not be x") }
     }
 
+    /// The checks of `ComputeBackend.appendChannels`.
+    public static func appendChannels<B: BackendBuffer>(
+        x: B, rows: Int, spatial: Int, channels: Int, values: B, extra: Int, inverse: Bool, y: B
+    ) throws {
+        try size(rows, "rows")
+        guard spatial >= 1, channels >= 1, extra >= 1 else {
+            throw BackendError.invalidArgument("appending channels needs positions, channels and extra channels")
+        }
+        let (wide, o1) = channels.addingReportingOverflow(extra)
+        let (e, o2) = spatial.multipliedReportingOverflow(by: wide)
+        let (all, o3) = rows.multipliedReportingOverflow(by: e)
+        guard !o1, !o2, !o3, all <= Int(Int32.max) else { throw BackendError.invalidArgument("too many elements") }
+        try buffer(x, holds: rows * spatial * (inverse ? wide : channels), "x")
+        try buffer(y, holds: rows * spatial * (inverse ? channels : wide), "y")
+        if !inverse { try buffer(values, holds: rows * extra, "values") }
+        guard rows == 0 || x !== y else { throw BackendError.invalidArgument("appendChannels' y must not be x") }
+    }
+
     /// The checks of `ComputeBackend.addScaled`.
     public static func addScaled<B: BackendBuffer>(x: B, y: B, count: Int) throws {
         try buffers(["x": x, "y": y], hold: count)

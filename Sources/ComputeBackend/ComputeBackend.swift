@@ -282,6 +282,18 @@ public protocol ComputeBackend: AnyObject {
         _ x: Buffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: Buffer
     ) throws
 
+    // MARK: Conditioning
+
+    /// Appends per-row values as channels (a conditional GAN's one-hot class at every
+    /// position): x is rows × spatial × channels (NHWC), values rows × extra, and
+    ///   y[r, s, c] = x[r, s, c] for c < channels, values[r, c − channels] after,
+    /// y rows × spatial × (channels + extra). With `inverse`, the other way for a gradient:
+    /// x is rows × spatial × (channels + extra), y gets its first `channels` channels
+    /// (values unused). y must not be x.
+    func appendChannels(
+        _ x: Buffer, rows: Int, spatial: Int, channels: Int, values: Buffer, extra: Int, inverse: Bool, into y: Buffer
+    ) throws
+
     // MARK: Dropout
 
     /// y[i] = x[i] / (1 − rate) where uniforms[i] ≥ rate, else 0: inverted dropout with

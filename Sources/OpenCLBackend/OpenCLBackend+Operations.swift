@@ -223,6 +223,19 @@ extension OpenCLBackend {
              .int(inverse ? 1 : 0)])
     }
 
+    public func appendChannels(
+        _ x: OpenCLBuffer, rows: Int, spatial: Int, channels: Int, values: OpenCLBuffer, extra: Int, inverse: Bool,
+        into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.appendChannels(
+            x: x, rows: rows, spatial: spatial, channels: channels, values: values, extra: extra, inverse: inverse, y: y)
+        let count = rows * spatial * (inverse ? channels : channels + extra)
+        try launch(
+            "elementwise", "append_channels", global: [count],
+            [.buffer(x), .buffer(values), .buffer(y), .int(count), .int(spatial), .int(channels), .int(extra),
+             .int(inverse ? 1 : 0)])
+    }
+
     public func addScaled(_ x: OpenCLBuffer, _ y: OpenCLBuffer, count: Int, scale: Float) throws {
         try ArgumentChecks.addScaled(x: x, y: y, count: count)
         try launch("elementwise", "add_scaled", global: [count], [.buffer(x), .buffer(y), .int(count), .float(scale)])

@@ -20,14 +20,21 @@ struct Eval: ParsableCommand {
             and a memorisation check against the training split. 2-D samples get the \
             PacGAN/VEEGAN mode metrics on 2,500 samples.
 
+            A conditional checkpoint's samples are drawn in equal shares of each class; with \
+            them, or with --labels (the class each of --samples was asked to be), the table adds \
+            the classifier's agreement with the requested class, overall and per class, and \
+            each class's FD-FMNIST against the test images of that class.
+
             Examples:
               gan-cl eval --checkpoint runs/fmnist/checkpoints/step-018740.safetensors
               gan-cl eval --samples samples.npy --out eval.json
+              gan-cl eval --samples cgan.npy --labels cgan.labels.npy
               gan-cl eval --checkpoint runs/ring8/checkpoints/step-003000.safetensors
             """)
 
     @Option(help: "A checkpoint written by gan-cl train: draws --count samples from its generator.") var checkpoint: String?
     @Option(help: "A .npy file of samples (float32 in [-1, 1] or uint8 0–255; N×2 for 2-D data).") var samples: String?
+    @Option(help: "With --samples: a .npy of each sample's requested class (0–9; int64, int32, uint8 or float32), for the class agreement.") var labels: String?
     @Option(help: "Samples to draw from a checkpoint (default 10000 for images, 2500 for 2-D data).") var count: Int?
     @Option(help: "Seed of the sampling noise and of KID's subsets (default 0).") var seed: UInt64 = 0
     @Option(help: "The real data: a Fashion-MNIST directory (default: the checkpoint's, else /usr/share/datasets/fashion-mnist), or ring8 / grid25.") var data: String?
@@ -42,6 +49,9 @@ struct Eval: ParsableCommand {
                 throw GANError("give exactly one of --checkpoint FILE and --samples FILE.npy")
             }
             if let count, count < 2 { throw GANError("--count must be at least 2, got \(count)") }
+            if labels != nil, samples == nil {
+                throw GANError("--labels goes with --samples (a conditional checkpoint's samples carry their classes)")
+            }
             let loaded = try checkpoint.map(Checkpoint.load)
             let dataSpec = data ?? loaded?.config.data ?? ImageDataset.defaultDirectory
             if let mixture = Mixture2D.named(dataSpec) {
@@ -95,8 +105,22 @@ struct Eval: ParsableCommand {
             }
         }
         let fileImages: [Float]?
+        var fileLabels: [Int]?
+        if let labels {
+            let file = try NPYFile.read(labels)
+            guard file.columns == 1 else {
+                throw GANError("\(labels): labels must be one per sample (shape (N,) or (N, 1)), got \(file.rows)×\(file.columns)")
+            }
+            if let bad = file.values.first(where: { $0 != $0.rounded() || !(0..<Float(ReferenceClassifier.classes)).contains($0) }) {
+                throw GANError("\(labels): labels must be Fashion-MNIST classes 0 to \(ReferenceClassifier.classes - 1), found \(bad)")
+            }
+            fileLabels = file.values.map { Int($0) }
+        }
         if let samples {
             let file = try NPYFile.read(samples)
+            guard file.elementType == .float32 || file.elementType == .uint8 else {
+                throw GANError("\(samples): samples must be float32 in [-1, 1] or uint8 0–255, got \(file.elementType.rawValue)")
+            }
             guard file.columns == 784 else {
                 throw GANError("\(samples): samples must be N×784 (28×28 images), got \(file.rows)×\(file.columns)")
             }
@@ -104,22 +128,40 @@ struct Eval: ParsableCommand {
                 throw GANError("\(samples): float32 samples must lie in [-1, 1], found \(bad)")
             }
             fileImages = ImageEvaluator<CPUBackend>.scaled(file)
+            if let fileLabels, fileLabels.count != file.rows {
+                throw GANError("\(labels!) has \(fileLabels.count) labels for \(file.rows) samples in \(samples)")
+            }
         } else {
             fileImages = nil
         }
         let classifierPath = classifier ?? ReferenceClassifier.defaultPath()
         try withBackend(target.backend, device: target.device) { backend in
-            try evaluateImages(on: backend, data: data, loaded: loaded, fileImages: fileImages, classifierPath: classifierPath)
+            try evaluateImages(
+                on: backend, data: data, loaded: loaded, fileImages: fileImages, fileLabels: fileLabels,
+                classifierPath: classifierPath)
         }
     }
 
     private func evaluateImages<B: ComputeBackend>(
-        on backend: B, data: String, loaded: Checkpoint.Loaded?, fileImages: [Float]?, classifierPath: String
+        on backend: B, data: String, loaded: Checkpoint.Loaded?, fileImages: [Float]?, fileLabels: [Int]?,
+        classifierPath: String
     ) throws {
         let start = Date()
         let evaluator = try ImageEvaluator(backend: backend, classifierPath: classifierPath, data: data)
-        let images = try fileImages ?? draw(on: backend, from: loaded!, count: count ?? 10_000)
-        let result = try evaluator.evaluate(images, seed: seed)
+        var labels = fileLabels
+        let images: [Float]
+        if let fileImages {
+            images = fileImages
+        } else {
+            let n = count ?? 10_000
+            labels = try Sample.classes(nil, count: n, loaded: loaded!)
+            if let classes = loaded!.classes, classes != ReferenceClassifier.classes {
+                say("the checkpoint has \(classes) classes, not Fashion-MNIST's \(ReferenceClassifier.classes): no class agreement")
+                labels = nil
+            }
+            images = try draw(on: backend, from: loaded!, count: n, labels: labels)
+        }
+        let result = try evaluator.evaluate(images, seed: seed, labels: labels)
         printTable(result)
         let report = ImageReport(
             source: samples ?? loaded!.path, data: data, classifier: classifierPath, backend: backend.name,
@@ -141,12 +183,27 @@ struct Eval: ParsableCommand {
         table.printRow(["class KL to uniform", String(format: "%.4f", r.classKL)])
         table.printRow(["memorisation ratio", String(format: "%.3f", r.memorisationRatio)])
         table.printRow(["near copies", String(format: "%.1f%%%@", r.nearCopies * 100, r.memorised ? "  MEMORISED" : "")])
+        guard let c = r.conditional else { return }
+        table.printRow(["class agreement (requested)", String(format: "%.3f", c.agreement)])
+        let perClass = TablePrinter(columns: [("requested class", 22), ("samples", 8), ("agreement", 10), ("FD-FMNIST", 10)])
+        perClass.printHeader()
+        for k in 0..<c.samplesPerClass.count where c.samplesPerClass[k] > 0 {
+            perClass.printRow([
+                "\(k) \(ImageDataset.fashionNames[k])", "\(c.samplesPerClass[k])",
+                c.agreementPerClass[k].map { String(format: "%.3f", $0) } ?? "–",
+                c.fdPerClass[k].map { String(format: "%.2f", $0) } ?? "–",
+            ])
+        }
     }
 
-    private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded, count: Int) throws -> [Float] {
+    private func draw<B: ComputeBackend>(
+        on backend: B, from loaded: Checkpoint.Loaded, count: Int, labels: [Int]? = nil
+    ) throws -> [Float] {
         let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
         let sampler = try ImageSampler(generator: generator, chunk: min(count, 512))
-        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
+        return try sampler.sample(
+            count: count, key: RandomStream.sampling.key(seed: seed),
+            classes: labels ?? sampler.defaultClasses(count: count))
     }
 }
 

@@ -12,8 +12,14 @@ struct Sample: ParsableCommand {
             (float32, count × pixels, values in [-1, 1]) or .csv (one image per line); for a \
             2-D mixture's checkpoint .svg (a scatter plot over the modes), .npy or .csv (N×2).
 
+            A conditional checkpoint (trained with --conditional) draws the classes --class \
+            names: one class by number or name, or all (the default: an equal share of each, \
+            in class order). Its .png has one row per class, labelled with the class number; \
+            .npy and .csv outputs get the classes beside them in X.labels.npy (int64).
+
             Example:
               gan-cl sample --checkpoint runs/fmnist/checkpoints/step-018740.safetensors --count 64 --out grid.png
+              gan-cl sample --checkpoint runs/cgan/checkpoints/step-004685.safetensors --class 7 --count 100 --out sneakers.npy
             """)
 
     @Option(help: "A checkpoint written by gan-cl train.") var checkpoint: String
@@ -21,6 +27,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Seed of the noise: the same seed gives the same images.") var seed: UInt64 = 0
     @Option(help: "Output file: .png, .npy or .csv.") var out: String
     @Option(help: "Draw from these noise vectors (.npy, float32 N×noise-dim) instead of seeded ones; --count is N.") var noise: String?
+    @Option(name: .customLong("class"), help: "A conditional checkpoint's class to draw: a number, a name (Sneaker), or all (default: all).") var classChoice: String?
     @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
     @OptionGroup var target: BackendOptions
 
@@ -42,33 +49,98 @@ struct Sample: ParsableCommand {
             if loaded.config.mixture != nil ? format == "png" : format == "svg" {
                 throw GANError("--out \(out): .\(format) is for \(format == "png" ? "images; a 2-D checkpoint writes .svg" : "2-D data; an image checkpoint writes .png")")
             }
+            let n = given?.rows ?? count
+            let labels = try Self.classes(classChoice, count: n, loaded: loaded)
             try withBackend(target.backend, device: target.device) { backend in
-                let images = try draw(on: backend, from: loaded, noise: given?.values)
-                try write(images, count: given?.rows ?? count, loaded: loaded, format: format)
+                let images = try draw(on: backend, from: loaded, noise: given?.values, labels: labels)
+                try write(images, count: n, loaded: loaded, format: format, labels: labels)
             }
         }
     }
 
-    private func draw<B: ComputeBackend>(on backend: B, from loaded: Checkpoint.Loaded, noise: [Float]?) throws -> [Float] {
-        let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
-        let sampler = try ImageSampler(generator: generator, chunk: min(noise.map { $0.count / generator.inputs } ?? count, 256))
-        if let noise { return try sampler.sample(noise: noise) }
-        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed))
+    /// The class of each of `count` samples for `choice` (nil: all, for a conditional
+    /// checkpoint); nil for an unconditional one. All: equal shares in class order, the
+    /// first classes one more when `count` does not divide.
+    static func classes(_ choice: String?, count: Int, loaded: Checkpoint.Loaded) throws -> [Int]? {
+        guard let classes = loaded.classes else {
+            if let choice { throw GANError("--class \(choice): \(loaded.path) is not conditional (train with --conditional to draw classes)") }
+            return nil
+        }
+        let text = (choice ?? "all").trimmingCharacters(in: .whitespaces)
+        if text.lowercased() == "all" {
+            return (0..<classes).flatMap { c in Array(repeating: c, count: count / classes + (c < count % classes ? 1 : 0)) }
+        }
+        if let number = Int(text) {
+            guard (0..<classes).contains(number) else {
+                throw GANError("--class \(text): the checkpoint has \(classes) classes, 0 to \(classes - 1)")
+            }
+            return Array(repeating: number, count: count)
+        }
+        if let named = loaded.classNames.firstIndex(where: { $0.lowercased() == text.lowercased() }) {
+            return Array(repeating: named, count: count)
+        }
+        throw GANError("--class \(text): not a class of the checkpoint (0 to \(classes - 1), a name such as \(loaded.classNames.first ?? "0"), or all)")
     }
 
-    private func write(_ images: [Float], count: Int, loaded: Checkpoint.Loaded, format: String) throws {
+    private func draw<B: ComputeBackend>(
+        on backend: B, from loaded: Checkpoint.Loaded, noise: [Float]?, labels: [Int]?
+    ) throws -> [Float] {
+        let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
+        let sampler = try ImageSampler(generator: generator, chunk: min(noise.map { $0.count / generator.inputs } ?? count, 256))
+        if let noise { return try sampler.sample(noise: noise, classes: labels) }
+        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed), classes: labels)
+    }
+
+    private func write(_ images: [Float], count: Int, loaded: Checkpoint.Loaded, format: String, labels: [Int]?) throws {
         let pixels = loaded.imageRows * loaded.imageColumns
         switch format {
         case "svg":
             let mixture = loaded.config.mixture!
             try writeAtomically(Array(ScatterPlot.svg(points: images, mixture: mixture, title: "\(mixture.name), \(count) samples").utf8), to: out)
         case "png":
-            try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)
+            if let labels {
+                try writeClassGrid(images, labels: labels, loaded: loaded)
+            } else {
+                try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)
+            }
         case "npy":
             try writeAtomically(SampleFiles.npy(images, rows: count, columns: pixels), to: out)
         default:
             try writeAtomically(SampleFiles.csv(images, rows: count, columns: pixels), to: out)
         }
-        say("wrote \(count) samples to \(out)")
+        if let labels, format == "npy" || format == "csv" {
+            let path = Self.labelsPath(out)
+            try writeAtomically(SampleFiles.labelsNPY(labels), to: path)
+            say("wrote \(count) samples to \(out) and their classes to \(path)")
+        } else {
+            say("wrote \(count) samples to \(out)")
+        }
+        if let labels {
+            let shown = Set(labels).sorted()
+            say("classes: " + shown.map { "\($0) \(loaded.classNames[$0])" }.joined(separator: ", "))
+        }
+    }
+
+    /// X.npy → X.labels.npy (X.csv → X.labels.npy).
+    static func labelsPath(_ out: String) -> String {
+        (out as NSString).deletingPathExtension + ".labels.npy"
+    }
+
+    /// One row per class drawn, labelled with its number; rows as wide as the largest
+    /// share (at most 16), shorter shares left black.
+    private func writeClassGrid(_ images: [Float], labels: [Int], loaded: Checkpoint.Loaded) throws {
+        let pixels = loaded.imageRows * loaded.imageColumns
+        let rowClasses = Set(labels).sorted()
+        let across = min(16, rowClasses.map { c in labels.filter { $0 == c }.count }.max() ?? 1)
+        var grid = [Float](repeating: -1, count: rowClasses.count * across * pixels)
+        for (row, c) in rowClasses.enumerated() {
+            for (slot, i) in labels.indices.filter({ labels[$0] == c }).prefix(across).enumerated() {
+                let target = (row * across + slot) * pixels
+                grid.replaceSubrange(target..<(target + pixels), with: images[(i * pixels)..<((i + 1) * pixels)])
+            }
+        }
+        try ImageGrid.writePNG(
+            grid, count: rowClasses.count * across, rows: loaded.imageRows, columns: loaded.imageColumns, across: across,
+            rowLabels: rowClasses, to: out)
     }
 }

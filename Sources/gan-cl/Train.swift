@@ -62,6 +62,7 @@ struct Train: ParsableCommand {
     @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9).") var realLabel: String?
     @Option(help: "G's update: reuse the fake batch D was just trained on, or draw fresh noise (default fresh).") var generatorNoise: GeneratorNoise?
     @Flag(help: "A minibatch standard deviation layer before D's last layer (ProGAN): D sees the batch's spread.") var minibatchStd = false
+    @Flag(help: "A conditional GAN: the data's classes go into G and D (needs labelled data); sample with --class.") var conditional = false
     @Option(help: "Several discriminators (GMAN): each trains on its own batches, G against their mean (default 1).") var discriminators: String?
     @Option(help: "PacGAN's packing: D judges this many examples at once, concatenated along channels (default 1: none).") var pack: String?
     @Option(help: "Gaussian noise of this standard deviation on D's real and fake inputs, annealed linearly to 0 over the run (e.g. 0.1); 0: none (default 0).") var instanceNoise: String?
@@ -87,7 +88,7 @@ struct Train: ParsableCommand {
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
+            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("conditional", conditional ? "true" : nil), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples),
         ]
@@ -123,7 +124,10 @@ struct Train: ParsableCommand {
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
         let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
-        try settings.checkArchitecture(data: dataset.shape)
+        if settings.conditional, dataset.classes < 2 {
+            throw GANError("--conditional needs labelled data with at least 2 classes; \(settings.data) has no labels")
+        }
+        try settings.checkArchitecture(data: dataset.shape, classes: settings.conditional ? dataset.classes : nil)
         let directory = try RunDirectory(creating: settings.out!)
         try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: nil)
@@ -167,6 +171,9 @@ struct Train: ParsableCommand {
         let epochs = (total * settings.dSteps + batches - 1) / batches
         say("Training on \(backend.name): G \(trainer.generator.summary), D \(trainer.discriminator.summary); loss \(settings.loss.rawValue)\(settings.spectralNorm ? " with spectral normalisation of D" : ""), optimizer \(settings.optimizer.rawValue), \(settings.dSteps) D update\(settings.dSteps == 1 ? "" : "s") a step")
         say("\(dataset.summary), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
+        if let classes = trainer.classes {
+            say("conditional on \(classes) classes: " + dataset.classNames.prefix(classes).enumerated().map { "\($0) \($1)" }.joined(separator: ", ") + " (the grids show one row per class)")
+        }
         var display = ProgressDisplay(totalEpochs: epochs)
         let session = try TrainingSession(
             trainer: trainer, directory: directory, classifierPath: classifier ?? ReferenceClassifier.defaultPath())

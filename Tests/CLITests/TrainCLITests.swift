@@ -7,7 +7,9 @@ final class SmallDataset {
     let directory: TemporaryDirectory
     var path: String { directory.path }
 
-    init(images: Int = 100, labels: Int? = nil, imageBytes: (([UInt8]) -> [UInt8])? = nil, gzip: Bool = true) throws {
+    /// `labelValue`: every label that class (a data set with one class); else random 0–9.
+    init(images: Int = 100, labels: Int? = nil, imageBytes: (([UInt8]) -> [UInt8])? = nil, gzip: Bool = true,
+         labelValue: UInt8? = nil) throws {
         directory = try TemporaryDirectory()
         var random = SystemRandomNumberGenerator()
         func header(_ dims: [Int]) -> [UInt8] {
@@ -16,7 +18,7 @@ final class SmallDataset {
         var imageFile = header([images, 28, 28]) + (0..<(images * 784)).map { _ in UInt8.random(in: 0...255, using: &random) }
         if let imageBytes { imageFile = imageBytes(imageFile) }
         let labelCount = labels ?? images
-        let labelFile = header([labelCount]) + (0..<labelCount).map { _ in UInt8.random(in: 0...9, using: &random) }
+        let labelFile = header([labelCount]) + (0..<labelCount).map { _ in labelValue ?? UInt8.random(in: 0...9, using: &random) }
         try write(imageFile, "train-images-idx3-ubyte", gzip: gzip)
         try write(labelFile, "train-labels-idx1-ubyte", gzip: gzip)
     }

@@ -223,8 +223,25 @@ struct MinibatchStdTests {
         let mlp = try config.makeDiscriminator(backend: CPUBackend(), data: ImageShape(height: 28, width: 28, channels: 1))
         #expect(mlp.layers.count == 6 && mlp.layers[4] is MinibatchStd<CPUBackend> && mlp.layers[5].inputs == 129)
         config.discriminator = ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "dense 1"]
-        #expect(config.discriminatorLines == ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "minibatch-std", "dense 1"])
+        #expect(try config.discriminatorLines(classes: nil) == ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "minibatch-std", "dense 1"])
         config.loss = .wganGP
         #expect(throws: GANError.self) { try config.checkArchitecture(data: ImageShape(height: 28, width: 28, channels: 1)) }
+    }
+
+    /// A batch-norm line takes its running-average momentum and epsilon (the Keras-GAN
+    /// recipe's 0.2 and 1e-3); the built layer has them, the summary shows them, and
+    /// out-of-range values are refused naming the layer.
+    @Test func batchNormLineOptions() throws {
+        let architecture = try Architecture(["dense 16", "batch-norm m0.2 e0.001 leaky-relu", "dense 4", "batch-norm", "dense 1"], network: "generator")
+        let model: Sequential<CPUBackend> = try architecture.build(
+            backend: CPUBackend(), input: ImageShape(features: 8), outputs: 1, network: "generator", leakySlope: 0.2)
+        let first = try #require(model.layers[1] as? BatchNorm<CPUBackend>)
+        let second = try #require(model.layers[3] as? BatchNorm<CPUBackend>)
+        #expect(first.momentum == 0.2 && first.epsilon == 0.001 && first.activation == .leakyReLU(slope: 0.2))
+        #expect(second.momentum == 0.1 && second.epsilon == 1e-5)
+        #expect(model.summary.contains("batch-norm m0.2 e0.001 leaky-relu"), "\(model.summary)")
+        for bad in ["batch-norm m0", "batch-norm m1.5", "batch-norm e1", "batch-norm e-1", "dense 4 m0.2"] {
+            #expect(throws: GANError.self, "\(bad)") { try Architecture(["dense 16", bad, "dense 1"], network: "generator") }
+        }
     }
 }

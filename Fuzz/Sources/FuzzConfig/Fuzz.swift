@@ -11,7 +11,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let entries = try? ConfigFile.parse(bytes, toml: toml, path: toml ? "fuzz.toml" : "fuzz.json") else { return 0 }
     var config = RunConfig()
     for (key, value) in entries { try? config.set(key, value, source: "fuzz") }
-    // Layer lines that parsed are checked against an image's shape, as a run does first.
-    try? config.checkArchitecture(data: ImageShape(height: 28, width: 28, channels: 1))
+    // Layer lines that parsed are checked against an image's shape (with ten classes when
+    // conditional), as a run does first.
+    try? config.checkArchitecture(data: ImageShape(height: 28, width: 28, channels: 1), classes: config.conditional ? 10 : nil)
     return 0
 }

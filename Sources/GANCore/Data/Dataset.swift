@@ -17,6 +17,13 @@ public protocol Dataset: Sendable {
     /// inputs.
     func fill(_ indices: ArraySlice<Int>, into out: UnsafeMutableBufferPointer<Float>)
 
+    /// The classes of labelled data (a conditional GAN's), 0 for unlabelled data.
+    var classes: Int { get }
+    /// Each class's name, for logs and grids.
+    var classNames: [String] { get }
+    /// The class of example `index`, from 0 (labelled data only).
+    func label(_ index: Int) -> Int
+
     /// How many generated examples a training run's sample file shows.
     var previewCount: Int { get }
     /// Writes generated examples (previewCount × features) as the run's sample file for
@@ -25,11 +32,12 @@ public protocol Dataset: Sendable {
 
     /// Generated examples an evaluation draws unless the config says otherwise.
     var evaluationSamples: Int { get }
-    /// The measure of generated examples against this data: `evaluate(samples, seed)`.
+    /// The measure of generated examples against this data: `evaluate(samples, classes,
+    /// seed)`, with the class each sample was drawn for by a conditional generator.
     /// Whatever it needs (a classifier, real features) is made at its first call.
     func evaluator<B: ComputeBackend>(
         on backend: B, classifierPath: String, config: RunConfig
-    ) -> ([Float], UInt64) throws -> EvaluationResult
+    ) -> ([Float], [Int]?, UInt64) throws -> EvaluationResult
 }
 
 /// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), else a directory of
@@ -50,10 +58,20 @@ public struct MixtureDataset: Dataset {
     /// Points in a mixture's training set.
     public static let size = 100_000
 
+    /// Each point's mode, its class.
+    public let modes: [UInt8]
+
     public init(mixture: Mixture2D, seed: UInt64) {
         self.mixture = mixture
-        points = mixture.sample(count: Self.size, key: RandomStream.data.key(seed: seed))
+        let drawn = mixture.labelledSample(count: Self.size, key: RandomStream.data.key(seed: seed))
+        points = drawn.points
+        modes = drawn.modes.map { UInt8($0) }
     }
+
+    /// Each mode is a class.
+    public var classes: Int { mixture.means.count }
+    public var classNames: [String] { (0..<classes).map { "mode \($0)" } }
+    public func label(_ index: Int) -> Int { Int(modes[index]) }
 
     public var count: Int { points.count / 2 }
     public var features: Int { 2 }
@@ -79,12 +97,18 @@ public struct MixtureDataset: Dataset {
 
     public func evaluator<B: ComputeBackend>(
         on backend: B, classifierPath: String, config: RunConfig
-    ) -> ([Float], UInt64) throws -> EvaluationResult {
-        { samples, _ in .mixture(try ModeMetrics(points: samples, mixture: mixture)) }
+    ) -> ([Float], [Int]?, UInt64) throws -> EvaluationResult {
+        { samples, _, _ in .mixture(try ModeMetrics(points: samples, mixture: mixture)) }
     }
 }
 
 extension ImageDataset: Dataset {
+    /// One more than the largest label when the labels name at least 2 classes, else 0.
+    public var classes: Int {
+        let top = Int(labels.max() ?? 0) + 1
+        return labels.count == count && top >= 2 ? top : 0
+    }
+    public func label(_ index: Int) -> Int { Int(labels[index]) }
     public var features: Int { pixelsPerImage }
     public var layout: (rows: Int, columns: Int) { (rows, columns) }
     public var summary: String { "\(count) images of \(rows)×\(columns)" }
@@ -112,13 +136,15 @@ extension ImageDataset: Dataset {
     /// of the training directory.
     public func evaluator<B: ComputeBackend>(
         on backend: B, classifierPath: String, config: RunConfig
-    ) -> ([Float], UInt64) throws -> EvaluationResult {
+    ) -> ([Float], [Int]?, UInt64) throws -> EvaluationResult {
         let made = LazyImageEvaluator<B>()
-        return { samples, seed in
+        // Per-class agreement is defined for Fashion-MNIST's ten classes.
+        let tenClasses = classes == ReferenceClassifier.classes
+        return { samples, labels, seed in
             if made.evaluator == nil {
                 made.evaluator = try ImageEvaluator(backend: backend, classifierPath: classifierPath, data: config.data)
             }
-            return .images(try made.evaluator!.evaluate(samples, seed: seed))
+            return .images(try made.evaluator!.evaluate(samples, seed: seed, labels: tenClasses ? labels : nil))
         }
     }
 }

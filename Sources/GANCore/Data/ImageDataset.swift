@@ -14,15 +14,25 @@ public struct ImageDataset: Sendable {
     /// count × rows × columns bytes, 0 (background) to 255.
     public let pixels: [UInt8]
     public let labels: [UInt8]
+    /// Each class's name: Fashion-MNIST's garments for a directory named for it, else the
+    /// labels' digits.
+    public let classNames: [String]
 
     public var pixelsPerImage: Int { rows * columns }
 
-    public init(count: Int, rows: Int, columns: Int, pixels: [UInt8], labels: [UInt8]) {
+    /// Fashion-MNIST's ten classes, by label.
+    public static let fashionNames = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
+
+    public init(count: Int, rows: Int, columns: Int, pixels: [UInt8], labels: [UInt8], classNames: [String]? = nil) {
         self.count = count
         self.rows = rows
         self.columns = columns
         self.pixels = pixels
         self.labels = labels
+        let top = Int(labels.max() ?? 0) + 1
+        self.classNames = classNames ?? (0..<top).map(String.init)
     }
 
     /// Loads `<split>-images-idx3-ubyte[.gz]` and `<split>-labels-idx1-ubyte[.gz]` from
@@ -44,9 +54,10 @@ public struct ImageDataset: Sendable {
         guard labels.dimensions[0] == images.dimensions[0] else {
             throw GANError("\(labelsPath) has \(labels.dimensions[0]) labels but \(imagesPath) has \(images.dimensions[0]) images")
         }
+        let fashion = directory.lowercased().contains("fashion") && (labels.bytes.max() ?? 0) == 9
         return ImageDataset(
             count: images.dimensions[0], rows: images.dimensions[1], columns: images.dimensions[2],
-            pixels: images.bytes, labels: labels.bytes)
+            pixels: images.bytes, labels: labels.bytes, classNames: fashion ? fashionNames : nil)
     }
 
     private static func find(_ directory: String, _ name: String) throws -> String {

@@ -43,6 +43,11 @@ public struct Mixture2D: Equatable, Sendable {
     /// `count` points (count × 2, x then y) drawn from the mixture with Philox key `key`:
     /// a uniform picks each point's mode, two normals its offset.
     public func sample(count: Int, key: UInt64) -> [Float] {
+        labelledSample(count: count, key: key).points
+    }
+
+    /// `sample(count:key:)`'s points and each point's mode (its class for a conditional GAN).
+    public func labelledSample(count: Int, key: UInt64) -> (points: [Float], modes: [Int]) {
         var uniforms = [Float](repeating: 0, count: count)
         var normals = [Float](repeating: 0, count: count * 2)
         uniforms.withUnsafeMutableBufferPointer { Philox.fillUniform($0, seed: key, counter: 0) }
@@ -50,12 +55,14 @@ public struct Mixture2D: Equatable, Sendable {
             Philox.fillNormal($0, seed: key, counter: Philox.blocks(count), mean: 0, std: 1)
         }
         var points = [Float](repeating: 0, count: count * 2)
+        var modes = [Int](repeating: 0, count: count)
         for i in 0..<count {
-            let mode = means[min(means.count - 1, Int(uniforms[i] * Float(means.count)))]
+            modes[i] = min(means.count - 1, Int(uniforms[i] * Float(means.count)))
+            let mode = means[modes[i]]
             points[2 * i] = Float(mode.x + sigma * Double(normals[2 * i]))
             points[2 * i + 1] = Float(mode.y + sigma * Double(normals[2 * i + 1]))
         }
-        return points
+        return (points, modes)
     }
 
     /// The index of the mode nearest to (x, y) and the distance to it.

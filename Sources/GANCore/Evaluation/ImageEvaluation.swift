@@ -30,13 +30,34 @@ public struct ImageEvaluation: Codable, Equatable, Sendable {
     public var nearCopies: Double
     /// nearCopies above `ImageEvaluator.nearCopyLimit`: the samples look copied.
     public var memorised: Bool
+    /// For samples of requested classes (a conditional generator's): how well they are
+    /// what was asked for.
+    public var conditional: ClassAgreement?
 
     enum CodingKeys: String, CodingKey {
         case samples, split, seed, precision, recall, density, coverage
         case classifierSHA256 = "classifier_sha256", fdFMNIST = "fd_fmnist", kidMean = "kid_mean", kidSD = "kid_sd"
         case kidSubsets = "kid_subsets", kidSubsetSize = "kid_subset_size", classesCovered = "classes_covered"
         case classKL = "class_kl", classHistogram = "class_histogram", memorisationRatio = "memorisation_ratio"
-        case nearCopies = "near_copies", memorised
+        case nearCopies = "near_copies", memorised, conditional
+    }
+}
+
+/// A conditional generator's samples against the classes requested: the reference
+/// classifier's agreement with the requested class, overall and per class, and each
+/// class's FD-FMNIST against the test images of that class.
+public struct ClassAgreement: Codable, Equatable, Sendable {
+    /// The share of samples the classifier assigns to their requested class.
+    public var agreement: Double
+    /// Per requested class (0 to 9): its samples, their agreement, their FD-FMNIST against
+    /// the class's test images (nil with fewer than `ImageEvaluator.minimumClassSamples`).
+    public var samplesPerClass: [Int]
+    public var agreementPerClass: [Double?]
+    public var fdPerClass: [Double?]
+
+    enum CodingKeys: String, CodingKey {
+        case agreement
+        case samplesPerClass = "samples_per_class", agreementPerClass = "agreement_per_class", fdPerClass = "fd_fmnist_per_class"
     }
 }
 
@@ -66,6 +87,10 @@ public final class ImageEvaluator<B: ComputeBackend> {
     private let radii3: [Float]
     private let radii5: [Float]
     private let testNearest: [Float]
+    /// The test images' labels (for per-class FD).
+    private let testLabels: [UInt8]
+    /// Fewer samples of a class than this get no per-class FD.
+    public static var minimumClassSamples: Int { 50 }
 
     /// Loads the classifier (checking its hash) and both splits from `data`.
     public init(backend: B, classifierPath: String, data: String, expectedSHA256: String = ReferenceClassifier.sha256) throws {
@@ -82,6 +107,7 @@ public final class ImageEvaluator<B: ComputeBackend> {
         guard test.pixelsPerImage == 784, train.pixelsPerImage == 784 else {
             throw GANError("\(data): the reference classifier needs 28×28 images, found \(test.rows)×\(test.columns)")
         }
+        testLabels = test.labels
         let rawTest = try extractor.run(test.pixels.map { Float($0) / 127.5 - 1 }).features
         let meanSquare = rawTest.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(rawTest.count)
         let scale = Float(1 / max(meanSquare, 1e-30).squareRoot())
@@ -107,9 +133,19 @@ public final class ImageEvaluator<B: ComputeBackend> {
 
     /// Every metric of `images` (count × 784, in [-1, 1]).
     /// `kidSubsets` below 100 trades KID's precision for time (tests).
-    public func evaluate(_ images: [Float], seed: UInt64, kidSubsets: Int = 100) throws -> ImageEvaluation {
+    /// With `labels` (the class each image was asked to be, 0 to 9), also how well they
+    /// are (`ClassAgreement`).
+    public func evaluate(_ images: [Float], seed: UInt64, kidSubsets: Int = 100, labels: [Int]? = nil) throws -> ImageEvaluation {
         guard images.count % 784 == 0, images.count >= 784 * 10 else {
             throw GANError("evaluation needs at least 10 images of 784 values, got \(images.count) values")
+        }
+        if let labels {
+            guard labels.count == images.count / 784 else {
+                throw GANError("\(labels.count) labels for \(images.count / 784) samples: give one label per sample")
+            }
+            if let bad = labels.first(where: { !(0..<ReferenceClassifier.classes).contains($0) }) {
+                throw GANError("label \(bad) is not a Fashion-MNIST class (0 to \(ReferenceClassifier.classes - 1))")
+            }
         }
         guard images.allSatisfy(\.isFinite) else { throw GANError("the samples contain NaN or infinite values") }
         let (values, classes) = try extractor.run(images)
@@ -129,13 +165,32 @@ public final class ImageEvaluator<B: ComputeBackend> {
         let threshold = Self.quantile(testNearest, 0.01)
         let nearCopies = Double(sampleNearest.filter { $0 < threshold }.count) / Double(sampleNearest.count)
         let testMedian = Double(Self.quantile(testNearest, 0.5)).squareRoot()
+        var agreement: ClassAgreement?
+        if let labels {
+            let k = ReferenceClassifier.classes
+            var hits = [Int](repeating: 0, count: k), counts = [Int](repeating: 0, count: k)
+            for (label, predicted) in zip(labels, classes) {
+                counts[label] += 1
+                if label == predicted { hits[label] += 1 }
+            }
+            let fds: [Double?] = try (0..<k).map { c in
+                let mine = labels.indices.filter { labels[$0] == c }
+                let theirs = testLabels.indices.filter { Int(testLabels[$0]) == c }
+                guard mine.count >= Self.minimumClassSamples, theirs.count >= Self.minimumClassSamples else { return nil }
+                return try metrics.frechetDistance(fake.rows(mine), testFeatures.rows(theirs))
+            }
+            agreement = ClassAgreement(
+                agreement: Double(hits.reduce(0, +)) / Double(labels.count), samplesPerClass: counts,
+                agreementPerClass: (0..<k).map { counts[$0] == 0 ? nil : Double(hits[$0]) / Double(counts[$0]) },
+                fdPerClass: fds)
+        }
         return ImageEvaluation(
             samples: fake.count, split: "test", classifierSHA256: classifierSHA256, seed: seed, fdFMNIST: fd,
             kidMean: kid.mean, kidSD: kid.sd, kidSubsets: kidSubsets, kidSubsetSize: min(1000, fake.count, testFeatures.count),
             precision: precision, recall: recall, density: density, coverage: coverage,
             classesCovered: histogram.filter { Double($0) >= 0.01 * n }.count, classKL: kl, classHistogram: histogram,
             memorisationRatio: Double(Self.quantile(sampleNearest, 0.5)).squareRoot() / max(testMedian, 1e-12),
-            nearCopies: nearCopies, memorised: nearCopies > Self.nearCopyLimit)
+            nearCopies: nearCopies, memorised: nearCopies > Self.nearCopyLimit, conditional: agreement)
     }
 
     static func quantile(_ values: [Float], _ q: Double) -> Float {

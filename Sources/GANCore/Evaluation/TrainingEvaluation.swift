@@ -33,6 +33,7 @@ public enum EvaluationResult: Sendable {
             String(format: "FD-FMNIST %.3f, KID %.4f, precision %.3f, recall %.3f, density %.3f, coverage %.3f, classes %d/10%@",
                    e.fdFMNIST, e.kidMean, e.precision, e.recall, e.density, e.coverage, e.classesCovered,
                    e.memorised ? ", MEMORISED" : "")
+                + (e.conditional.map { String(format: ", class agreement %.3f", $0.agreement) } ?? "")
         case .mixture(let m):
             String(format: "modes %d/%d, high quality %.1f%%, mode KL %.3f", m.modesCovered, m.modes, m.highQuality * 100, m.modeKL)
         }
@@ -44,7 +45,7 @@ public enum EvaluationResult: Sendable {
 public final class TrainingEvaluator<B: ComputeBackend> {
     public let trainer: Trainer<B>
     public let classifierPath: String
-    private let measure: ([Float], UInt64) throws -> EvaluationResult
+    private let measure: ([Float], [Int]?, UInt64) throws -> EvaluationResult
     private let sampler: ImageSampler<B>
 
     public init(trainer: Trainer<B>, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
@@ -61,6 +62,7 @@ public final class TrainingEvaluator<B: ComputeBackend> {
     /// and measures them.
     public func evaluate() throws -> EvaluationResult {
         let key = RandomStream.evaluation.key(seed: trainer.config.seed)
-        return try measure(try sampler.sample(count: sampleCount, key: key), trainer.config.seed)
+        let count = sampleCount
+        return try measure(try sampler.sample(count: count, key: key), sampler.defaultClasses(count: count), trainer.config.seed)
     }
 }

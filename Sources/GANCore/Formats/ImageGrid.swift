@@ -4,18 +4,28 @@ import Foundation
 /// A grid of grayscale images written as an 8-bit PNG by libpng.
 public enum ImageGrid {
     /// Writes `images` (count × rows × columns values in [-1, 1]) as a grid `across`
-    /// images wide, with a 2-pixel black border between them.
+    /// images wide, with a 2-pixel black border between them. With `rowLabels`, each
+    /// row of the grid is labelled on the left with its number (a conditional sample's
+    /// class), in a small white digit font.
     public static func writePNG(
-        _ images: [Float], count: Int, rows: Int, columns: Int, across: Int, to path: String
+        _ images: [Float], count: Int, rows: Int, columns: Int, across: Int, rowLabels: [Int]? = nil, to path: String
     ) throws {
         let down = (count + across - 1) / across
         let border = 2
-        let width = across * (columns + border) + border
+        let digits = rowLabels.map { labels in labels.map { String($0).count }.max() ?? 1 } ?? 0
+        let margin = digits == 0 ? 0 : digits * (glyphWidth + 1) * glyphScale + 2
+        let width = margin + across * (columns + border) + border
         let height = down * (rows + border) + border
         var pixels = [UInt8](repeating: 0, count: width * height)
+        if let rowLabels {
+            for (row, label) in rowLabels.prefix(down).enumerated() {
+                let top = border + row * (rows + border) + max(0, (rows - glyphHeight * glyphScale) / 2)
+                draw(String(label), at: (top, 2), in: &pixels, width: width, height: height)
+            }
+        }
         for i in 0..<count {
             let top = border + (i / across) * (rows + border)
-            let left = border + (i % across) * (columns + border)
+            let left = margin + border + (i % across) * (columns + border)
             for r in 0..<rows {
                 for c in 0..<columns {
                     let v = images[(i * rows + r) * columns + c]
@@ -24,6 +34,38 @@ public enum ImageGrid {
                 }
             }
         }
+        try write(gray: pixels, width: width, height: height, to: path)
+    }
+
+    // MARK: - Digits
+
+    static let glyphWidth = 3, glyphHeight = 5, glyphScale = 2
+    /// 3×5 digits, rows top to bottom, 3 bits each (left bit first).
+    static let glyphs: [[UInt8]] = [
+        [7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
+        [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
+    ]
+
+    /// Draws the digits of `text` in white with their top-left corner at (row, column).
+    static func draw(_ text: String, at origin: (row: Int, column: Int), in pixels: inout [UInt8], width: Int, height: Int) {
+        for (n, character) in text.enumerated() {
+            guard let digit = character.wholeNumberValue else { continue }
+            let left = origin.column + n * (glyphWidth + 1) * glyphScale
+            for (r, bits) in glyphs[digit].enumerated() {
+                for c in 0..<glyphWidth where bits & (4 >> c) != 0 {
+                    for dy in 0..<glyphScale {
+                        for dx in 0..<glyphScale {
+                            let y = origin.row + r * glyphScale + dy, x = left + c * glyphScale + dx
+                            if y < height, x < width { pixels[y * width + x] = 255 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes 8-bit grayscale pixels as a PNG, atomically.
+    static func write(gray pixels: [UInt8], width: Int, height: Int, to path: String) throws {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)

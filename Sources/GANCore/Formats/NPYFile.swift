@@ -1,11 +1,23 @@
 import Foundation
 
-/// A 2-D array from a NumPy `.npy` file (format versions 1.0 to 3.0): float32 ('<f4')
-/// or unsigned bytes ('|u1'), C order. Samples from any source arrive this way.
+/// A 2-D array from a NumPy `.npy` file (format versions 1.0 to 3.0): float32 ('<f4'),
+/// unsigned bytes ('|u1') or integers ('<i8', '<i4', for labels), C order; a 1-D array
+/// (labels) reads as one column. Samples from any source arrive this way.
 public struct NPYFile: Equatable {
     public enum ElementType: String, Sendable {
         case float32 = "<f4"
         case uint8 = "|u1"
+        /// Integer labels, as NumPy writes them by default.
+        case int64 = "<i8"
+        case int32 = "<i4"
+
+        var size: Int {
+            switch self {
+            case .float32, .int32: 4
+            case .uint8: 1
+            case .int64: 8
+            }
+        }
     }
 
     public let rows: Int
@@ -39,7 +51,7 @@ public struct NPYFile: Equatable {
         let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         guard let descr = field("descr", in: header), let typeText = quoted(descr) else { throw fail("the header has no 'descr'") }
         guard let type = ElementType(rawValue: typeText == "u1" ? "|u1" : typeText) else {
-            throw fail("dtype '\(typeText)' is not float32 ('<f4') or uint8 ('|u1')")
+            throw fail("dtype '\(typeText)' is not float32 ('<f4'), uint8 ('|u1'), int64 ('<i8') or int32 ('<i4')")
         }
         guard let order = field("fortran_order", in: header) else { throw fail("the header has no 'fortran_order'") }
         guard order.hasPrefix("False") else { throw fail("Fortran-ordered arrays are not read; save with C order") }
@@ -48,25 +60,24 @@ public struct NPYFile: Equatable {
         }
         let dimensions = shapeText[shapeText.index(after: shapeText.startIndex)..<close]
             .split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
-        let shape = dimensions.compactMap { Int($0) }
-        guard shape.count == dimensions.count, shape.count == 2, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
-            throw fail("shape (\(dimensions.joined(separator: ", "))) is not two non-negative sizes (samples, features)")
+        var shape = dimensions.compactMap { Int($0) }
+        guard shape.count == dimensions.count, shape.count == 2 || shape.count == 1, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+            throw fail("shape (\(dimensions.joined(separator: ", "))) is not two non-negative sizes (samples, features) or one (labels)")
         }
-        let itemSize = type == .float32 ? 4 : 1
+        if shape.count == 1 { shape.append(1) }
+        let itemSize = type.size
         let count = shape[0] * shape[1]
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == count * itemSize else {
             throw fail("shape (\(shape[0]), \(shape[1])) needs \(count * itemSize) bytes of data, the file holds \(bytes.count - dataStart)")
         }
+        func word(_ o: Int, _ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * $1) } }
         let values: [Float]
-        if type == .float32 {
-            values = (0..<count).map { i in
-                let o = dataStart + 4 * i
-                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
-                return Float(bitPattern: bits)
-            }
-        } else {
-            values = bytes[dataStart...].map(Float.init)
+        switch type {
+        case .float32: values = (0..<count).map { Float(bitPattern: UInt32(word(dataStart + 4 * $0, 4))) }
+        case .uint8: values = bytes[dataStart...].map(Float.init)
+        case .int32: values = (0..<count).map { Float(Int32(bitPattern: UInt32(word(dataStart + 4 * $0, 4)))) }
+        case .int64: values = (0..<count).map { Float(Int64(bitPattern: word(dataStart + 8 * $0, 8))) }
         }
         return NPYFile(rows: shape[0], columns: shape[1], elementType: type, values: values)
     }

@@ -9,10 +9,13 @@ import ComputeBackend
 ///     dense 1024 [activation]              a dense layer of 1024 outputs
 ///     conv 64 k4 s2 p1 [activation]        Conv2D to 64 channels, 4×4 kernel, stride 2, padding 1
 ///     conv-transpose 64 k4 s2 p1 [act.]    ConvTranspose2D to 64 channels
-///     batch-norm [activation]              batch normalisation over channels (features)
+///     batch-norm [m0.1] [e1e-5] [act.]     batch normalisation over channels (features): running-average
+///                                          momentum m (PyTorch's convention) and epsilon e
 ///     layer-norm [activation]              layer normalisation over each example's elements
 ///     dropout 0.3                          inverted dropout at rate 0.3 (training only)
 ///     minibatch-std                        appends the batch's mean standard deviation as a channel
+///     condition                            appends each row's class, one-hot (a conditional GAN's input;
+///                                          `conditional` puts one first in G and D when none is given)
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
 ///     flatten                              reads an image as its H·W·C features
 ///
@@ -28,6 +31,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         case layerNorm = "layer-norm"
         case dropout
         case minibatchStd = "minibatch-std"
+        case condition
         case reshape
         case flatten
     }
@@ -39,6 +43,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         public let kernel, stride, padding: Int
         /// Dropout's rate.
         public let rate: Float
+        /// Batch normalisation's running-average momentum (PyTorch's convention: the new
+        /// batch's weight) and epsilon.
+        public var momentum: Float = 0.1
+        public var epsilon: Float = 1e-5
         public let activation: HiddenActivationKind
         public let image: ImageShape?
     }
@@ -112,12 +120,21 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             }
             rate = value
             rest = rest.dropFirst()
-        case .batchNorm, .layerNorm, .flatten, .minibatchStd:
+        case .batchNorm, .layerNorm, .flatten, .minibatchStd, .condition:
             break
         }
         var activationSeen = false
+        var momentum: Float = 0.1, epsilon: Float = 1e-5
         for word in rest {
-            if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()), value >= 0, value <= 64 {
+            if kind == .batchNorm, let option = word.first, "me".contains(option), let value = Float(word.dropFirst()) {
+                if option == "m" {
+                    guard value > 0, value <= 1 else { throw GANError("batch-norm's momentum m must be in (0, 1], got \(word)") }
+                    momentum = value
+                } else {
+                    guard value > 0, value < 1 else { throw GANError("batch-norm's epsilon e must be in (0, 1), got \(word)") }
+                    epsilon = value
+                }
+            } else if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()), value >= 0, value <= 64 {
                 guard kind == .conv || kind == .convTranspose else { throw GANError("\(kind.rawValue) takes no '\(word)'") }
                 switch option {
                 case "k": kernel = value
@@ -125,7 +142,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 default: padding = value
                 }
             } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
-                      ![.reshape, .flatten, .dropout, .minibatchStd].contains(kind) {
+                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -135,9 +152,12 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         guard kernel >= 1, stride >= 1, padding >= 0, padding < kernel else {
             throw GANError("kernel \(kernel), stride \(stride), padding \(padding): kernel and stride must be ≥ 1, padding in 0..<kernel")
         }
-        return Line(
+        var line = Line(
             text: words.joined(separator: " "), kind: kind, size: size, kernel: kernel, stride: stride, padding: padding,
             rate: rate, activation: activation, image: image)
+        line.momentum = momentum
+        line.epsilon = epsilon
+        return line
     }
 
     /// Why these lines cannot be a WGAN-GP critic, before anything is built (the reasons
@@ -158,7 +178,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
 
     /// Checks that the layers chain from `input` to `outputs` elements without building
     /// anything: the same one-line refusals as `build`, before a run starts.
-    public func check(input: ImageShape, outputs: Int, network: String) throws {
+    /// `classes` (a conditional model's; nil for none) and `group` (the examples a row of
+    /// D packs) size the condition layers.
+    public func check(input: ImageShape, outputs: Int, network: String, classes: Int? = nil, group: Int = 1) throws {
         var shape = input
         for (index, line) in lines.enumerated() {
             func fail(_ message: String) -> GANError {
@@ -189,6 +211,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 shape = ImageShape(features: shape.elements)
             case .minibatchStd:
                 shape = ImageShape(height: shape.height, width: shape.width, channels: shape.channels + 1)
+            case .condition:
+                guard let classes else { throw fail("a condition layer needs labelled data and conditional training") }
+                shape = ImageShape(height: shape.height, width: shape.width, channels: shape.channels + classes * group)
             }
             // Every later product stays inside Int, and the kernels' 32-bit indices hold.
             let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
@@ -206,9 +231,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// layer's shape from the one before, refused with the layer named where it does not
     /// fit. With `spectralNorm`, dense and conv layers are spectrally normalised.
     public func build<B: ComputeBackend>(
-        backend: B, input: ImageShape, outputs: Int, network: String, leakySlope: Float, spectralNorm: Bool = false
+        backend: B, input: ImageShape, outputs: Int, network: String, leakySlope: Float, spectralNorm: Bool = false,
+        classes: Int? = nil, group: Int = 1
     ) throws -> Sequential<B> {
-        try check(input: input, outputs: outputs, network: network)
+        try check(input: input, outputs: outputs, network: network, classes: classes, group: group)
         var shape = input
         var layers: [any Layer<B>] = []
         for (index, line) in lines.enumerated() {
@@ -237,13 +263,18 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     layers.append(layer)
                     shape = layer.output
                 case .batchNorm:
-                    layers.append(try BatchNorm(backend: backend, shape: shape, activation: activation))
+                    layers.append(try BatchNorm(
+                        backend: backend, shape: shape, activation: activation, epsilon: line.epsilon, momentum: line.momentum))
                 case .layerNorm:
                     layers.append(try LayerNorm(backend: backend, shape: shape, activation: activation))
                 case .dropout:
                     layers.append(try Dropout(backend: backend, features: shape.elements, rate: line.rate))
                 case .minibatchStd:
                     let layer = try MinibatchStd(backend: backend, input: shape)
+                    layers.append(layer)
+                    shape = layer.output
+                case .condition:
+                    let layer = try Condition(backend: backend, input: shape, classes: classes ?? 0, group: group)
                     layers.append(layer)
                     shape = layer.output
                 case .flatten:

@@ -101,6 +101,15 @@ public final class Sequential<B: ComputeBackend> {
         return used
     }
 
+    /// Whether the model takes classes (has a `Condition` layer).
+    public var isConditional: Bool { layers.contains { $0 is Condition<B> } }
+
+    /// Hands every condition layer the classes of the next forward's rows (see
+    /// `Condition.conditions`).
+    public func setConditions(_ buffer: B.Buffer) {
+        for case let layer as Condition<B> in layers { layer.setConditions(buffer) }
+    }
+
     /// Makes `optimizer`'s state for every parameter, zeroed.
     public func attach(_ optimizer: any Optimizer) throws {
         try optimizer.attach(to: parameters, on: backend)
@@ -227,14 +236,17 @@ public final class Sequential<B: ComputeBackend> {
                 return "conv \(conv.output.channels) k\(conv.kernel) s\(conv.stride) p\(conv.padding)\(act)"
             case let up as ConvTranspose2D<B>:
                 return "conv-transpose \(up.output.channels) k\(up.kernel) s\(up.stride) p\(up.padding)\(act)"
-            case is BatchNorm<B>:
-                return "batch-norm\(act)"
+            case let norm as BatchNorm<B>:
+                let options = (norm.momentum == 0.1 ? "" : " m\(norm.momentum)") + (norm.epsilon == 1e-5 ? "" : " e\(norm.epsilon)")
+                return "batch-norm\(options)\(act)"
             case is LayerNorm<B>:
                 return "layer-norm\(act)"
             case let dropout as Dropout<B>:
                 return "dropout \(dropout.rate)"
             case is MinibatchStd<B>:
                 return "minibatch-std"
+            case let condition as Condition<B>:
+                return "condition (\(condition.classes) classes)"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

@@ -41,6 +41,9 @@ public enum Checkpoint {
         public let state: TrainingState
         public let imageRows: Int
         public let imageColumns: Int
+        /// A conditional run's classes and their names; nil and empty otherwise.
+        public let classes: Int?
+        public let classNames: [String]
     }
 
     // MARK: - Saving
@@ -70,7 +73,10 @@ public enum Checkpoint {
             "generator": trainer.generator.summary,
             "discriminator": trainer.discriminator.summary,
             "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
-        ]
+        ].merging(trainer.classes.map { classes in
+            ["classes": "\(classes)",
+             "class_names": String(decoding: (try? encoder.encode(Array(trainer.data.classNames.prefix(classes)))) ?? Data(), as: UTF8.self)]
+        } ?? [:]) { a, _ in a }
         return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
     }
 
@@ -104,9 +110,20 @@ public enum Checkpoint {
             throw GANError("\(path): checkpoint metadata noise_counter is missing")
         }
         state.noiseCounter = counter
+        var classes: Int?
+        var names: [String] = []
+        if config.conditional {
+            guard let k = m["classes"].flatMap(Int.init), (2...1000).contains(k) else {
+                throw GANError("\(path): a conditional checkpoint's metadata needs its classes (2 to 1000)")
+            }
+            classes = k
+            names = m["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
+            if names.count != k { names = (0..<k).map(String.init) }
+        }
         return Loaded(
             path: path, file: file, config: config, state: state,
-            imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"))
+            imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"), classes: classes,
+            classNames: names)
     }
 
     /// Writes the tensors of `loaded` named `prefix.*` into `network`, after checking
@@ -143,7 +160,8 @@ public enum Checkpoint {
     /// unless `average` is false (`--no-ema`).
     public static func generator<B>(from loaded: Loaded, on backend: B, average: Bool = true) throws -> Sequential<B> {
         let network = try loaded.config.makeGenerator(
-            backend: backend, data: ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1))
+            backend: backend, data: ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1),
+            classes: loaded.classes)
         let prefix = average && loaded.config.ema > 0 ? averagePrefix : "generator"
         try restore(network, prefix: prefix, from: loaded, includeOptimizer: false)
         return network

@@ -4,11 +4,17 @@ import ComputeBackend
 /// Its buffers are made once, for chunks of up to `chunk` images. Chunks are a multiple
 /// of 4 images, so every chunk but the last draws whole Philox blocks and the images do
 /// not depend on the chunk size.
+///
+/// A conditional generator draws each image of a class: the classes given, or by default
+/// an equal share of each (image i of class i mod classes).
 public final class ImageSampler<B: ComputeBackend> {
     public let generator: Sequential<B>
     public let chunk: Int
+    /// The conditional generator's classes; nil for an unconditional one.
+    public let classes: Int?
     private let activations: Workspace<B>
     private let noise: B.Buffer
+    private let conditions: B.Buffer?
 
     public init(generator: Sequential<B>, chunk: Int) throws {
         self.generator = generator
@@ -16,14 +22,21 @@ public final class ImageSampler<B: ComputeBackend> {
         self.chunk = chunk
         activations = try Workspace(for: generator, capacity: chunk)
         noise = try generator.backend.makeBuffer(count: chunk * generator.inputs)
+        classes = generator.layers.lazy.compactMap { ($0 as? Condition<B>)?.classes }.first
+        conditions = try classes.map { try generator.backend.makeBuffer(count: chunk * $0) }
+    }
+
+    /// The classes of `count` images drawn by default: an equal share of each, in turn.
+    public func defaultClasses(count: Int) -> [Int]? {
+        classes.map { k in (0..<count).map { $0 % k } }
     }
 
     /// `count` images (count × pixels, in [-1, 1]) from noise keyed by `key`, starting at
     /// counter 0: the same key gives the same images. Batch normalisation uses its running
     /// averages (inference mode), so an image does not depend on the others drawn with it;
     /// the generator's mode is restored afterwards.
-    public func sample(count: Int, key: UInt64) throws -> [Float] {
-        try sample(count: count) { noise, rows, first in
+    public func sample(count: Int, key: UInt64, classes: [Int]? = nil) throws -> [Float] {
+        try sample(count: count, classes: classes) { noise, rows, first in
             try generator.backend.normal(
                 noise, count: rows * generator.inputs, seed: key, counter: Philox.blocks(first * generator.inputs), mean: 0,
                 std: 1)
@@ -32,20 +45,29 @@ public final class ImageSampler<B: ComputeBackend> {
 
     /// The images of the given noise vectors (count × noise width, row-major), in
     /// inference mode as `sample(count:key:)` draws them.
-    public func sample(noise given: [Float]) throws -> [Float] {
+    public func sample(noise given: [Float], classes: [Int]? = nil) throws -> [Float] {
         let width = generator.inputs
         guard given.count % width == 0 else {
             throw GANError("noise of \(given.count) values is not whole rows of the generator's \(width) inputs")
         }
-        return try sample(count: given.count / width) { noise, rows, first in
+        return try sample(count: given.count / width, classes: classes) { noise, rows, first in
             try generator.backend.write(Array(given[(first * width)..<((first + rows) * width)]), to: noise, offset: 0)
         }
     }
 
     /// Chunks of `count` images: `fill` writes the noise of `rows` images from image
     /// `first` on into the buffer, and the generator runs on it in inference mode.
-    private func sample(count: Int, fill: (B.Buffer, Int, Int) throws -> Void) throws -> [Float] {
+    private func sample(count: Int, classes given: [Int]?, fill: (B.Buffer, Int, Int) throws -> Void) throws -> [Float] {
         let backend = generator.backend
+        let labels = given ?? defaultClasses(count: count)
+        if let given {
+            guard let classes else { throw GANError("the generator is not conditional: it takes no classes") }
+            guard given.count == count else { throw GANError("\(given.count) classes for \(count) images") }
+            if let bad = given.first(where: { !(0..<classes).contains($0) }) {
+                throw GANError("class \(bad) is not one of the generator's \(classes) (0 to \(classes - 1))")
+            }
+        }
+        if let conditions { generator.setConditions(conditions) }
         let mode = generator.mode
         generator.setMode(.inference)
         defer { generator.setMode(mode) }
@@ -56,10 +78,20 @@ public final class ImageSampler<B: ComputeBackend> {
         while done < count {
             let rows = min(chunk, count - done)
             try fill(noise, rows, done)
+            if let conditions, let classes, let labels {
+                try backend.write(oneHot(labels[done..<(done + rows)], classes: classes), to: conditions, offset: 0)
+            }
             try generator.forward(noise, rows: rows, into: activations)
             result += try backend.read(activations.output, offset: 0, count: rows * pixels)
             done += rows
         }
         return result
     }
+}
+
+/// The one-hot rows of `labels` (labels.count × classes).
+public func oneHot(_ labels: some Collection<Int>, classes: Int) -> [Float] {
+    var rows = [Float](repeating: 0, count: labels.count * classes)
+    for (i, label) in labels.enumerated() { rows[i * classes + label] = 1 }
+    return rows
 }

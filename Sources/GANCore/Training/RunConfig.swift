@@ -125,6 +125,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var discriminators = 1
     /// A minibatch standard deviation layer before D's last layer (ProGAN).
     public var minibatchStd = false
+    /// A conditional GAN (Mirza & Osindero 2014): the data's classes, one-hot, go into G
+    /// with the noise and into D with the example (a `condition` layer first in each).
+    public var conditional = false
     /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
     /// samples over the data's) at a log step, or with at most 2 classes covered at an
     /// evaluation, the run is taken as collapsed and `onCollapse` acts.
@@ -166,7 +169,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
-        try read(.discriminators, &discriminators)
+        try read(.discriminators, &discriminators); try read(.conditional, &conditional)
         try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
         try read(.maxRollbacks, &maxRollbacks)
@@ -183,6 +186,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
         case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack, minibatchStd = "minibatch-std", discriminators
+        case conditional
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
@@ -322,6 +326,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             pack = try integer(minimum: 1)
             guard pack <= 1024 else { throw fail("an integer from 1 to 1024") }
         case "minibatch-std": minibatchStd = try flag()
+        case "conditional": conditional = try flag()
         case "discriminators":
             discriminators = try integer(minimum: 1)
             guard discriminators <= 8 else { throw fail("an integer from 1 to 8") }
@@ -431,33 +436,58 @@ public struct RunConfig: Codable, Equatable, Sendable {
         MLPShape(widths: [pixels] + dHidden + [1], hidden: activation(dActivation), output: .identity)
     }
 
-    /// The generator for examples of `data`'s shape: the layer lines' network, or the MLP.
-    public func makeGenerator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
-        guard let generator else { return try Sequential(backend: backend, shape: generatorShape(pixels: data.elements)) }
+    /// The generator for examples of `data`'s shape: the layer lines' network, or the MLP;
+    /// a conditional one for `classes` classes.
+    public func makeGenerator<B: ComputeBackend>(backend: B, data: ImageShape, classes: Int? = nil) throws -> Sequential<B> {
+        guard let generator = try generatorLines(data: data, classes: classes) else {
+            return try Sequential(backend: backend, shape: generatorShape(pixels: data.elements))
+        }
         return try Architecture(generator, network: "generator").build(
             backend: backend, input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator",
-            leakySlope: leakySlope)
+            leakySlope: leakySlope, classes: classes)
     }
 
     /// The discriminator for examples of `data`'s shape, spectrally normalised with
-    /// `spectral-norm`.
-    public func makeDiscriminator<B: ComputeBackend>(backend: B, data: ImageShape) throws -> Sequential<B> {
+    /// `spectral-norm`; a conditional one for `classes` classes.
+    public func makeDiscriminator<B: ComputeBackend>(backend: B, data: ImageShape, classes: Int? = nil) throws -> Sequential<B> {
         let input = packed(data)
-        guard let discriminator = discriminatorLines else {
+        guard let discriminator = try discriminatorLines(classes: classes) else {
             return try Sequential(backend: backend, shape: discriminatorShape(pixels: input.elements), spectralNorm: spectralNorm)
         }
         return try Architecture(discriminator, network: "discriminator").build(
             backend: backend, input: input, outputs: 1, network: "discriminator", leakySlope: leakySlope,
-            spectralNorm: spectralNorm)
+            spectralNorm: spectralNorm, classes: classes, group: pack)
     }
 
-    /// D's layer lines: the given ones, or with `minibatch-std` the MLP's written as lines;
-    /// with `minibatch-std`, a minibatch-std line before the last layer. nil: the MLP.
-    public var discriminatorLines: [String]? {
-        guard minibatchStd else { return discriminator }
-        var lines = discriminator ?? (dHidden.map { "dense \($0) \(dActivation == .relu ? "relu" : "leaky-relu")" } + ["dense 1"])
-        let last = lines.lastIndex { !$0.hasPrefix("flatten") && !$0.hasPrefix("reshape") } ?? lines.count - 1
-        lines.insert("minibatch-std", at: last)
+    /// The MLP's hidden layers as layer lines.
+    private static func hiddenLines(_ widths: [Int], _ activation: HiddenActivation) -> [String] {
+        widths.map { "dense \($0) \(activation == .relu ? "relu" : "leaky-relu")" }
+    }
+
+    /// G's layer lines: the given ones, or the MLP's written as lines when conditional; a
+    /// conditional one starts with a condition layer unless it has one. nil: the MLP.
+    public func generatorLines(data: ImageShape, classes: Int?) throws -> [String]? {
+        guard conditional else { return generator }
+        guard classes != nil else { throw GANError("conditional training needs labelled data (classes)") }
+        var lines = generator ?? (Self.hiddenLines(gHidden, gActivation) + ["dense \(data.elements) \(mixture == nil ? "tanh" : "identity")"])
+        if !lines.contains(where: { $0.hasPrefix("condition") }) { lines.insert("condition", at: 0) }
+        return lines
+    }
+
+    /// D's layer lines: the given ones, or with `minibatch-std` or `conditional` the MLP's
+    /// written as lines; with `minibatch-std`, a minibatch-std line before the last layer;
+    /// conditional, a condition line first unless there is one. nil: the MLP.
+    public func discriminatorLines(classes: Int?) throws -> [String]? {
+        guard minibatchStd || conditional else { return discriminator }
+        var lines = discriminator ?? (Self.hiddenLines(dHidden, dActivation) + ["dense 1"])
+        if minibatchStd {
+            let last = lines.lastIndex { !$0.hasPrefix("flatten") && !$0.hasPrefix("reshape") } ?? lines.count - 1
+            lines.insert("minibatch-std", at: last)
+        }
+        if conditional {
+            guard classes != nil else { throw GANError("conditional training needs labelled data (classes)") }
+            if !lines.contains(where: { $0.hasPrefix("condition") }) { lines.insert("condition", at: 0) }
+        }
         return lines
     }
 
@@ -469,17 +499,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// Checks that the configured networks fit examples of `data` (layer lines chain, G
     /// ends in the data's shape), without building them: before a run directory exists.
-    public func checkArchitecture(data: ImageShape) throws {
-        if let generator {
+    public func checkArchitecture(data: ImageShape, classes: Int? = nil) throws {
+        if let generator = try generatorLines(data: data, classes: classes) {
             try Architecture(generator, network: "generator").check(
-                input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator")
+                input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator", classes: classes)
         }
         guard pack >= 1, pack <= 1024, batchSize % pack == 0 else {
             throw GANError("--pack \(pack) does not divide --batch-size \(batchSize) into whole packs")
         }
-        if let discriminator = discriminatorLines {
+        if let discriminator = try discriminatorLines(classes: classes) {
             let architecture = try Architecture(discriminator, network: "discriminator")
-            try architecture.check(input: packed(data), outputs: 1, network: "discriminator")
+            try architecture.check(input: packed(data), outputs: 1, network: "discriminator", classes: classes, group: pack)
             if loss == .wganGP, let refusal = architecture.gradientPenaltyRefusal {
                 throw GANError("--loss wgan-gp: \(refusal)")
             }

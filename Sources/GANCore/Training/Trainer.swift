@@ -108,6 +108,13 @@ public final class Trainer<B: ComputeBackend> {
     private let healthProbe: B.Buffer
     private var permutation: [Int]
     private var hostBatch: [Float]
+    /// A conditional run's classes; nil otherwise.
+    public let classes: Int?
+    /// Conditional: the classes of D's rows, one-hot (2·batch × classes: the real batch's,
+    /// then the fake batch's, which are the same), G's being the first half; and the same
+    /// on the host.
+    private let conditions: B.Buffer?
+    private var hostConditions: [Float]
 
     /// What the gradient penalty needs: the interpolated points, one ε per row, the
     /// critic's workspace on them (with tangents), the direction u, per-row norms and
@@ -126,13 +133,31 @@ public final class Trainer<B: ComputeBackend> {
         order = try BatchOrder(count: data.count, batchSize: config.batchSize, seed: config.seed)
         batch = config.batchSize
         let pixels = data.features
-        generator = try config.makeGenerator(backend: backend, data: data.shape)
+        let classes: Int?
+        if config.conditional {
+            guard data.classes >= 2 else {
+                throw GANError("--conditional needs labelled data with at least 2 classes; \(data.summary) has none")
+            }
+            guard data.classes <= Condition<B>.maximumClasses else {
+                throw GANError("--conditional takes at most \(Condition<B>.maximumClasses) classes; the data has \(data.classes)")
+            }
+            classes = data.classes
+        } else {
+            classes = nil
+        }
+        self.classes = classes
+        generator = try config.makeGenerator(backend: backend, data: data.shape, classes: classes)
         guard (1...8).contains(config.discriminators) else {
             throw GANError("--discriminators must be from 1 to 8, got \(config.discriminators)")
         }
-        discriminators = try (0..<config.discriminators).map { _ in try config.makeDiscriminator(backend: backend, data: data.shape) }
+        discriminators = try (0..<config.discriminators).map { _ in
+            try config.makeDiscriminator(backend: backend, data: data.shape, classes: classes)
+        }
         let discriminator = discriminators[0]
-        averageGenerator = config.ema > 0 ? try config.makeGenerator(backend: backend, data: data.shape) : nil
+        averageGenerator = config.ema > 0 ? try config.makeGenerator(backend: backend, data: data.shape, classes: classes) : nil
+        let rows = 2 * config.batchSize
+        conditions = try classes.map { try backend.makeBuffer(count: rows * $0) }
+        hostConditions = [Float](repeating: 0, count: rows * (classes ?? 0))
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         for d in discriminators { try d.attach(config.makeOptimizer(learningRate: config.dLr)) }
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
@@ -273,6 +298,7 @@ public final class Trainer<B: ComputeBackend> {
     /// the metrics).
     private func discriminatorUpdate(_ discriminator: Sequential<B>, logStep: Bool) throws {
         try loadRealBatch()
+        setConditions(discriminator)
         try drawNoise()
         drawLayerNoise(generator, rows: batch)
         try generator.forward(noise, rows: batch, into: generatorWorkspace)
@@ -339,6 +365,7 @@ public final class Trainer<B: ComputeBackend> {
     private func generatorUpdate(logStep: Bool) throws {
         // Reusing: G's workspace still holds the forward of the last D update (G has not
         // changed since), so its fakes, activations and dropout masks are the batch D judged.
+        for d in discriminators { setConditions(d) }
         if config.generatorNoise == .fresh {
             try drawNoise()
             drawLayerNoise(generator, rows: batch)
@@ -401,6 +428,14 @@ public final class Trainer<B: ComputeBackend> {
         try copyIntoAverage(decay: Self.averageDecay(ema: config.ema, step: state.step))
     }
 
+    /// Points G and `discriminator` at this batch's classes (a sampler may have pointed G
+    /// at its own since the last step).
+    private func setConditions(_ discriminator: Sequential<B>) {
+        guard let conditions else { return }
+        generator.setConditions(conditions)
+        discriminator.setConditions(conditions)
+    }
+
     /// WGAN's clipping: every critic parameter into [−clip, clip].
     private func clip(_ discriminator: Sequential<B>, to clip: Float) throws {
         for parameter in discriminator.parameters {
@@ -458,6 +493,16 @@ public final class Trainer<B: ComputeBackend> {
         let first = state.batchInEpoch * batch
         hostBatch.withUnsafeMutableBufferPointer { data.fill(permutation[first..<first + batch], into: $0) }
         try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
+        if let classes, let conditions {
+            // The fake batch is drawn with the real batch's classes: the data's class
+            // frequencies, and the penalty's points between a real and a fake of one class.
+            for i in hostConditions.indices { hostConditions[i] = 0 }
+            for (row, index) in permutation[first..<first + batch].enumerated() {
+                hostConditions[row * classes + data.label(index)] = 1
+                hostConditions[(batch + row) * classes + data.label(index)] = 1
+            }
+            try backend.write(hostConditions, to: conditions, offset: 0)
+        }
         state.batchInEpoch += 1
     }
 

@@ -35,6 +35,8 @@ public final class TrainingSession<B: ComputeBackend> {
     private var evaluationOff = false
     private let diversity: DiversityProbe<B>
     /// The step from which the run has looked collapsed (a warning is said once per spell).
+    /// Whether the collapse watchdog judges yet (see `watchCollapse`).
+    private var watchdogArmed = false
     private var collapsedSince: Int?
 
     public init(trainer: Trainer<B>, directory: RunDirectory, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
@@ -139,9 +141,19 @@ public final class TrainingSession<B: ComputeBackend> {
     }
 
     /// The data's preview (a grid of 64 images, a scatter plot of 2,500 points) from one
-    /// fixed noise batch.
+    /// fixed noise batch. A conditional image run's grid has one row of 8 per class (the
+    /// first 16 classes), labelled with the class.
     private func writeSamples(step: Int) throws {
         let data = trainer.data
+        if let classes = sampler.classes, data.layout.rows > 1 {
+            let shown = min(classes, 16), across = 8
+            let labels = (0..<(shown * across)).map { $0 / across }
+            let images = try sampler.sample(count: labels.count, key: gridKey, classes: labels)
+            try ImageGrid.writePNG(
+                images, count: labels.count, rows: data.layout.rows, columns: data.layout.columns, across: across,
+                rowLabels: Array(0..<shown), to: directory.samplePath(step: step))
+            return
+        }
         try data.writePreview(try sampler.sample(count: data.previewCount, key: gridKey), step: step, in: directory)
     }
 
@@ -155,13 +167,20 @@ public final class TrainingSession<B: ComputeBackend> {
     }
 
     /// The collapse watchdog at a log step: the diversity under `collapse-threshold`, or
-    /// at most 2 classes covered at an evaluation, is a suspected collapse, which
+    /// at most 2 classes covered at an evaluation, is a suspected collapse — once the
+    /// watchdog is armed: a fresh generator's samples are all alike before it has learned
+    /// anything, so the watchdog waits until the diversity has once reached the threshold
+    /// (a collapse is a fall from there) or a tenth of the run has passed (a generator
+    /// that never spread out by then is collapsed from the start) — which
     /// `on-collapse` warns about (once a spell), stops at (with this step's checkpoint) or
     /// rolls back from. Returns whether it rolled back.
     private func watchCollapse(
         step: Int, metrics: StepMetrics, evaluation: EvaluationResult?, notice: (String) -> Void
     ) throws -> Bool {
         let config = trainer.config
+        if let value = metrics.diversity, value >= Double(config.collapseThreshold) { watchdogArmed = true }
+        if step >= max(1, trainer.totalSteps / 10) { watchdogArmed = true }
+        guard watchdogArmed else { return false }
         var signals: [String] = []
         if let value = metrics.diversity, value < Double(config.collapseThreshold) {
             signals.append(String(format: "diversity %.3f under %.3f", value, config.collapseThreshold))
