@@ -42,6 +42,15 @@ __kernel void pack_examples(__global const float* x, __global float* y, const in
     if (inverse) y[i] = x[packed]; else y[packed] = x[i];
 }
 
+// y[i] = x[i] * factors[i / per]: per = 1 elementwise, per = columns one factor per row.
+__kernel void multiply(__global const float* x, __global const float* factors, __global float* y, const int count,
+                       const int per)
+{
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    y[i] = x[i] * factors[i / per];
+}
+
 // A conditional GAN's per-row values appended as channels at every position: y (rows x
 // spatial x (channels + extra)) from x (rows x spatial x channels) and values (rows x
 // extra); inverse: y (rows x spatial x channels) = x's first channels (a gradient back).

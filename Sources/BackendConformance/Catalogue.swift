@@ -13,7 +13,7 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "add-scaled", "moving-average", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "multiply", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
@@ -313,6 +313,15 @@ public enum ConformanceCatalogue {
                              call: .pack(examples: examples, group: m, spatial: spatial, channels: channels, inverse: index % 2 == 1),
                              inputs: [random.floats(examples * spatial * channels, in: -2...2)],
                              outputCounts: [examples * spatial * channels], comparison: .bitExact)
+            }
+        case "multiply":
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                let perRow = index % 2 == 0
+                return Trial(label: perRow ? "multiply per row" : "multiply", shape: shapeText(r, c),
+                             call: .multiply(rows: r, columns: c, perRow: perRow),
+                             inputs: [random.floats(r * c, in: -2...2), random.floats(perRow ? r : r * c, in: -2...2)],
+                             outputCounts: [r * c], comparison: .bitExact)
             }
         case "append-channels":
             // (rows, positions, channels, extra): one of each, a 2-D point with 8 and 25

@@ -309,7 +309,7 @@ enum Magnitudes {
                 return Double(abs(CPUReference.derivative(below, output: x[i]))) * Double(abs(gamma[c])) * s / n
                     * (n * Double(abs(dz[i])) + sumDz[j] + xhat(i) * sumDzXhat[j])
             }]
-        case .pack, .appendChannel, .appendChannels:
+        case .pack, .appendChannel, .appendChannels, .multiply:
             return reference.map(absolute)
         case .minibatchStdValue(let groups, let columns, let epsilon):
             return [(0..<groups).map { g in

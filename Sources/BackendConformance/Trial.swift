@@ -63,6 +63,8 @@ public struct Trial: Sendable {
         case minibatchStdBackward(rows: Int, spatial: Int, channels: Int, groups: Int, epsilon: Float, below: Activation)
         /// inputs [x]; outputs [y]
         case pack(examples: Int, group: Int, spatial: Int, channels: Int, inverse: Bool)
+        /// inputs [x, factors]; outputs [y]
+        case multiply(rows: Int, columns: Int, perRow: Bool)
         /// inputs [x, values (rows × extra)]; outputs [y]
         case appendChannels(rows: Int, spatial: Int, channels: Int, extra: Int, inverse: Bool)
         /// inputs [x, y]; outputs [x]
@@ -214,6 +216,9 @@ extension Trial {
             try backend.pack(
                 given[0], examples: examples, group: group, spatial: spatial, channels: channels, inverse: inverse,
                 into: outputs[0])
+        case .multiply(let rows, let columns, let perRow):
+            outputs = [try fresh(0)]
+            try backend.multiply(given[0], rows: rows, columns: columns, by: given[1], perRow: perRow, into: outputs[0])
         case .appendChannels(let rows, let spatial, let channels, let extra, let inverse):
             outputs = [try fresh(0)]
             try backend.appendChannels(

@@ -193,6 +193,14 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    public func multiply(
+        _ x: CPUBuffer, rows: Int, columns: Int, by factors: CPUBuffer, perRow: Bool, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.multiply(x: x, rows: rows, columns: columns, factors: factors, perRow: perRow, y: y)
+        for i in 0..<(rows * columns) { y.storage[i] = x.storage[i] * factors.storage[perRow ? i / columns : i] }
+    }
+
     public func appendChannels(
         _ x: CPUBuffer, rows: Int, spatial: Int, channels: Int, values: CPUBuffer, extra: Int, inverse: Bool,
         into y: CPUBuffer

@@ -132,6 +132,16 @@ public enum ArgumentChecks {
         guard count == 0 || x !== y else { throw BackendError.invalidArgument("pack's y must not be x") }
     }
 
+    /// The checks of `ComputeBackend.multiply`.
+    public static func multiply<B: BackendBuffer>(x: B, rows: Int, columns: Int, factors: B, perRow: Bool, y: B) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+        guard !overflow, count <= Int(Int32.max) else { throw BackendError.invalidArgument("too many elements to multiply") }
+        try buffers(["x": x, "y": y], hold: count)
+        try buffer(factors, holds: perRow ? rows : count, "factors")
+    }
+
     /// The checks of `ComputeBackend.appendChannels`.
     public static func appendChannels<B: BackendBuffer>(
         x: B, rows: Int, spatial: Int, channels: Int, values: B, extra: Int, inverse: Bool, y: B

@@ -282,6 +282,11 @@ public protocol ComputeBackend: AnyObject {
         _ x: Buffer, examples: Int, group m: Int, spatial: Int, channels: Int, inverse: Bool, into y: Buffer
     ) throws
 
+    /// y = x ⊙ factors for x and y rows × columns: with `perRow`, y[r, c] = x[r, c]·factors[r]
+    /// (factors of rows elements), else y[i] = x[i]·factors[i] (factors rows × columns).
+    /// y may be x. (A projection discriminator's class selection and its gradient.)
+    func multiply(_ x: Buffer, rows: Int, columns: Int, by factors: Buffer, perRow: Bool, into y: Buffer) throws
+
     // MARK: Conditioning
 
     /// Appends per-row values as channels (a conditional GAN's one-hot class at every

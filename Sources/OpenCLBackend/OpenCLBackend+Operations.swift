@@ -223,6 +223,15 @@ extension OpenCLBackend {
              .int(inverse ? 1 : 0)])
     }
 
+    public func multiply(
+        _ x: OpenCLBuffer, rows: Int, columns: Int, by factors: OpenCLBuffer, perRow: Bool, into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.multiply(x: x, rows: rows, columns: columns, factors: factors, perRow: perRow, y: y)
+        try launch(
+            "elementwise", "multiply", global: [rows * columns],
+            [.buffer(x), .buffer(factors), .buffer(y), .int(rows * columns), .int(perRow ? columns : 1)])
+    }
+
     public func appendChannels(
         _ x: OpenCLBuffer, rows: Int, spatial: Int, channels: Int, values: OpenCLBuffer, extra: Int, inverse: Bool,
         into y: OpenCLBuffer

@@ -278,6 +278,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "The model preset: mlp or dcgan (toy is for 2-D data).") var model: ModelPreset = .mlp
     @Option(help: "G's update: reuse D's fake batch or draw fresh noise (default: as train has it).") var generatorNoise: GeneratorNoise?
     @Option(help: "Backends to time: opencl, cpu or both.") var backend: String = "both"
+    @Flag(help: "The conditional GAN of the preset (train --conditional) on the data's classes.") var conditional = false
     @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds of timed blocks per configuration (at least 3 blocks).") var seconds: Double = 10
     @Option(help: "Write the results as JSON to this file.") var json: String?
@@ -353,6 +354,7 @@ struct BenchTrain: ParsableCommand {
         config.model = model
         try config.applyPresets(except: ["batch-size", "loss", "model"])
         if let generatorNoise { config.generatorNoise = generatorNoise }
+        config.conditional = conditional
         return config
     }
 

@@ -67,15 +67,16 @@ struct ConditionalTests {
         #expect(worst < 2e-3, "largest discrepancy \(worst)")
     }
 
-    /// Under WGAN-GP the penalty is on ∇ₓD of the example only (the classes do not move):
-    /// the second-order pass through the condition layer gives the weights' gradient of
-    /// the mean penalty as finite differences of the Double penalty over x's part.
-    @Test func conditionLayerPenaltyMatchesFiniteDifferences() throws {
-        let backend = CPUBackend(referenceGEMM: true)
-        let rows = 4, weight: Float = 10
-        let (model, dense, classes) = try Self.conditionalCritic(backend, rows: rows, hidden: .relu)
+    /// Runs the penalty's pass of `model` at random points (rows × 6) and checks the mean
+    /// penalty and every weight gradient of `dense` (the Double model's layers) against
+    /// `penalty(model, points)` and its finite differences.
+    static func expectPenaltyGradients(
+        _ model: Sequential<CPUBackend>, dense: Sequential<CPUBackend>, rows: Int, seed: UInt64,
+        penalty: @escaping (DoubleMLP, [Float]) -> Double
+    ) throws {
+        let backend = model.backend, weight: Float = 10
         #expect(model.gradientPenaltyRefusal == nil)
-        let x = LayerGradientTests.randomValues(rows * 6, seed: 6, scale: 2)
+        let x = LayerGradientTests.randomValues(rows * 6, seed: seed, scale: 2)
         let points = try backend.makeBuffer(x)
         let workspace = try Workspace(for: model, capacity: rows, tangents: true)
         let directions = try backend.makeBuffer(count: rows * 6)
@@ -83,28 +84,109 @@ struct ConditionalTests {
         for parameter in model.parameters { try backend.fill(parameter.gradient, with: .nan, count: parameter.count) }
         try model.penaltyGradients(
             at: points, rows: rows, weight: weight, workspace: workspace, directions: directions, norms: norms, losses: losses)
-
         let reference = try DoubleMLP(dense)
-        let rowsWithClasses: [[Double]] = (0..<rows).map { (r: Int) -> [Double] in
-            let features: [Double] = x[(r * 6)..<((r + 1) * 6)].map { Double($0) }
-            let hot: [Double] = (0..<3).map { (k: Int) -> Double in k == classes[r] ? 1 : 0 }
-            return features + hot
-        }
-        func penalty(_ m: DoubleMLP) -> Double {
-            rowsWithClasses.reduce(0.0) { total, row in
-                let norm = m.inputGradient(row).prefix(6).reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-                return total + Double(weight) * (norm - 1) * (norm - 1)
-            } / Double(rows)
-        }
         let measured = try backend.read(losses).reduce(0.0) { $0 + Double($1) } / Double(rows)
-        #expect(discrepancy(measured, penalty(reference), floor: 1e-6) < 1e-4)
+        #expect(discrepancy(measured, penalty(reference, x), floor: 1e-6) < 1e-4)
         var worst = 0.0
         for l in 0..<dense.layers.count {
             let layer = dense.layers[l] as! Dense<CPUBackend>
-            let dw = reference.differences(layer: l, biases: false, penalty)
+            let dw = reference.differences(layer: l, biases: false) { penalty($0, x) }
             for (a, n) in zip(try backend.read(layer.weight.gradient), dw) { worst = max(worst, discrepancy(Double(a), n)) }
         }
         #expect(worst < 2e-3, "largest discrepancy \(worst)")
+    }
+
+    /// λ(‖g‖ − 1)² averaged over rows, g a row's gradient.
+    static func meanPenalty(_ gradients: [[Double]]) -> Double {
+        gradients.reduce(0.0) { total, g in
+            let norm = g.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            return total + 10 * (norm - 1) * (norm - 1)
+        } / Double(gradients.count)
+    }
+
+    /// Under WGAN-GP the penalty is on ∇ₓD of the example only (the classes do not move):
+    /// the second-order pass through the condition layer gives the weights' gradient of
+    /// the mean penalty as finite differences of the Double penalty over x's part.
+    @Test func conditionLayerPenaltyMatchesFiniteDifferences() throws {
+        let rows = 4
+        let (model, dense, classes) = try Self.conditionalCritic(CPUBackend(referenceGEMM: true), rows: rows, hidden: .relu)
+        try Self.expectPenaltyGradients(model, dense: dense, rows: rows, seed: 6) { m, x in
+            Self.meanPenalty((0..<rows).map { (r: Int) -> [Double] in
+                let features: [Double] = x[(r * 6)..<((r + 1) * 6)].map { Double($0) }
+                let hot: [Double] = (0..<3).map { (k: Int) -> Double in k == classes[r] ? 1 : 0 }
+                return Array(m.inputGradient(features + hot).prefix(6))
+            })
+        }
+    }
+
+    /// A projection critic: a dense layer (6 → 8) under a projection over 3 classes, with
+    /// random classes per row; its dense part as a model of two dense layers for the Double
+    /// reference (whose outputs are Z = (ψ, e_0, e_1, e_2)·h + b: D = Z_0 + Z_{1+y}).
+    static func projectionCritic<B: ComputeBackend>(
+        _ backend: B, rows: Int, hidden: Activation
+    ) throws -> (model: Sequential<B>, dense: Sequential<B>, classes: [Int]) {
+        let first = try Dense(backend: backend, inputs: 6, outputs: 8, activation: hidden)
+        let projection = try Projection(backend: backend, inputs: 8, classes: 3)
+        let model = try Sequential(backend: backend, layers: [first, projection])
+        try model.initialize(seed: 31)
+        let dense = try Sequential(backend: backend, layers: [first, projection.dense])
+        var random = SplitMix64(seed: 12)
+        let classes = (0..<rows).map { _ in Int(random.next() % 3) }
+        model.setConditions(try backend.makeBuffer(oneHot(classes, classes: 3)))
+        return (model, dense, classes)
+    }
+
+    /// The projection's forward is ψ(h) + ⟨e_y, h⟩ + b_0 + b_{1+y}; its backward gives every
+    /// weight's, bias's and the input's gradient of L = Σ c·D as finite differences of the
+    /// Double model do.
+    @Test func projectionMatchesTheDoubleModel() throws {
+        let backend = CPUBackend(referenceGEMM: true)
+        let rows = 5
+        let (model, dense, classes) = try Self.projectionCritic(backend, rows: rows, hidden: .leakyReLU(slope: 0.2))
+        let x = LayerGradientTests.randomValues(rows * 6, seed: 14)
+        let c = LayerGradientTests.randomValues(rows, seed: 15)
+        let input = try backend.makeBuffer(x)
+        let workspace = try Workspace(for: model, capacity: rows)
+        try model.forward(input, rows: rows, into: workspace)
+        try backend.write(c, to: workspace.outputGradient, offset: 0)
+        try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
+        let reference = try DoubleMLP(dense)
+        func score(_ m: DoubleMLP, _ row: [Double], _ y: Int) -> Double {
+            let z = m.forward(row).y.last!
+            return z[0] + z[1 + y]
+        }
+        func loss(_ m: DoubleMLP, _ xs: [Double]) -> Double {
+            (0..<rows).reduce(0.0) { $0 + Double(c[$1]) * score(m, Array(xs[($1 * 6)..<(($1 + 1) * 6)]), classes[$1]) }
+        }
+        let xs = x.map(Double.init)
+        let outputs = try backend.read(workspace.output, offset: 0, count: rows)
+        for r in 0..<rows {
+            #expect(abs(Double(outputs[r]) - score(reference, Array(xs[(r * 6)..<((r + 1) * 6)]), classes[r])) < 1e-5)
+        }
+        var worst = 0.0
+        for l in 0..<2 {
+            let layer = dense.layers[l] as! Dense<CPUBackend>
+            let dw = reference.differences(layer: l, biases: false) { loss($0, xs) }
+            let db = reference.differences(layer: l, biases: true) { loss($0, xs) }
+            for (a, n) in zip(try backend.read(layer.weight.gradient), dw) { worst = max(worst, discrepancy(Double(a), n)) }
+            for (a, n) in zip(try backend.read(layer.bias.gradient), db) { worst = max(worst, discrepancy(Double(a), n)) }
+        }
+        let dx = centralDifferences(xs) { loss(reference, $0) }
+        for (a, n) in zip(try backend.read(workspace.inputGradient), dx) { worst = max(worst, discrepancy(Double(a), n)) }
+        #expect(worst < 2e-3, "largest discrepancy \(worst)")
+    }
+
+    /// A WGAN-GP critic may end in a projection: the second-order pass gives the weights'
+    /// gradient of the mean penalty λ(‖∇ₓD‖ − 1)², D's gradient taken for each row's class.
+    @Test func projectionPenaltyMatchesFiniteDifferences() throws {
+        let rows = 4
+        let (model, dense, classes) = try Self.projectionCritic(CPUBackend(referenceGEMM: true), rows: rows, hidden: .relu)
+        try Self.expectPenaltyGradients(model, dense: dense, rows: rows, seed: 16) { m, x in
+            Self.meanPenalty((0..<rows).map { (r: Int) -> [Double] in
+                let picks: [Double] = (0..<4).map { (k: Int) -> Double in k == 0 || k == 1 + classes[r] ? 1 : 0 }
+                return m.inputGradient(x[(r * 6)..<((r + 1) * 6)].map { Double($0) }, outputWeights: picks)
+            })
+        }
     }
 
     /// On ring8 with each mode a class, 400 steps of the toy recipe on the CPU backend:
@@ -135,8 +217,9 @@ struct ConditionalTests {
     }
 
     /// Resume is bit-identical with classes in both networks: the MLP with packing, two
-    /// discriminators and EMA on the CPU; a conv G and D (classes as channels) under bce
-    /// with packing on the CPU and under wgan-gp on OpenCL.
+    /// discriminators and EMA on the CPU; a conv G and D under bce with packing (classes
+    /// as channels) and without (a projection D) on the CPU, and a projection critic under
+    /// wgan-gp on OpenCL.
     @Test func conditionalResumeIsBitIdentical() throws {
         var mlp = smallConfig()
         mlp.conditional = true
@@ -147,6 +230,10 @@ struct ConditionalTests {
         var conv = try TrainerTests.smallConvConfig(loss: .bce)
         conv.conditional = true
         conv.pack = 2
+        #expect(try conv.discriminatorLines(classes: 10)?.first == "condition", "packed: classes as channels")
+        try Self.resumeIsBitIdentical(conv) { CPUBackend() }
+        conv.pack = 1
+        #expect(try conv.discriminatorLines(classes: 10)?.last == "projection", "a conv D ends in a projection")
         try Self.resumeIsBitIdentical(conv) { CPUBackend() }
         var critic = try TrainerTests.smallConvConfig(loss: .wganGP)
         critic.conditional = true
@@ -190,6 +277,8 @@ struct ConditionalTests {
         try TrainerTests.expectBackendsAgree(config)
         var conv = try TrainerTests.smallConvConfig(loss: .hinge)
         conv.conditional = true
+        try TrainerTests.expectBackendsAgree(conv)
+        conv.spectralNorm = true
         try TrainerTests.expectBackendsAgree(conv)
         for openCL in [false, true] {
             let backend: any ComputeBackend = openCL ? try OpenCLBackend(deviceSpec: nil) : CPUBackend()

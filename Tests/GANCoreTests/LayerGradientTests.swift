@@ -50,10 +50,10 @@ struct DoubleMLP {
         return (zs, ys)
     }
 
-    /// ∇ₓ of the single output at x.
-    func inputGradient(_ x: [Double]) -> [Double] {
+    /// ∇ₓ of the single output at x (of Σ_j weights[j]·output[j] with `outputWeights`).
+    func inputGradient(_ x: [Double], outputWeights: [Double] = [1.0]) -> [Double] {
         let (_, ys) = forward(x)
-        var delta = [1.0]
+        var delta = outputWeights
         for l in stride(from: weights.count - 1, through: 0, by: -1) {
             let (n, m) = (widths[l], widths[l + 1])
             var below = (0..<n).map { i in (0..<m).reduce(0.0) { $0 + delta[$1] * weights[l][i * m + $1] } }

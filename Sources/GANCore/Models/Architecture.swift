@@ -16,6 +16,8 @@ import ComputeBackend
 ///     minibatch-std                        appends the batch's mean standard deviation as a channel
 ///     condition                            appends each row's class, one-hot (a conditional GAN's input;
 ///                                          `conditional` puts one first in G and D when none is given)
+///     projection                           a projection discriminator's score ψ(h) + ⟨e_y, h⟩ + b_y
+///                                          (Miyato & Koyama; the conditional conv D's last layer)
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
 ///     flatten                              reads an image as its H·W·C features
 ///
@@ -32,6 +34,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         case dropout
         case minibatchStd = "minibatch-std"
         case condition
+        case projection
         case reshape
         case flatten
     }
@@ -120,7 +123,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             }
             rate = value
             rest = rest.dropFirst()
-        case .batchNorm, .layerNorm, .flatten, .minibatchStd, .condition:
+        case .batchNorm, .layerNorm, .flatten, .minibatchStd, .condition, .projection:
             break
         }
         var activationSeen = false
@@ -142,7 +145,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 default: padding = value
                 }
             } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
-                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition].contains(kind) {
+                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition, .projection].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -214,6 +217,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             case .condition:
                 guard let classes else { throw fail("a condition layer needs labelled data and conditional training") }
                 shape = ImageShape(height: shape.height, width: shape.width, channels: shape.channels + classes * group)
+            case .projection:
+                guard classes != nil else { throw fail("a projection needs labelled data and conditional training") }
+                guard group == 1 else { throw fail("a projection judges one example a row: not with packing (use a condition line)") }
+                shape = ImageShape(features: 1)
             }
             // Every later product stays inside Int, and the kernels' 32-bit indices hold.
             let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
@@ -273,6 +280,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     let layer = try MinibatchStd(backend: backend, input: shape)
                     layers.append(layer)
                     shape = layer.output
+                case .projection:
+                    layers.append(try Projection(backend: backend, inputs: shape.elements, classes: classes ?? 0, spectralNorm: spectralNorm))
+                    shape = ImageShape(features: 1)
                 case .condition:
                     let layer = try Condition(backend: backend, input: shape, classes: classes ?? 0, group: group)
                     layers.append(layer)

@@ -102,12 +102,15 @@ public final class Sequential<B: ComputeBackend> {
     }
 
     /// Whether the model takes classes (has a `Condition` layer).
-    public var isConditional: Bool { layers.contains { $0 is Condition<B> } }
+    public var isConditional: Bool { layers.contains { $0 is Condition<B> || $0 is Projection<B> } }
 
     /// Hands every condition layer the classes of the next forward's rows (see
     /// `Condition.conditions`).
     public func setConditions(_ buffer: B.Buffer) {
-        for case let layer as Condition<B> in layers { layer.setConditions(buffer) }
+        for layer in layers {
+            (layer as? Condition<B>)?.setConditions(buffer)
+            (layer as? Projection<B>)?.setConditions(buffer)
+        }
     }
 
     /// Makes `optimizer`'s state for every parameter, zeroed.
@@ -247,6 +250,8 @@ public final class Sequential<B: ComputeBackend> {
                 return "minibatch-std"
             case let condition as Condition<B>:
                 return "condition (\(condition.classes) classes)"
+            case let projection as Projection<B>:
+                return "projection (\(projection.classes) classes)"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

@@ -476,17 +476,28 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// D's layer lines: the given ones, or with `minibatch-std` or `conditional` the MLP's
     /// written as lines; with `minibatch-std`, a minibatch-std line before the last layer;
-    /// conditional, a condition line first unless there is one. nil: the MLP.
+    /// conditional, unless a condition or projection line is there: a conv D (unpacked)
+    /// ends in a projection in place of its last `dense 1`, any other gets a condition
+    /// line first. nil: the MLP.
     public func discriminatorLines(classes: Int?) throws -> [String]? {
         guard minibatchStd || conditional else { return discriminator }
-        var lines = discriminator ?? (Self.hiddenLines(dHidden, dActivation) + ["dense 1"])
+        // The MLP reads an image as its features (a condition then appends features, not
+        // channels at every pixel).
+        var lines = discriminator ?? (["flatten"] + Self.hiddenLines(dHidden, dActivation) + ["dense 1"])
         if minibatchStd {
             let last = lines.lastIndex { !$0.hasPrefix("flatten") && !$0.hasPrefix("reshape") } ?? lines.count - 1
             lines.insert("minibatch-std", at: last)
         }
         if conditional {
             guard classes != nil else { throw GANError("conditional training needs labelled data (classes)") }
-            if !lines.contains(where: { $0.hasPrefix("condition") }) { lines.insert("condition", at: 0) }
+            let placed = lines.contains { $0.hasPrefix("condition") || $0.hasPrefix("projection") }
+            let convolutional = lines.contains { $0.hasPrefix("conv") }
+            if !placed, convolutional, pack == 1, let last = lines.lastIndex(where: { $0.split(separator: " ") == ["dense", "1"] }) {
+                // A conv D: Miyato & Koyama's projection in place of its last linear layer.
+                lines[last] = "projection"
+            } else if !placed {
+                lines.insert("condition", at: lines.first == "flatten" ? 1 : 0)
+            }
         }
         return lines
     }
