@@ -312,11 +312,15 @@ struct TrainerTests {
     /// any step: with Adam fused into the weight-gradient GEMMs on OpenCL, the gradients
     /// are stored only then. Same bits with a log step every other step as with none; the
     /// gradients, poisoned with NaN, are all rewritten by a log step and left alone (and
-    /// not read) by the others.
-    func logStepsTrainAsOtherSteps<B: ComputeBackend>(on makeBackend: () throws -> B) throws {
+    /// not read) by the others — every discriminator's, with three of them (a log step once
+    /// kept only the last one's, and a run of three on ring8 stopped as diverged on the
+    /// first one's unwritten buffers).
+    func logStepsTrainAsOtherSteps<B: ComputeBackend>(discriminators: Int = 1, on makeBackend: () throws -> B) throws {
         let dataset = syntheticDataset()
-        let quiet = try Trainer(backend: try makeBackend(), config: smallConfig(), data: dataset)
-        let logged = try Trainer(backend: try makeBackend(), config: smallConfig(), data: dataset)
+        var config = smallConfig()
+        config.discriminators = discriminators
+        let quiet = try Trainer(backend: try makeBackend(), config: config, data: dataset)
+        let logged = try Trainer(backend: try makeBackend(), config: config, data: dataset)
         for i in 0..<9 {
             try quiet.step(metrics: false)
             try logged.step(metrics: i % 2 == 0)
@@ -328,7 +332,7 @@ struct TrainerTests {
         }
 
         let backend = logged.backend
-        let gradients = [logged.generator, logged.discriminator].flatMap { $0.parameters }.map { ($0.gradient, $0.count) }
+        let gradients = ([logged.generator] + logged.discriminators).flatMap { $0.parameters }.map { ($0.gradient, $0.count) }
         func poison() throws { for (buffer, count) in gradients { try backend.fill(buffer, with: .nan, count: count) } }
         try poison()
         try logged.step(metrics: true)
@@ -346,10 +350,12 @@ struct TrainerTests {
 
     @Test func logStepsTrainAsOtherStepsOnTheCPU() throws {
         try logStepsTrainAsOtherSteps { CPUBackend() }
+        try logStepsTrainAsOtherSteps(discriminators: 3) { CPUBackend() }
     }
 
     @Test func logStepsTrainAsOtherStepsOnOpenCL() throws {
         try logStepsTrainAsOtherSteps { try OpenCLBackend(deviceSpec: nil) }
+        try logStepsTrainAsOtherSteps(discriminators: 3) { try OpenCLBackend(deviceSpec: nil) }
     }
 
     /// A step allocates no buffers and reads nothing back unless asked for metrics, with

@@ -287,16 +287,18 @@ public final class Trainer<B: ComputeBackend> {
             // One Adam step count for all of them: every D is updated once a round.
             state.discriminatorUpdates += 1
             for (i, d) in discriminators.enumerated() {
-                try discriminatorUpdate(d, logStep: metrics && i == discriminators.count - 1)
+                // On a log step every D keeps its gradients (the health check reads them all;
+                // a fused step leaves them unwritten otherwise), the last one its logits.
+                try discriminatorUpdate(d, logStep: metrics, keepLogits: metrics && i == discriminators.count - 1)
             }
         }
         try generatorUpdate(logStep: metrics)
         return metrics ? try readMetrics() : nil
     }
 
-    /// One update of D on its own real and fake batch (with `logStep`, its logits kept for
-    /// the metrics).
-    private func discriminatorUpdate(_ discriminator: Sequential<B>, logStep: Bool) throws {
+    /// One update of D on its own real and fake batch: with `logStep` its gradients kept
+    /// (for `firstNonFiniteTensor`), with `keepLogits` its logits (for the metrics).
+    private func discriminatorUpdate(_ discriminator: Sequential<B>, logStep: Bool, keepLogits: Bool) throws {
         try loadRealBatch()
         setConditions(discriminator)
         try drawNoise()
@@ -348,7 +350,7 @@ public final class Trainer<B: ComputeBackend> {
         try backend.objective(
             objective.fake, logits: d.output, offset: judged, count: judged,
             losses: discriminatorLosses, gradients: d.outputGradient, gradientScale: scale)
-        if logStep { try backend.copy(d.output, to: discriminatorLogits, count: 2 * judged) }
+        if keepLogits { try backend.copy(d.output, to: discriminatorLogits, count: 2 * judged) }
         // The optimizer steps inside the backward pass; log steps keep the gradients for
         // `firstNonFiniteTensor`.
         try discriminator.backward(
