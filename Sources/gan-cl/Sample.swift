@@ -29,6 +29,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Draw from these noise vectors (.npy, float32 N×noise-dim) instead of seeded ones; --count is N.") var noise: String?
     @Option(name: .customLong("class"), help: "A conditional checkpoint's class to draw: a number, a name (Sneaker), or all (default: all).") var classChoice: String?
     @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
+    @Option(help: "Latent interpolation: --count rows, each walking in this many steps (2 to 64) between two seeded noise vectors (slerp).") var interpolate: Int?
     @OptionGroup var target: BackendOptions
 
     func run() throws {
@@ -49,6 +50,21 @@ struct Sample: ParsableCommand {
             if loaded.config.mixture != nil ? format == "png" : format == "svg" {
                 throw GANError("--out \(out): .\(format) is for \(format == "png" ? "images; a 2-D checkpoint writes .svg" : "2-D data; an image checkpoint writes .png")")
             }
+            if let steps = interpolate {
+                guard (2...64).contains(steps) else { throw GANError("--interpolate takes 2 to 64 steps, got \(steps)") }
+                guard noise == nil else { throw GANError("--interpolate draws its own noise: leave out --noise") }
+                // Each row keeps its class (with --class all, row i is of class i mod classes).
+                let all = (classChoice ?? "all").lowercased() == "all"
+                let labels = try Self.classes(classChoice, count: count, loaded: loaded).map { perRow in
+                    (0..<count).flatMap { row in Array(repeating: all ? row % (loaded.classes ?? 1) : perRow[row], count: steps) }
+                }
+                let walk = Self.interpolation(rows: count, steps: steps, width: loaded.config.noiseDim, seed: seed)
+                try withBackend(target.backend, device: target.device) { backend in
+                    let images = try draw(on: backend, from: loaded, noise: walk, labels: labels)
+                    try write(images, count: count * steps, loaded: loaded, format: format, labels: labels, across: steps)
+                }
+                return
+            }
             let n = given?.rows ?? count
             let labels = try Self.classes(classChoice, count: n, loaded: loaded)
             try withBackend(target.backend, device: target.device) { backend in
@@ -56,6 +72,32 @@ struct Sample: ParsableCommand {
                 try write(images, count: n, loaded: loaded, format: format, labels: labels)
             }
         }
+    }
+
+    /// Noise for `rows` walks of `steps` each: two Philox normal vectors per row (keyed by
+    /// the sampling stream of `seed`) and the spherical interpolation between them,
+    /// slerp(a, b, t) = sin((1−t)θ)/sin θ · a + sin(tθ)/sin θ · b at t = 0, 1/(steps−1), …, 1,
+    /// which keeps the norms a Gaussian's vectors have (a straight line would pass near 0).
+    static func interpolation(rows: Int, steps: Int, width: Int, seed: UInt64) -> [Float] {
+        var ends = [Float](repeating: 0, count: 2 * rows * width)
+        ends.withUnsafeMutableBufferPointer {
+            Philox.fillNormal($0, seed: RandomStream.sampling.key(seed: seed), counter: 0, mean: 0, std: 1)
+        }
+        var walk: [Float] = []
+        walk.reserveCapacity(rows * steps * width)
+        for row in 0..<rows {
+            let a = ends[(2 * row * width)..<((2 * row + 1) * width)].map(Double.init)
+            let b = ends[((2 * row + 1) * width)..<((2 * row + 2) * width)].map(Double.init)
+            let dot = zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 }
+            let norms = (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
+            let theta = acos(min(1, max(-1, dot / max(norms, 1e-30))))
+            for step in 0..<steps {
+                let t = Double(step) / Double(steps - 1)
+                let (wa, wb) = theta < 1e-6 ? (1 - t, t) : (sin((1 - t) * theta) / sin(theta), sin(t * theta) / sin(theta))
+                walk += zip(a, b).map { Float(wa * $0 + wb * $1) }
+            }
+        }
+        return walk
     }
 
     /// The class of each of `count` samples for `choice` (nil: all, for a conditional
@@ -91,14 +133,21 @@ struct Sample: ParsableCommand {
         return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed), classes: labels)
     }
 
-    private func write(_ images: [Float], count: Int, loaded: Checkpoint.Loaded, format: String, labels: [Int]?) throws {
+    private func write(
+        _ images: [Float], count: Int, loaded: Checkpoint.Loaded, format: String, labels: [Int]?, across: Int? = nil
+    ) throws {
         let pixels = loaded.imageRows * loaded.imageColumns
         switch format {
         case "svg":
             let mixture = loaded.config.mixture!
             try writeAtomically(Array(ScatterPlot.svg(points: images, mixture: mixture, title: "\(mixture.name), \(count) samples").utf8), to: out)
         case "png":
-            if let labels {
+            if let across {
+                // An interpolation: one walk a row, labelled with its class when conditional.
+                try ImageGrid.writePNG(
+                    images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: across,
+                    rowLabels: labels.map { l in stride(from: 0, to: l.count, by: across).map { l[$0] } }, to: out)
+            } else if let labels {
                 try writeClassGrid(images, labels: labels, loaded: loaded)
             } else {
                 try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)

@@ -33,11 +33,31 @@ struct ConditionalCLITests {
         let png = "\(out.path)/grid.png"
         let grid = try GANCL.run(["sample", "--checkpoint", checkpoint, "--class", "all", "--count", "40", "--out", png, "--backend", "cpu"])
         #expect(grid.status == 0, "\(grid.stderr)")
-        // 10 rows of 4 images, each row 28 + 2 pixels, and a label margin on the left.
+        // 10 rows of 4 images, each 28 pixels drawn 2× and a one-pixel gutter, and a label
+        // margin on the left.
         let header = Array(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(24))
         let width = header[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = header[20..<24].reduce(0) { $0 << 8 | Int($1) }
-        #expect(height == 10 * 30 + 2 && width > 4 * 30 + 2, "\(width)×\(height)")
+        #expect(height == 10 * 57 + 1 && width > 4 * 57 + 1, "\(width)×\(height)")
         #expect(FileManager.default.fileExists(atPath: "\(out.path)/samples/step-000008.png"))
+
+        // --interpolate: 3 rows of 5 steps, row i of class i (with all), its ends the same
+        // noise a walk of 2 steps draws; the middle images lie between.
+        let walk = "\(out.path)/walk.npy", ends = "\(out.path)/ends.npy"
+        #expect(try GANCL.run(["sample", "--checkpoint", checkpoint, "--interpolate", "5", "--count", "3", "--out", walk, "--backend", "cpu"]).status == 0)
+        #expect(try GANCL.run(["sample", "--checkpoint", checkpoint, "--interpolate", "2", "--count", "3", "--out", ends, "--backend", "cpu"]).status == 0)
+        let walked = try NPYFile.read(walk), endpoints = try NPYFile.read(ends)
+        #expect(walked.rows == 15 && endpoints.rows == 6)
+        #expect(try NPYFile.read("\(out.path)/walk.labels.npy").values == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+        for row in 0..<3 {
+            let first = Array(walked.values[(row * 5 * 784)..<((row * 5 + 1) * 784)])
+            let last = Array(walked.values[((row * 5 + 4) * 784)..<((row * 5 + 5) * 784)])
+            #expect(first == Array(endpoints.values[(row * 2 * 784)..<((row * 2 + 1) * 784)]))
+            #expect(last == Array(endpoints.values[((row * 2 + 1) * 784)..<((row * 2 + 2) * 784)]))
+            let middle = Array(walked.values[((row * 5 + 2) * 784)..<((row * 5 + 3) * 784)])
+            #expect(middle != first && middle != last)
+        }
+        expectOneLineError(try GANCL.run(["sample", "--checkpoint", checkpoint, "--interpolate", "1", "--out", walk, "--backend", "cpu"]),
+                           "--interpolate takes 2 to 64 steps")
 
         expectOneLineError(try GANCL.run(["sample", "--checkpoint", checkpoint, "--class", "12", "--out", npy, "--backend", "cpu"]),
                            "the checkpoint has 10 classes, 0 to 9")

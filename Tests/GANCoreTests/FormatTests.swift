@@ -143,7 +143,9 @@ struct FormatTests {
         let bytes = try #require(FileManager.default.contents(atPath: path))
         #expect(Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         func be32(_ o: Int) -> Int { Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]) }
-        #expect(be32(16) == 4 * 30 + 2 && be32(20) == 3 * 30 + 2)
+        // 28×28 drawn 2× with one-pixel gutters: 4 across and 3 down.
+        #expect(ImageGrid.defaultScale(rows: 28, columns: 28) == 2 && ImageGrid.defaultScale(rows: 64, columns: 64) == 1)
+        #expect(be32(16) == 4 * 57 + 1 && be32(20) == 3 * 57 + 1)
         #expect(bytes[24] == 8 && bytes[25] == 0, "8-bit grayscale")
     }
 

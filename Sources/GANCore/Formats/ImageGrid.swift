@@ -3,32 +3,51 @@ import Foundation
 
 /// A grid of grayscale images written as an 8-bit PNG by libpng.
 public enum ImageGrid {
+    /// The gutter between images: one pixel of mid-grey, visible on black backgrounds.
+    public static let gutter = 1, gutterValue: UInt8 = 128
+
+    /// The integer upscale of images of rows × columns: small images (28×28) are drawn at
+    /// least 56 pixels tall, so a grid is not a stamp; 64 pixels and more stay as they are.
+    public static func defaultScale(rows: Int, columns: Int) -> Int { max(1, 64 / max(rows, columns, 1)) }
+
     /// Writes `images` (count × rows × columns values in [-1, 1]) as a grid `across`
-    /// images wide, with a 2-pixel black border between them. With `rowLabels`, each
-    /// row of the grid is labelled on the left with its number (a conditional sample's
-    /// class), in a small white digit font.
+    /// images wide, each drawn `scale`× (nearest neighbour; default `defaultScale`), with
+    /// one-pixel grey gutters around them. With `rowLabels`, each row of the grid is
+    /// labelled on the left with its number (a conditional sample's class), in a small
+    /// white digit font.
     public static func writePNG(
-        _ images: [Float], count: Int, rows: Int, columns: Int, across: Int, rowLabels: [Int]? = nil, to path: String
+        _ images: [Float], count: Int, rows: Int, columns: Int, across: Int, rowLabels: [Int]? = nil, scale: Int? = nil,
+        to path: String
     ) throws {
+        let zoom = max(1, scale ?? defaultScale(rows: rows, columns: columns))
+        let (tall, wide) = (rows * zoom, columns * zoom)
         let down = (count + across - 1) / across
-        let border = 2
         let digits = rowLabels.map { labels in labels.map { String($0).count }.max() ?? 1 } ?? 0
         let margin = digits == 0 ? 0 : digits * (glyphWidth + 1) * glyphScale + 2
-        let width = margin + across * (columns + border) + border
-        let height = down * (rows + border) + border
+        let width = margin + across * (wide + gutter) + gutter
+        let height = down * (tall + gutter) + gutter
         var pixels = [UInt8](repeating: 0, count: width * height)
+        // Gutters: grey lines between (and around) the images' cells.
+        for row in 0...down {
+            let y = row * (tall + gutter)
+            for x in margin..<width { pixels[y * width + x] = gutterValue }
+        }
+        for column in 0...across {
+            let x = margin + column * (wide + gutter)
+            for y in 0..<height { pixels[y * width + x] = gutterValue }
+        }
         if let rowLabels {
             for (row, label) in rowLabels.prefix(down).enumerated() {
-                let top = border + row * (rows + border) + max(0, (rows - glyphHeight * glyphScale) / 2)
-                draw(String(label), at: (top, 2), in: &pixels, width: width, height: height)
+                let top = gutter + row * (tall + gutter) + max(0, (tall - glyphHeight * glyphScale) / 2)
+                draw(String(label), at: (top, 1), in: &pixels, width: width, height: height)
             }
         }
         for i in 0..<count {
-            let top = border + (i / across) * (rows + border)
-            let left = margin + border + (i % across) * (columns + border)
-            for r in 0..<rows {
-                for c in 0..<columns {
-                    let v = images[(i * rows + r) * columns + c]
+            let top = gutter + (i / across) * (tall + gutter)
+            let left = margin + gutter + (i % across) * (wide + gutter)
+            for r in 0..<tall {
+                for c in 0..<wide {
+                    let v = images[(i * rows + r / zoom) * columns + c / zoom]
                     let scaled = ((min(max(v, -1), 1) + 1) * 127.5).rounded()
                     pixels[(top + r) * width + left + c] = UInt8(scaled)
                 }
