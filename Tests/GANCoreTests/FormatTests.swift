@@ -202,6 +202,18 @@ struct NPYTests {
         return [0x93] + Array("NUMPY".utf8) + [version, 0, UInt8(h.utf8.count & 255), UInt8(h.utf8.count >> 8)] + Array(h.utf8) + data
     }
 
+    /// Labels as NumPy saves them: int64 or int32, one dimension (a column), negative too;
+    /// what `SampleFiles.labelsNPY` writes reads back.
+    @Test func readsIntegerLabels() throws {
+        let wide = try NPYFile.decode(npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+                                          data: [5, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 9, 0, 0, 0, 0, 0, 0, 0]), path: "l")
+        #expect(wide.elementType == .int64 && wide.rows == 3 && wide.columns == 1 && wide.values == [5, -1, 9])
+        let narrow = try NPYFile.decode(npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 1), }", data: [7, 0, 0, 0, 254, 255, 255, 255]), path: "l")
+        #expect(narrow.elementType == .int32 && narrow.values == [7, -2])
+        let written = try NPYFile.decode(SampleFiles.labelsNPY([3, 1, 4, 1, 5]), path: "w")
+        #expect(written.elementType == .int64 && written.rows == 5 && written.values == [3, 1, 4, 1, 5])
+    }
+
     @Test func readsUnsignedBytes() throws {
         let file = try NPYFile.decode(npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", data: [0, 1, 2, 253, 254, 255]), path: "u")
         #expect(file.elementType == .uint8 && file.values == [0, 1, 2, 253, 254, 255])
@@ -218,6 +230,7 @@ struct NPYTests {
             (npy(good, data: [UInt8](repeating: 0, count: 12)), "needs 16 bytes of data, the file holds 12"),
             (Array(npy(good, data: []).prefix(20)), "runs past the end"),
             (npy("{'fortran_order': False, 'shape': (2, 2), }", data: [UInt8](repeating: 0, count: 16)), "no 'descr'"),
+            (npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2147483647, 2147483647), }", data: [1]), "needs more bytes"),
         ]
         for (bytes, message) in cases {
             #expect { try NPYFile.decode(bytes, path: "x.npy") } throws: {

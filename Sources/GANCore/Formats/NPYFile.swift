@@ -66,10 +66,12 @@ public struct NPYFile: Equatable {
         }
         if shape.count == 1 { shape.append(1) }
         let itemSize = type.size
-        let count = shape[0] * shape[1]
         let dataStart = headerStart + headerLength
-        guard bytes.count - dataStart == count * itemSize else {
-            throw fail("shape (\(shape[0]), \(shape[1])) needs \(count * itemSize) bytes of data, the file holds \(bytes.count - dataStart)")
+        // Sizes up to 2³¹ each: their product times 8 bytes can pass Int's range.
+        let (count, overflowA) = shape[0].multipliedReportingOverflow(by: shape[1])
+        let (size, overflowB) = count.multipliedReportingOverflow(by: itemSize)
+        guard !overflowA, !overflowB, bytes.count - dataStart == size else {
+            throw fail("shape (\(shape[0]), \(shape[1])) needs \(overflowA || overflowB ? "more" : "\(size)") bytes of data, the file holds \(bytes.count - dataStart)")
         }
         func word(_ o: Int, _ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * $1) } }
         let values: [Float]
