@@ -201,9 +201,8 @@ struct Eval: ParsableCommand {
     ) throws -> [Float] {
         let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
         let sampler = try ImageSampler(generator: generator, chunk: min(count, 512))
-        return try sampler.sample(
-            count: count, key: RandomStream.sampling.key(seed: seed),
-            classes: labels ?? sampler.defaultClasses(count: count))
+        // Without labels a conditional sampler draws equal shares of its classes.
+        return try sampler.sample(count: count, key: RandomStream.sampling.key(seed: seed), classes: labels)
     }
 }
 

@@ -22,37 +22,30 @@ struct ConditionalTests {
         return (model, dense, classes)
     }
 
-    /// The condition layer's backward: dL/dW, dL/db of the dense layers above it and dL/dx
-    /// of the features (not the classes) match finite differences of the Double model on
-    /// the rows with their one-hot classes appended.
-    @Test func conditionLayerBackwardMatchesFiniteDifferences() throws {
-        let backend = CPUBackend(referenceGEMM: true)
-        let rows = 5
-        let (model, dense, classes) = try Self.conditionalCritic(backend, rows: rows)
-        let x = LayerGradientTests.randomValues(rows * 6, seed: 4)
-        let c = LayerGradientTests.randomValues(rows, seed: 5)
+    /// Runs `model` forward and backward on random rows (rows × 6) with L = Σ c·D for random
+    /// c, and checks its output against `score(m, row, r)` of the Double model of `dense`
+    /// (D of row r's features) and every weight's, bias's and input feature's gradient
+    /// against finite differences of L in Double.
+    static func expectBackward(
+        _ model: Sequential<CPUBackend>, dense: Sequential<CPUBackend>, rows: Int, seed: UInt64,
+        score: @escaping (DoubleMLP, [Double], Int) -> Double
+    ) throws {
+        let backend = model.backend
+        let x = LayerGradientTests.randomValues(rows * 6, seed: seed)
+        let c = LayerGradientTests.randomValues(rows, seed: seed + 1)
         let input = try backend.makeBuffer(x)
         let workspace = try Workspace(for: model, capacity: rows)
         try model.forward(input, rows: rows, into: workspace)
         try backend.write(c, to: workspace.outputGradient, offset: 0)
         try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
-
         let reference = try DoubleMLP(dense)
-        func full(_ xs: [Double]) -> [[Double]] {
-            (0..<rows).map { (r: Int) -> [Double] in
-                let hot: [Double] = (0..<3).map { (k: Int) -> Double in k == classes[r] ? 1 : 0 }
-                return Array(xs[(r * 6)..<((r + 1) * 6)]) + hot
-            }
-        }
-        func loss(_ reference: DoubleMLP, _ xs: [Double]) -> Double {
-            full(xs).enumerated().reduce(0.0) { $0 + Double(c[$1.offset]) * reference.forward($1.element).y.last![0] }
+        func row(_ xs: [Double], _ r: Int) -> [Double] { Array(xs[(r * 6)..<((r + 1) * 6)]) }
+        func loss(_ m: DoubleMLP, _ xs: [Double]) -> Double {
+            (0..<rows).reduce(0.0) { $0 + Double(c[$1]) * score(m, row(xs, $1), $1) }
         }
         let xs = x.map(Double.init)
-        // The forward is the dense layers on [x | one-hot].
         let outputs = try backend.read(workspace.output, offset: 0, count: rows)
-        for (r, row) in full(xs).enumerated() {
-            #expect(abs(Double(outputs[r]) - reference.forward(row).y.last![0]) < 1e-5)
-        }
+        for r in 0..<rows { #expect(abs(Double(outputs[r]) - score(reference, row(xs, r), r)) < 1e-5) }
         var worst = 0.0
         for l in 0..<dense.layers.count {
             let layer = dense.layers[l] as! Dense<CPUBackend>
@@ -65,6 +58,19 @@ struct ConditionalTests {
         let analytic = try backend.read(workspace.inputGradient, offset: 0, count: rows * 6)
         for (a, n) in zip(analytic, dx) { worst = max(worst, discrepancy(Double(a), n)) }
         #expect(worst < 2e-3, "largest discrepancy \(worst)")
+    }
+
+    /// The condition layer's backward: dL/dW, dL/db of the dense layers above it and dL/dx
+    /// of the features (not the classes) match finite differences of the Double model on
+    /// the rows with their one-hot classes appended; its forward is the dense layers on
+    /// [x | one-hot].
+    @Test func conditionLayerBackwardMatchesFiniteDifferences() throws {
+        let rows = 5
+        let (model, dense, classes) = try Self.conditionalCritic(CPUBackend(referenceGEMM: true), rows: rows)
+        try Self.expectBackward(model, dense: dense, rows: rows, seed: 4) { m, features, r in
+            let hot: [Double] = (0..<3).map { (k: Int) -> Double in k == classes[r] ? 1 : 0 }
+            return m.forward(features + hot).y.last![0]
+        }
     }
 
     /// Runs the penalty's pass of `model` at random points (rows × 6) and checks the mean
@@ -140,40 +146,13 @@ struct ConditionalTests {
     /// weight's, bias's and the input's gradient of L = Σ c·D as finite differences of the
     /// Double model do.
     @Test func projectionMatchesTheDoubleModel() throws {
-        let backend = CPUBackend(referenceGEMM: true)
         let rows = 5
-        let (model, dense, classes) = try Self.projectionCritic(backend, rows: rows, hidden: .leakyReLU(slope: 0.2))
-        let x = LayerGradientTests.randomValues(rows * 6, seed: 14)
-        let c = LayerGradientTests.randomValues(rows, seed: 15)
-        let input = try backend.makeBuffer(x)
-        let workspace = try Workspace(for: model, capacity: rows)
-        try model.forward(input, rows: rows, into: workspace)
-        try backend.write(c, to: workspace.outputGradient, offset: 0)
-        try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
-        let reference = try DoubleMLP(dense)
-        func score(_ m: DoubleMLP, _ row: [Double], _ y: Int) -> Double {
-            let z = m.forward(row).y.last!
-            return z[0] + z[1 + y]
+        let (model, dense, classes) = try Self.projectionCritic(
+            CPUBackend(referenceGEMM: true), rows: rows, hidden: .leakyReLU(slope: 0.2))
+        try Self.expectBackward(model, dense: dense, rows: rows, seed: 14) { m, features, r in
+            let z = m.forward(features).y.last!
+            return z[0] + z[1 + classes[r]]
         }
-        func loss(_ m: DoubleMLP, _ xs: [Double]) -> Double {
-            (0..<rows).reduce(0.0) { $0 + Double(c[$1]) * score(m, Array(xs[($1 * 6)..<(($1 + 1) * 6)]), classes[$1]) }
-        }
-        let xs = x.map(Double.init)
-        let outputs = try backend.read(workspace.output, offset: 0, count: rows)
-        for r in 0..<rows {
-            #expect(abs(Double(outputs[r]) - score(reference, Array(xs[(r * 6)..<((r + 1) * 6)]), classes[r])) < 1e-5)
-        }
-        var worst = 0.0
-        for l in 0..<2 {
-            let layer = dense.layers[l] as! Dense<CPUBackend>
-            let dw = reference.differences(layer: l, biases: false) { loss($0, xs) }
-            let db = reference.differences(layer: l, biases: true) { loss($0, xs) }
-            for (a, n) in zip(try backend.read(layer.weight.gradient), dw) { worst = max(worst, discrepancy(Double(a), n)) }
-            for (a, n) in zip(try backend.read(layer.bias.gradient), db) { worst = max(worst, discrepancy(Double(a), n)) }
-        }
-        let dx = centralDifferences(xs) { loss(reference, $0) }
-        for (a, n) in zip(try backend.read(workspace.inputGradient), dx) { worst = max(worst, discrepancy(Double(a), n)) }
-        #expect(worst < 2e-3, "largest discrepancy \(worst)")
     }
 
     /// A WGAN-GP critic may end in a projection: the second-order pass gives the weights'

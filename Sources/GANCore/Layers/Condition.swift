@@ -1,5 +1,8 @@
 import ComputeBackend
 
+/// The classes a conditional model may have: 2 to this.
+public let maximumConditionClasses = 1000
+
 /// A conditional GAN's class input (Mirza & Osindero 2014): the layer appends each row's
 /// class, one-hot, to its input — as `classes` more features of a dense input, or as
 /// `classes` more channels at every position of an image (the concatenated-label
@@ -25,13 +28,10 @@ public final class Condition<B: ComputeBackend>: SecondOrderLayer {
     private var zeros: B.Buffer?
     private var reserved = 0
 
-    /// The most classes a conditional model may have.
-    public static var maximumClasses: Int { 1000 }
-
     public init(backend: B, input: ImageShape, classes: Int, group: Int = 1) throws {
         guard input.elements >= 1 else { throw GANError("a condition layer needs a non-empty input") }
-        guard (2...Self.maximumClasses).contains(classes) else {
-            throw GANError("a conditional model needs 2 to \(Self.maximumClasses) classes, got \(classes)")
+        guard (2...maximumConditionClasses).contains(classes) else {
+            throw GANError("a conditional model needs 2 to \(maximumConditionClasses) classes, got \(classes)")
         }
         guard group >= 1 else { throw GANError("a condition layer's group must be at least 1") }
         self.backend = backend

@@ -34,8 +34,8 @@ public final class Projection<B: ComputeBackend>: SecondOrderLayer {
     private var selectorRows = 0
 
     public init(backend: B, inputs: Int, classes: Int, spectralNorm: Bool = false) throws {
-        guard (2...Condition<B>.maximumClasses).contains(classes) else {
-            throw GANError("a projection needs 2 to \(Condition<B>.maximumClasses) classes, got \(classes)")
+        guard (2...maximumConditionClasses).contains(classes) else {
+            throw GANError("a projection needs 2 to \(maximumConditionClasses) classes, got \(classes)")
         }
         self.backend = backend
         self.inputs = inputs

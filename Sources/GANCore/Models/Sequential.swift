@@ -104,9 +104,13 @@ public final class Sequential<B: ComputeBackend> {
     /// Whether the model takes classes (has a `Condition` layer).
     public var isConditional: Bool { layers.contains { $0 is Condition<B> || $0 is Projection<B> } }
 
+    /// The classes the condition layers read (see `setConditions`); nil until set.
+    public private(set) var conditions: B.Buffer?
+
     /// Hands every condition layer the classes of the next forward's rows (see
     /// `Condition.conditions`).
     public func setConditions(_ buffer: B.Buffer) {
+        conditions = buffer
         for layer in layers {
             (layer as? Condition<B>)?.setConditions(buffer)
             (layer as? Projection<B>)?.setConditions(buffer)

@@ -113,8 +113,8 @@ public enum Checkpoint {
         var classes: Int?
         var names: [String] = []
         if config.conditional {
-            guard let k = m["classes"].flatMap(Int.init), (2...1000).contains(k) else {
-                throw GANError("\(path): a conditional checkpoint's metadata needs its classes (2 to 1000)")
+            guard let k = m["classes"].flatMap(Int.init), (2...maximumConditionClasses).contains(k) else {
+                throw GANError("\(path): a conditional checkpoint's metadata needs its classes (2 to \(maximumConditionClasses))")
             }
             classes = k
             names = m["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []

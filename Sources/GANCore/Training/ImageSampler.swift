@@ -34,7 +34,7 @@ public final class ImageSampler<B: ComputeBackend> {
     /// `count` images (count × pixels, in [-1, 1]) from noise keyed by `key`, starting at
     /// counter 0: the same key gives the same images. Batch normalisation uses its running
     /// averages (inference mode), so an image does not depend on the others drawn with it;
-    /// the generator's mode is restored afterwards.
+    /// the generator's mode and classes are restored afterwards.
     public func sample(count: Int, key: UInt64, classes: [Int]? = nil) throws -> [Float] {
         try sample(count: count, classes: classes) { noise, rows, first in
             try generator.backend.normal(
@@ -67,10 +67,15 @@ public final class ImageSampler<B: ComputeBackend> {
                 throw GANError("class \(bad) is not one of the generator's \(classes) (0 to \(classes - 1))")
             }
         }
+        // The generator may be a trainer's: its mode and its classes are restored afterwards.
+        let previous = generator.conditions
         if let conditions { generator.setConditions(conditions) }
         let mode = generator.mode
         generator.setMode(.inference)
-        defer { generator.setMode(mode) }
+        defer {
+            generator.setMode(mode)
+            if let previous { generator.setConditions(previous) }
+        }
         let pixels = generator.outputs
         var result: [Float] = []
         result.reserveCapacity(count * pixels)

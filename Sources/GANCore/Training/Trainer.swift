@@ -138,8 +138,8 @@ public final class Trainer<B: ComputeBackend> {
             guard data.classes >= 2 else {
                 throw GANError("--conditional needs labelled data with at least 2 classes; \(data.summary) has none")
             }
-            guard data.classes <= Condition<B>.maximumClasses else {
-                throw GANError("--conditional takes at most \(Condition<B>.maximumClasses) classes; the data has \(data.classes)")
+            guard data.classes <= maximumConditionClasses else {
+                throw GANError("--conditional takes at most \(maximumConditionClasses) classes; the data has \(data.classes)")
             }
             classes = data.classes
         } else {
@@ -158,6 +158,11 @@ public final class Trainer<B: ComputeBackend> {
         let rows = 2 * config.batchSize
         conditions = try classes.map { try backend.makeBuffer(count: rows * $0) }
         hostConditions = [Float](repeating: 0, count: rows * (classes ?? 0))
+        if let conditions {
+            // Once: the layers read the buffer each batch's classes are written to (samplers
+            // that borrow G hand it back).
+            for network in [generator] + discriminators { network.setConditions(conditions) }
+        }
         try generator.attach(config.makeOptimizer(learningRate: config.gLr))
         for d in discriminators { try d.attach(config.makeOptimizer(learningRate: config.dLr)) }
         generatorWorkspace = try Workspace(for: generator, capacity: batch)
@@ -300,7 +305,6 @@ public final class Trainer<B: ComputeBackend> {
     /// (for `firstNonFiniteTensor`), with `keepLogits` its logits (for the metrics).
     private func discriminatorUpdate(_ discriminator: Sequential<B>, logStep: Bool, keepLogits: Bool) throws {
         try loadRealBatch()
-        setConditions(discriminator)
         try drawNoise()
         drawLayerNoise(generator, rows: batch)
         try generator.forward(noise, rows: batch, into: generatorWorkspace)
@@ -367,7 +371,6 @@ public final class Trainer<B: ComputeBackend> {
     private func generatorUpdate(logStep: Bool) throws {
         // Reusing: G's workspace still holds the forward of the last D update (G has not
         // changed since), so its fakes, activations and dropout masks are the batch D judged.
-        for d in discriminators { setConditions(d) }
         if config.generatorNoise == .fresh {
             try drawNoise()
             drawLayerNoise(generator, rows: batch)
@@ -428,14 +431,6 @@ public final class Trainer<B: ComputeBackend> {
                 keepGradients: logStep),
             inputGradient: false)
         try copyIntoAverage(decay: Self.averageDecay(ema: config.ema, step: state.step))
-    }
-
-    /// Points G and `discriminator` at this batch's classes (a sampler may have pointed G
-    /// at its own since the last step).
-    private func setConditions(_ discriminator: Sequential<B>) {
-        guard let conditions else { return }
-        generator.setConditions(conditions)
-        discriminator.setConditions(conditions)
     }
 
     /// WGAN's clipping: every critic parameter into [−clip, clip].

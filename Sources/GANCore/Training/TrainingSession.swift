@@ -34,9 +34,9 @@ public final class TrainingSession<B: ComputeBackend> {
     private let evaluator: TrainingEvaluator<B>
     private var evaluationOff = false
     private let diversity: DiversityProbe<B>
-    /// The step from which the run has looked collapsed (a warning is said once per spell).
     /// Whether the collapse watchdog judges yet (see `watchCollapse`).
     private var watchdogArmed = false
+    /// The step from which the run has looked collapsed (a warning is said once per spell).
     private var collapsedSince: Int?
 
     public init(trainer: Trainer<B>, directory: RunDirectory, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
