@@ -28,9 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The tests check that Python's safetensors loads gan-cl's checkpoints.
-if ! python3 -c "import numpy, safetensors" 2>/dev/null; then
-  echo "Installing the Python test helpers numpy and safetensors"
-  python3 -m pip install -q --disable-pip-version-check numpy safetensors 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages numpy safetensors
+# The tests check that Python's safetensors loads gan-cl's checkpoints, that onnxruntime
+# runs its exported generators and that TensorBoard's event reader reads its event files.
+helpers=(numpy safetensors onnxruntime tensorboard)
+if ! python3 -c "import numpy, safetensors, onnxruntime, tensorboard" 2>/dev/null; then
+  echo "Installing the Python test helpers ${helpers[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${helpers[@]}" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${helpers[@]}"
 fi

@@ -6,7 +6,7 @@ struct GANCL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gan-cl",
         abstract: "Train Generative Adversarial Networks on any OpenCL device.",
-        subcommands: [Train.self, Sample.self, Eval.self, Classifier.self, Devices.self, Bench.self, Tune.self])
+        subcommands: [Train.self, Sample.self, Eval.self, Export.self, Classifier.self, Devices.self, Bench.self, Tune.self])
 
     /// ArgumentParser's main, except that a bad flag or value is one line on standard
     /// error ("gan-cl: error: ...") like every other error, rather than the message with

@@ -52,7 +52,7 @@ public final class Conv2D<B: ComputeBackend>: SecondOrderLayer {
     public var parameters: [Parameter<B>] { [weight, bias] }
     public var buffers: [(name: String, shape: [Int], buffer: B.Buffer)] { spectralNorm?.buffers ?? [] }
     private var patchSize: Int { kernel * kernel * input.channels }
-    private var effectiveWeight: B.Buffer { spectralNorm?.normalized ?? weight.value }
+    var effectiveWeight: B.Buffer { spectralNorm?.normalized ?? weight.value }
 
     func geometry(rows: Int) -> ConvolutionGeometry {
         ConvolutionGeometry(

@@ -36,7 +36,7 @@ public final class Dense<B: ComputeBackend>: SecondOrderLayer {
     public var buffers: [(name: String, shape: [Int], buffer: B.Buffer)] { spectralNorm?.buffers ?? [] }
 
     /// The weight the GEMMs use: W, or W/σ under spectral normalisation.
-    private var effectiveWeight: B.Buffer { spectralNorm?.normalized ?? weight.value }
+    var effectiveWeight: B.Buffer { spectralNorm?.normalized ?? weight.value }
 
     public func refreshDerivedState(iterate: Bool) throws {
         try spectralNorm?.refresh(weight.value, iterate: iterate)
