@@ -75,6 +75,7 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate every N steps as well as after the last (metrics.csv columns, eval.json); 0: never.") var evalEvery: String?
     @Option(help: "Samples per evaluation (default 10000 for images, 2500 for 2-D data).") var evalSamples: String?
     @Option(help: "The reference classifier for image metrics (default models/fmnist-classifier.safetensors).") var classifier: String?
+    @Flag(inversion: .prefixedNo, help: "A TensorBoard event file in the run directory: every metrics.csv column and each sample grid (default on).") var tensorboard: Bool?
     @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
     @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
 
@@ -90,7 +91,7 @@ struct Train: ParsableCommand {
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
             ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("conditional", conditional ? "true" : nil), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
-            ("eval-samples", evalSamples),
+            ("eval-samples", evalSamples), ("tensorboard", tensorboard.map { $0 ? "true" : "false" }),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
@@ -98,7 +99,7 @@ struct Train: ParsableCommand {
     /// Keys a resumed run may change: how long, how often, and where it runs.
     static let resumableKeys: Set = [
         "epochs", "steps", "log-every", "sample-every", "checkpoint-every", "keep-checkpoints", "backend", "device",
-        "on-divergence", "rollback-lr-factor", "max-rollbacks", "eval-every", "eval-samples",
+        "on-divergence", "rollback-lr-factor", "max-rollbacks", "eval-every", "eval-samples", "tensorboard",
     ]
 
     func run() throws {

@@ -5,6 +5,47 @@ import Testing
 
 @Suite("Formats and inputs")
 struct FormatTests {
+    // MARK: Protobuf and CRC-32C
+
+    /// The wire format's published examples (protobuf's encoding guide: field 1 = 150 is
+    /// 08 96 01; a string "testing" in field 2 is 12 07 74 65 73 74 69 6e 67; −1 as int64 is
+    /// ten bytes) and CRC-32C's check value for "123456789" (0xE3069283, RFC 3720's CRC).
+    @Test func protobufAndCRC32CMatchTheirSpecifications() {
+        var m = ProtobufMessage()
+        m.int(1, 150)
+        m.string(2, "testing")
+        m.int(3, -1)
+        m.float(4, 1)
+        #expect(m.bytes == [0x08, 0x96, 0x01, 0x12, 0x07] + Array("testing".utf8) + [0x18] + Array(repeating: 0xFF, count: 9) + [0x01]
+            + [0x25, 0x00, 0x00, 0x80, 0x3F])
+        var packed = ProtobufMessage()
+        packed.packedInts(4, [3, 270, 86942])
+        #expect(packed.bytes == [0x22, 0x06, 0x03, 0x8E, 0x02, 0x9E, 0xA7, 0x05])
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        let crc = CRC32C.checksum(Array("123456789".utf8))
+        #expect(CRC32C.masked(Array("123456789".utf8)) == ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8)
+    }
+
+    /// curves.svg: the losses alone until a run has evaluations, then a second chart with a
+    /// marker per evaluated value (shares on 0–1, FD-FMNIST on its own axis).
+    @Test func curvesShowEvaluationsBesideTheLosses() {
+        var random = SplitMix64(seed: 3)
+        func value() -> Double { Double(random.next() % 1000) / 1000 }
+        let plain = (1...5).map { LossCurve.Point(step: $0 * 10, discriminatorLoss: value(), generatorLoss: value()) }
+        let lossesOnly = LossCurve.svg(plain)
+        #expect(lossesOnly.contains("width=\"800\"") && !lossesOnly.contains("<circle") && !lossesOnly.contains("FD-FMNIST"))
+        var points = plain
+        points[2] = .init(step: 30, discriminatorLoss: value(), generatorLoss: value(),
+                          evaluation: ["fd_fmnist": 20 + value(), "precision": value(), "recall": value(), "coverage": value()])
+        points[4] = .init(step: 50, discriminatorLoss: value(), generatorLoss: value(),
+                          evaluation: ["fd_fmnist": 10 + value(), "precision": value(), "recall": value(), "coverage": value()])
+        let both = LossCurve.svg(points)
+        #expect(both.contains("width=\"1600\"") && both.contains("FD-FMNIST (right axis") && both.contains(">recall</text>"))
+        #expect(both.components(separatedBy: "<circle").count - 1 == 8)
+        #expect(both.hasSuffix("</svg>\n") && both.components(separatedBy: "<svg").count == 2)
+    }
+
     // MARK: IDX
 
     func idx(_ dimensions: [Int], payload: Int? = nil, magic: [UInt8] = [0, 0, 8]) -> [UInt8] {

@@ -125,6 +125,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var discriminators = 1
     /// A minibatch standard deviation layer before D's last layer (ProGAN).
     public var minibatchStd = false
+    /// A TensorBoard event file in the run directory: every metrics.csv column and each
+    /// sample grid.
+    public var tensorboard = true
     /// A conditional GAN (Mirza & Osindero 2014): the data's classes, one-hot, go into G
     /// with the noise and into D with the example (a `condition` layer first in each).
     public var conditional = false
@@ -169,6 +172,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
+        try read(.tensorboard, &tensorboard)
         try read(.discriminators, &discriminators); try read(.conditional, &conditional)
         try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
@@ -190,6 +194,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
+        case tensorboard
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -326,6 +331,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             pack = try integer(minimum: 1)
             guard pack <= 1024 else { throw fail("an integer from 1 to 1024") }
         case "minibatch-std": minibatchStd = try flag()
+        case "tensorboard": tensorboard = try flag()
         case "conditional": conditional = try flag()
         case "discriminators":
             discriminators = try integer(minimum: 1)

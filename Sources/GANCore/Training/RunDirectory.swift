@@ -83,19 +83,26 @@ public final class RunDirectory {
         return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 
-    /// Appends one row to metrics.csv, writing the header first into a new file.
+    /// Appends one row to metrics.csv, writing the header first into a new file; returns
+    /// the row's columns that have a value (all but step), for TensorBoard.
+    @discardableResult
     public func appendMetrics(
         step: Int, epoch: Int, _ m: StepMetrics, imagesPerSecond: Double, elapsed: Double, evaluation: [String: Double] = [:]
-    ) throws {
+    ) throws -> [(tag: String, value: Double)] {
         let file = "\(path)/metrics.csv"
         var text = fileExists(file) ? "" : Self.metricsHeader + "\n"
         text += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f", step, epoch, m.discriminatorLoss, m.generatorLoss,
                        m.realScore, m.fakeScore, imagesPerSecond, elapsed)
-        for column in Self.evaluationColumns {
-            text += "," + (evaluation[column].map { String(format: "%.6g", $0) } ?? "")
-        }
-        for value in [m.wasserstein, m.gradientPenalty, m.gradientNorm, m.diversity] {
+        var columns: [(tag: String, value: Double)] = [
+            ("epoch", Double(epoch)), ("d_loss", Double(m.discriminatorLoss)), ("g_loss", Double(m.generatorLoss)),
+            ("d_real", Double(m.realScore)), ("d_fake", Double(m.fakeScore)), ("images_per_second", imagesPerSecond),
+            ("elapsed_seconds", elapsed),
+        ]
+        let optional = Self.evaluationColumns.map { ($0, evaluation[$0]) }
+            + zip(Self.lossColumns + Self.watchdogColumns, [m.wasserstein, m.gradientPenalty, m.gradientNorm, m.diversity])
+        for (column, value) in optional {
             text += "," + (value.map { String(format: "%.6g", $0) } ?? "")
+            if let value { columns.append((column, value)) }
         }
         text += "\n"
         guard let handle = FileHandle(forWritingAtPath: file) ?? {
@@ -105,16 +112,23 @@ public final class RunDirectory {
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(text.utf8))
+        return columns
     }
 
     /// The loss history in metrics.csv, up to and including `step` (rows past it are
     /// from before a resume and are dropped).
     public func lossHistory(through step: Int) -> [LossCurve.Point] {
         guard let text = try? String(contentsOfFile: "\(path)/metrics.csv", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let f = line.split(separator: ",")
+        let lines = text.split(separator: "\n")
+        let header = lines.first.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        return lines.dropFirst().compactMap { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
             guard f.count >= 4, let s = Int(f[0]), s <= step, let d = Double(f[2]), let g = Double(f[3]) else { return nil }
-            return LossCurve.Point(step: s, discriminatorLoss: d, generatorLoss: g)
+            var evaluation: [String: Double] = [:]
+            for (column, field) in zip(header, f) where Self.evaluationColumns.contains(column) {
+                if let value = Double(field) { evaluation[column] = value }
+            }
+            return LossCurve.Point(step: s, discriminatorLoss: d, generatorLoss: g, evaluation: evaluation)
         }
     }
 

@@ -38,6 +38,8 @@ public final class TrainingSession<B: ComputeBackend> {
     private var watchdogArmed = false
     /// The step from which the run has looked collapsed (a warning is said once per spell).
     private var collapsedSince: Int?
+    /// The TensorBoard event file, with `tensorboard`.
+    private var events: TensorBoardEvents?
 
     public init(trainer: Trainer<B>, directory: RunDirectory, classifierPath: String = ReferenceClassifier.defaultPath()) throws {
         self.trainer = trainer
@@ -50,9 +52,12 @@ public final class TrainingSession<B: ComputeBackend> {
         try resetHistory()
     }
 
+    /// Drops what was logged past the trainer's step (a resume or a rollback) and starts
+    /// a new TensorBoard event file there.
     private func resetHistory() throws {
         try directory.truncateMetrics(after: trainer.state.step)
         history = directory.lossHistory(through: trainer.state.step)
+        if trainer.config.tensorboard { events = try TensorBoardEvents(directory: directory.path, step: trainer.state.step) }
     }
 
     /// Runs to the last step. `report` gets every step's progress; `notice` gets lines
@@ -86,15 +91,23 @@ public final class TrainingSession<B: ComputeBackend> {
                 intervalStart = Date()
                 intervalSteps = 0
                 let evaluation = isEval ? evaluate(step: step, notice: notice) : nil
-                try directory.appendMetrics(
+                let columns = try directory.appendMetrics(
                     step: step, epoch: trainer.state.epoch, metrics, imagesPerSecond: rate,
                     elapsed: Date().timeIntervalSince(start), evaluation: evaluation?.columns ?? [:])
+                try events?.scalars(step: step, columns)
                 if evaluation != nil { intervalStart = Date() }
-                history.append(.init(step: step, discriminatorLoss: metrics.discriminatorLoss, generatorLoss: metrics.generatorLoss))
+                history.append(.init(
+                    step: step, discriminatorLoss: metrics.discriminatorLoss, generatorLoss: metrics.generatorLoss,
+                    evaluation: evaluation?.columns ?? [:]))
                 try directory.writeCurves(history)
                 if try watchCollapse(step: step, metrics: metrics, evaluation: evaluation, notice: notice) { continue }
             }
-            if step % config.sampleEvery == 0 || step == total { try writeSamples(step: step) }
+            if step % config.sampleEvery == 0 || step == total {
+                try writeSamples(step: step)
+                if let events, let png = FileManager.default.contents(atPath: directory.samplePath(step: step)) {
+                    try events.image(step: step, tag: "samples", png: Array(png))
+                }
+            }
             let interrupted = Interruption.pending
             if step % config.checkpointEvery == 0 || step == total || interrupted != nil {
                 do {
