@@ -37,11 +37,13 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libjpeg-turbo's TurboJPEG API: JPEG decoding that reports errors by return value.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         // Backend-independent GAN code: data, models, training, formats.
         .target(
             name: "GANCore",
             dependencies: [
-                "ComputeBackend", "CZlib", "CPNG",
+                "ComputeBackend", "CZlib", "CPNG", "CTurboJPEG",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

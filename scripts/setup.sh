@@ -10,7 +10,8 @@ packages=(
   oclgrind             # OpenCL simulator: checks kernels for bad accesses and races
   clinfo               # lists OpenCL platforms, to compare with `gan-cl devices`
   zlib1g-dev           # reads gzip-compressed IDX files
-  libpng-dev           # writes sample grids
+  libpng-dev           # writes sample grids, reads PNG image folders
+  libturbojpeg0-dev    # libjpeg-turbo's TurboJPEG: reads JPEG image folders
   dataset-fashion-mnist  # the default training data, in /usr/share/datasets/fashion-mnist
   libclblast-dev       # CLBlast, the tuned OpenCL BLAS `gan-cl bench gemm` compares with
   python3-pip          # installs the test helpers below

@@ -100,8 +100,8 @@ struct Eval: ParsableCommand {
 
     private func evaluateImages(data: String, loaded: Checkpoint.Loaded?) throws {
         if let loaded {
-            guard loaded.config.mixture == nil, loaded.imageRows * loaded.imageColumns == 784 else {
-                throw GANError("\(loaded.path) does not generate 28×28 images; the image metrics need them")
+            guard loaded.config.mixture == nil, loaded.dataShape == ImageShape(height: 28, width: 28, channels: 1) else {
+                throw GANError("\(loaded.path) does not generate 28×28 grayscale images; the image metrics need them")
             }
         }
         let fileImages: [Float]?

@@ -46,13 +46,12 @@ struct Export: ParsableCommand {
             let isImage = loaded.config.mixture == nil
             let portable = try PortableGenerator(
                 generator: generator,
-                output: isImage ? ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1)
-                    : ImageShape(features: loaded.imageRows * loaded.imageColumns),
+                output: isImage ? loaded.dataShape : ImageShape(features: loaded.dataShape.elements),
                 outputIsImage: isImage, classNames: loaded.classNames)
             let averaged = !noEma && loaded.config.ema > 0 ? " (its moving average)" : ""
             if chosen == "onnx" {
                 try writeAtomically(ONNXModel.encode(portable, producerVersion: "1"), to: out)
-                say("wrote the generator\(averaged) to \(out): ONNX opset \(ONNXModel.opset), inputs noise (batch, \(portable.noiseDimension))\(portable.classes != nil ? " and class (batch)" : ""), output \(isImage ? "image (batch, 1, \(loaded.imageRows), \(loaded.imageColumns))" : "samples (batch, \(loaded.imageColumns))")")
+                say("wrote the generator\(averaged) to \(out): ONNX opset \(ONNXModel.opset), inputs noise (batch, \(portable.noiseDimension))\(portable.classes != nil ? " and class (batch)" : ""), output \(isImage ? "image (batch, \(loaded.imageChannels), \(loaded.imageRows), \(loaded.imageColumns))" : "samples (batch, \(loaded.imageColumns))")")
             } else {
                 let file = try portable.safetensors()
                 let json = (out as NSString).deletingPathExtension + ".json"

@@ -136,7 +136,7 @@ struct Sample: ParsableCommand {
     private func write(
         _ images: [Float], count: Int, loaded: Checkpoint.Loaded, format: String, labels: [Int]?, across: Int? = nil
     ) throws {
-        let pixels = loaded.imageRows * loaded.imageColumns
+        let pixels = loaded.dataShape.elements
         switch format {
         case "svg":
             let mixture = loaded.config.mixture!
@@ -145,12 +145,15 @@ struct Sample: ParsableCommand {
             if let across {
                 // An interpolation: one walk a row, labelled with its class when conditional.
                 try ImageGrid.writePNG(
-                    images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: across,
+                    images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, channels: loaded.imageChannels,
+                    across: across,
                     rowLabels: labels.map { l in stride(from: 0, to: l.count, by: across).map { l[$0] } }, to: out)
             } else if let labels {
                 try writeClassGrid(images, labels: labels, loaded: loaded)
             } else {
-                try ImageGrid.writePNG(images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, across: 8, to: out)
+                try ImageGrid.writePNG(
+                    images, count: count, rows: loaded.imageRows, columns: loaded.imageColumns, channels: loaded.imageChannels,
+                    across: 8, to: out)
             }
         case "npy":
             try writeAtomically(SampleFiles.npy(images, rows: count, columns: pixels), to: out)
@@ -178,7 +181,7 @@ struct Sample: ParsableCommand {
     /// One row per class drawn, labelled with its number; rows as wide as the largest
     /// share (at most 16), shorter shares left black.
     private func writeClassGrid(_ images: [Float], labels: [Int], loaded: Checkpoint.Loaded) throws {
-        let pixels = loaded.imageRows * loaded.imageColumns
+        let pixels = loaded.dataShape.elements
         let rowClasses = Set(labels).sorted()
         let across = min(16, rowClasses.map { c in labels.filter { $0 == c }.count }.max() ?? 1)
         var grid = [Float](repeating: -1, count: rowClasses.count * across * pixels)
@@ -189,7 +192,8 @@ struct Sample: ParsableCommand {
             }
         }
         try ImageGrid.writePNG(
-            grid, count: rowClasses.count * across, rows: loaded.imageRows, columns: loaded.imageColumns, across: across,
+            grid, count: rowClasses.count * across, rows: loaded.imageRows, columns: loaded.imageColumns,
+            channels: loaded.imageChannels, across: across,
             rowLabels: rowClasses, to: out)
     }
 }

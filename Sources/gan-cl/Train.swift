@@ -23,7 +23,7 @@ struct Train: ParsableCommand {
               gan-cl train --resume runs/fmnist --epochs 40
             """)
 
-    @Option(help: "Directory of MNIST-format IDX files (.gz or raw), or a 2-D mixture: ring8 or grid25 (with its own preset).") var data: String?
+    @Option(help: "Directory of MNIST-format IDX files (.gz or raw), a folder of PNG/JPEG pictures (sub-folders as classes), or a 2-D mixture: ring8 or grid25 (with its own preset).") var data: String?
     @Option(help: "Passes over the data (default 20).") var epochs: String?
     @Option(help: "Generator updates in all (instead of --epochs).") var steps: String?
     @Option(help: "Images per batch (default 64).") var batchSize: String?
@@ -76,6 +76,9 @@ struct Train: ParsableCommand {
     @Option(help: "Samples per evaluation (default 10000 for images, 2500 for 2-D data).") var evalSamples: String?
     @Option(help: "The reference classifier for image metrics (default models/fmnist-classifier.safetensors).") var classifier: String?
     @Flag(inversion: .prefixedNo, help: "A TensorBoard event file in the run directory: every metrics.csv column and each sample grid (default on).") var tensorboard: Bool?
+    @Option(help: "A folder of pictures: scale and centre-crop them to N×N (default: their common size).") var imageSize: String?
+    @Option(help: "A folder of pictures: 1 (grey) or 3 (RGB) channels (default: 3 if any picture has colour).") var channels: String?
+    @Flag(help: "A folder of pictures: refuse an unreadable picture instead of skipping it.") var strict = false
     @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
     @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
 
@@ -92,6 +95,7 @@ struct Train: ParsableCommand {
             ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("conditional", conditional ? "true" : nil), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples), ("tensorboard", tensorboard.map { $0 ? "true" : "false" }),
+            ("image-size", imageSize), ("channels", channels), ("strict", strict ? "true" : nil),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
@@ -121,15 +125,18 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
             given.insert(key)
         }
-        try settings.applyPresets(except: given)
+        let dataset = try loadDataset(settings.data, seed: settings.seed, folder: settings.folderOptions, warn: note)
+        try settings.applyPresets(except: given, data: dataset.shape)
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
-        let dataset = try loadDataset(settings.data, seed: settings.seed)
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
         if settings.conditional, dataset.classes < 2 {
             throw GANError("--conditional needs labelled data with at least 2 classes; \(settings.data) has no labels")
         }
         try settings.checkArchitecture(data: dataset.shape, classes: settings.conditional ? dataset.classes : nil)
         let directory = try RunDirectory(creating: settings.out!)
+        if let pictures = dataset as? ImageDataset, ImageFolder.isImageFolder(settings.data) {
+            try ImageFolder.writeCache(pictures, run: directory.path)
+        }
         try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: nil)
         }
@@ -150,7 +157,13 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
         }
         settings.out = path
-        let dataset = try loadDataset(settings.data, seed: settings.seed)
+        let dataset: any Dataset
+        if let cached = try ImageFolder.readCache(run: path) {
+            dataset = cached
+            say("Read the \(cached.count) decoded pictures of \(settings.data) from \(path)/data")
+        } else {
+            dataset = try loadDataset(settings.data, seed: settings.seed, folder: settings.folderOptions, warn: note)
+        }
         try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
         }

@@ -46,6 +46,60 @@ struct FormatTests {
         #expect(both.hasSuffix("</svg>\n") && both.components(separatedBy: "<svg").count == 2)
     }
 
+    // MARK: Pictures
+
+    /// A picture written as PNG (or JPEG) and read back the way the folder reader reads it.
+    private func roundTrip(_ pixels: [UInt8], width: Int, height: Int, channels: Int, as wanted: Int, size: Int?,
+                           jpeg: Bool = false) throws -> (pixels: [UInt8], height: Int, width: Int) {
+        let path = NSTemporaryDirectory() + "gan-cl-picture-\(UUID().uuidString).png"
+        defer { unlink(path) }
+        if jpeg {
+            try Data(try ImageDecoding.encodeJPEG(pixels, width: width, height: height, channels: channels, quality: 100))
+                .write(to: URL(fileURLWithPath: path))
+        } else {
+            try ImageGrid.write(pixels, channels: channels, width: width, height: height, to: path)
+        }
+        return try ImageFolder.read(Array(try Data(contentsOf: URL(fileURLWithPath: path))), channels: wanted, size: size)
+    }
+
+    /// Shrinking averages areas (a 4×4 picture to 2×2 gives its 2×2 blocks' means; 6×4 to 2
+    /// crops the centre 2 of the 3 scaled columns' worth); growing is bilinear (corners
+    /// kept, the rest between its neighbours); grey from RGB by luma; PNG and JPEG agree.
+    @Test func picturesScaleByAreaAndBilinearly() throws {
+        var random = SplitMix64(seed: 7)
+        let grey = (0..<16).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let shrunk = try roundTrip(grey, width: 4, height: 4, channels: 1, as: 1, size: 2)
+        #expect(shrunk.height == 2 && shrunk.width == 2)
+        for by in 0..<2 {
+            for bx in 0..<2 {
+                let block = [0, 1, 4, 5].map { Double(grey[by * 8 + bx * 2 + $0]) }
+                #expect(Double(shrunk.pixels[by * 2 + bx]) == (block.reduce(0, +) / 4).rounded())
+            }
+        }
+        // 6 wide, 4 tall, to 2: scale 1/2, 3×2 scaled, the middle... columns 0–1 of 3 (offset 0).
+        let wide = (0..<24).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let cropped = try roundTrip(wide, width: 6, height: 4, channels: 1, as: 1, size: 2)
+        let firstBlock = [0, 1, 6, 7].map { Double(wide[$0]) }
+        #expect(cropped.width == 2 && Double(cropped.pixels[0]) == (firstBlock.reduce(0, +) / 4).rounded())
+        let grown = try roundTrip([0, 100, 200, 40], width: 2, height: 2, channels: 1, as: 1, size: 4)
+        #expect(grown.pixels[0] == 0 && grown.pixels[3] == 100 && grown.pixels[12] == 200 && grown.pixels[15] == 40)
+        #expect(grown.pixels[1] > 0 && grown.pixels[1] < 100 && grown.pixels[4] > 0 && grown.pixels[4] < 200)
+        // RGB to grey: red, green, blue and white by luma (about 0.299, 0.587, 0.114).
+        let rgb: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
+        let luma = try roundTrip(rgb, width: 4, height: 1, channels: 3, as: 1, size: nil).pixels.map(Int.init)
+        #expect(abs(luma[0] - 76) <= 2 && abs(luma[1] - 150) <= 2 && abs(luma[2] - 29) <= 2 && luma[3] == 255, "\(luma)")
+        // Grey to RGB repeats the value; a JPEG at quality 100 is close to its pixels.
+        let repeated = try roundTrip([10, 200], width: 2, height: 1, channels: 1, as: 3, size: nil).pixels
+        #expect(repeated == [10, 10, 10, 200, 200, 200])
+        let smooth = (0..<(8 * 8 * 3)).map { i -> UInt8 in
+            let column = i / 3 % 8
+            return UInt8(column * 20 + 40)
+        }
+        let jpeg = try roundTrip(smooth, width: 8, height: 8, channels: 3, as: 3, size: nil, jpeg: true)
+        #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 8 })
+        #expect(throws: GANError.self) { try ImageFolder.read(Array("GIF89a".utf8), channels: 1, size: nil) }
+    }
+
     // MARK: IDX
 
     func idx(_ dimensions: [Int], payload: Int? = nil, magic: [UInt8] = [0, 0, 8]) -> [UInt8] {

@@ -40,11 +40,22 @@ public protocol Dataset: Sendable {
     ) -> ([Float], [Int]?, UInt64) throws -> EvaluationResult
 }
 
-/// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), else a directory of
-/// MNIST-format IDX files. A mixture's training set is drawn from `seed`.
-public func loadDataset(_ spec: String, seed: UInt64) throws -> any Dataset {
+/// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), a directory of
+/// MNIST-format IDX files, or a folder of pictures (`ImageFolder`, read with `folder`;
+/// `warn` gets a line about the pictures skipped). A mixture's training set is drawn from
+/// `seed`.
+public func loadDataset(
+    _ spec: String, seed: UInt64, folder: ImageFolder.Options = .init(), warn: (String) -> Void = { _ in }
+) throws -> any Dataset {
     if let mixture = Mixture2D.named(spec) {
         return MixtureDataset(mixture: mixture, seed: seed)
+    }
+    if ImageFolder.isImageFolder(spec) {
+        let loaded = try ImageFolder.load(directory: spec, options: folder)
+        if let first = loaded.skipped.first {
+            warn("skipped \(loaded.skipped.count) of the pictures in \(spec) (first: \(first.file): \(first.reason)); --strict refuses them")
+        }
+        return loaded.dataset
     }
     return try ImageDataset.load(directory: spec)
 }
@@ -111,7 +122,7 @@ extension ImageDataset: Dataset {
     public func label(_ index: Int) -> Int { Int(labels[index]) }
     public var features: Int { pixelsPerImage }
     public var layout: (rows: Int, columns: Int) { (rows, columns) }
-    public var summary: String { "\(count) images of \(rows)×\(columns)" }
+    public var summary: String { "\(count) images of \(rows)×\(columns)\(channels == 3 ? " RGB" : "")" }
 
     /// Pixels scaled to [-1, 1], the range of the generator's tanh.
     public func fill(_ indices: ArraySlice<Int>, into out: UnsafeMutableBufferPointer<Float>) {
@@ -127,7 +138,9 @@ extension ImageDataset: Dataset {
 
     /// An 8×8 grid.
     public func writePreview(_ samples: [Float], step: Int, in directory: RunDirectory) throws {
-        try ImageGrid.writePNG(samples, count: previewCount, rows: rows, columns: columns, across: 8, to: directory.samplePath(step: step))
+        try ImageGrid.writePNG(
+            samples, count: previewCount, rows: rows, columns: columns, channels: channels, across: 8,
+            to: directory.samplePath(step: step))
     }
 
     public var evaluationSamples: Int { 10_000 }
@@ -140,7 +153,11 @@ extension ImageDataset: Dataset {
         let made = LazyImageEvaluator<B>()
         // Per-class agreement is defined for Fashion-MNIST's ten classes.
         let tenClasses = classes == ReferenceClassifier.classes
+        let shape = "\(rows)×\(columns)×\(channels)"
         return { samples, labels, seed in
+            guard rows * columns == 784, channels == 1 else {
+                throw GANError("the image metrics are for 28×28 grayscale images (the reference classifier's), not \(shape)")
+            }
             if made.evaluator == nil {
                 made.evaluator = try ImageEvaluator(backend: backend, classifierPath: classifierPath, data: config.data)
             }

@@ -11,24 +11,30 @@ public struct ImageDataset: Sendable {
     public let count: Int
     public let rows: Int
     public let columns: Int
-    /// count × rows × columns bytes, 0 (background) to 255.
+    /// 1 (grayscale) or 3 (RGB).
+    public let channels: Int
+    /// count × rows × columns × channels bytes (NHWC), 0 (background) to 255.
     public let pixels: [UInt8]
     public let labels: [UInt8]
     /// Each class's name: Fashion-MNIST's garments for a directory named for it, else the
     /// labels' digits.
     public let classNames: [String]
 
-    public var pixelsPerImage: Int { rows * columns }
+    /// Bytes per image: rows · columns · channels.
+    public var pixelsPerImage: Int { rows * columns * channels }
 
     /// Fashion-MNIST's ten classes, by label.
     public static let fashionNames = [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ]
 
-    public init(count: Int, rows: Int, columns: Int, pixels: [UInt8], labels: [UInt8], classNames: [String]? = nil) {
+    public init(
+        count: Int, rows: Int, columns: Int, channels: Int = 1, pixels: [UInt8], labels: [UInt8], classNames: [String]? = nil
+    ) {
         self.count = count
         self.rows = rows
         self.columns = columns
+        self.channels = channels
         self.pixels = pixels
         self.labels = labels
         let top = Int(labels.max() ?? 0) + 1

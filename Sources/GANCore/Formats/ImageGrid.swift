@@ -1,7 +1,7 @@
 import CPNG
 import Foundation
 
-/// A grid of grayscale images written as an 8-bit PNG by libpng.
+/// A grid of grayscale or RGB images written as an 8-bit PNG by libpng.
 public enum ImageGrid {
     /// The gutter between images: one pixel of mid-grey, visible on black backgrounds.
     public static let gutter = 1, gutterValue: UInt8 = 128
@@ -10,15 +10,16 @@ public enum ImageGrid {
     /// least 56 pixels tall, so a grid is not a stamp; 64 pixels and more stay as they are.
     public static func defaultScale(rows: Int, columns: Int) -> Int { max(1, 64 / max(rows, columns, 1)) }
 
-    /// Writes `images` (count × rows × columns values in [-1, 1]) as a grid `across`
-    /// images wide, each drawn `scale`× (nearest neighbour; default `defaultScale`), with
-    /// one-pixel grey gutters around them. With `rowLabels`, each row of the grid is
-    /// labelled on the left with its number (a conditional sample's class), in a small
-    /// white digit font.
+    /// Writes `images` (count × rows × columns × channels values in [-1, 1], NHWC; 1 channel
+    /// grayscale, 3 RGB) as a grid `across` images wide, each drawn `scale`× (nearest
+    /// neighbour; default `defaultScale`), with one-pixel grey gutters around them. With
+    /// `rowLabels`, each row of the grid is labelled on the left with its number (a
+    /// conditional sample's class), in a small white digit font.
     public static func writePNG(
-        _ images: [Float], count: Int, rows: Int, columns: Int, across: Int, rowLabels: [Int]? = nil, scale: Int? = nil,
-        to path: String
+        _ images: [Float], count: Int, rows: Int, columns: Int, channels: Int = 1, across: Int, rowLabels: [Int]? = nil,
+        scale: Int? = nil, to path: String
     ) throws {
+        precondition(channels == 1 || channels == 3, "a grid is grayscale or RGB")
         let zoom = max(1, scale ?? defaultScale(rows: rows, columns: columns))
         let (tall, wide) = (rows * zoom, columns * zoom)
         let down = (count + across - 1) / across
@@ -26,20 +27,23 @@ public enum ImageGrid {
         let margin = digits == 0 ? 0 : digits * (glyphWidth + 1) * glyphScale + 2
         let width = margin + across * (wide + gutter) + gutter
         let height = down * (tall + gutter) + gutter
-        var pixels = [UInt8](repeating: 0, count: width * height)
+        var pixels = [UInt8](repeating: 0, count: width * height * channels)
+        func setGrey(_ y: Int, _ x: Int, _ value: UInt8) {
+            for c in 0..<channels { pixels[(y * width + x) * channels + c] = value }
+        }
         // Gutters: grey lines between (and around) the images' cells.
         for row in 0...down {
             let y = row * (tall + gutter)
-            for x in margin..<width { pixels[y * width + x] = gutterValue }
+            for x in margin..<width { setGrey(y, x, gutterValue) }
         }
         for column in 0...across {
             let x = margin + column * (wide + gutter)
-            for y in 0..<height { pixels[y * width + x] = gutterValue }
+            for y in 0..<height { setGrey(y, x, gutterValue) }
         }
         if let rowLabels {
             for (row, label) in rowLabels.prefix(down).enumerated() {
                 let top = gutter + row * (tall + gutter) + max(0, (tall - glyphHeight * glyphScale) / 2)
-                draw(String(label), at: (top, 1), in: &pixels, width: width, height: height)
+                draw(String(label), at: (top, 1), width: width, height: height) { setGrey($0, $1, 255) }
             }
         }
         for i in 0..<count {
@@ -47,13 +51,15 @@ public enum ImageGrid {
             let left = margin + gutter + (i % across) * (wide + gutter)
             for r in 0..<tall {
                 for c in 0..<wide {
-                    let v = images[(i * rows + r / zoom) * columns + c / zoom]
-                    let scaled = ((min(max(v, -1), 1) + 1) * 127.5).rounded()
-                    pixels[(top + r) * width + left + c] = UInt8(scaled)
+                    for k in 0..<channels {
+                        let v = images[((i * rows + r / zoom) * columns + c / zoom) * channels + k]
+                        let scaled = ((min(max(v, -1), 1) + 1) * 127.5).rounded()
+                        pixels[((top + r) * width + left + c) * channels + k] = UInt8(scaled)
+                    }
                 }
             }
         }
-        try write(gray: pixels, width: width, height: height, to: path)
+        try write(pixels, channels: channels, width: width, height: height, to: path)
     }
 
     // MARK: - Digits
@@ -65,8 +71,9 @@ public enum ImageGrid {
         [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
     ]
 
-    /// Draws the digits of `text` in white with their top-left corner at (row, column).
-    static func draw(_ text: String, at origin: (row: Int, column: Int), in pixels: inout [UInt8], width: Int, height: Int) {
+    /// Draws the digits of `text` with their top-left corner at (row, column), calling
+    /// `plot(y, x)` for each pixel of a glyph inside width × height.
+    static func draw(_ text: String, at origin: (row: Int, column: Int), width: Int, height: Int, plot: (Int, Int) -> Void) {
         for (n, character) in text.enumerated() {
             guard let digit = character.wholeNumberValue else { continue }
             let left = origin.column + n * (glyphWidth + 1) * glyphScale
@@ -75,7 +82,7 @@ public enum ImageGrid {
                     for dy in 0..<glyphScale {
                         for dx in 0..<glyphScale {
                             let y = origin.row + r * glyphScale + dy, x = left + c * glyphScale + dx
-                            if y < height, x < width { pixels[y * width + x] = 255 }
+                            if y < height, x < width { plot(y, x) }
                         }
                     }
                 }
@@ -83,15 +90,15 @@ public enum ImageGrid {
         }
     }
 
-    /// Writes 8-bit grayscale pixels as a PNG, atomically.
-    static func write(gray pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+    /// Writes 8-bit grayscale (1 channel) or RGB (3) pixels as a PNG, atomically.
+    public static func write(_ pixels: [UInt8], channels: Int, width: Int, height: Int, to path: String) throws {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)
         image.height = png_uint_32(height)
-        image.format = png_uint_32(PNG_FORMAT_GRAY)
+        image.format = png_uint_32(channels == 3 ? PNG_FORMAT_FLAG_COLOR : 0)  // PNG_FORMAT_RGB or PNG_FORMAT_GRAY
         let temporary = path + ".tmp-\(getpid()).png"
-        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, temporary, 0, $0.baseAddress, png_int_32(width), nil) }
+        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, temporary, 0, $0.baseAddress, png_int_32(width * channels), nil) }
         let message = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         png_image_free(&image)
         guard ok != 0 else {

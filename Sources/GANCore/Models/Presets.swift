@@ -75,28 +75,65 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         }
     }
 
-    /// The generator as layer lines (`Architecture`), for presets that are not MLPs.
-    public var generatorLayers: [String]? {
-        switch self {
-        case .mlp, .toy: nil
-        case .dcgan:
-            ["dense 1024", "batch-norm relu", "dense 6272", "batch-norm relu", "reshape 7x7x128",
-             "conv-transpose 64 k4 s2 p1", "batch-norm relu", "conv-transpose 1 k4 s2 p1 tanh"]
-        }
+    /// The sides the dcgan preset has a network for besides 28: Radford et al.'s DCGAN
+    /// scaled to 4 · 2ⁿ (64 is theirs).
+    public static let radfordSides = [8, 16, 32, 64, 128]
+
+    /// Why the dcgan preset has no network for `data`, or nil.
+    public static func dcganRefusal(_ data: ImageShape) -> String? {
+        if data == ImageShape(height: 28, width: 28, channels: 1) { return nil }
+        if data.height == data.width, radfordSides.contains(data.height) { return nil }
+        return "the dcgan preset is for 28×28×1 and square \(radfordSides.map(String.init).joined(separator: ", ")) images, not \(data) (give --image-size, or --generator and --discriminator lines)"
     }
 
-    /// The discriminator as layer lines for `loss`: a WGAN-GP critic has no batch
-    /// normalisation (its penalty is per example), so each BN's activation moves onto the
-    /// layer before it.
-    public func discriminatorLayers(loss: LossKind) -> [String]? {
+    /// The generator as layer lines (`Architecture`) for examples of `data`, for presets
+    /// that are not MLPs: for 28×28×1 Lucic et al.'s network; for a square side S = 4·2ⁿ
+    /// and C channels Radford et al.'s DCGAN (for 64×64: z → ConvT 512 4×4 (4×4), BN, ReLU
+    /// → ConvT 256, 128, 64 4×4 s2, each BN, ReLU → ConvT C 4×4 s2, tanh), with the
+    /// widths halving from 64·2ⁿ⁻¹ as the image doubles.
+    public func generatorLayers(data: ImageShape) throws -> [String]? {
         switch self {
         case .mlp, .toy: return nil
         case .dcgan:
-            if loss == .wganGP {
-                return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1 leaky-relu", "dense 1024 leaky-relu", "dense 1"]
+            if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
+            if data.height == 28 {
+                return ["dense 1024", "batch-norm relu", "dense 6272", "batch-norm relu", "reshape 7x7x128",
+                        "conv-transpose 64 k4 s2 p1", "batch-norm relu", "conv-transpose 1 k4 s2 p1 tanh"]
             }
-            return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1", "batch-norm leaky-relu", "dense 1024",
-                    "batch-norm leaky-relu", "dense 1"]
+            let doublings = Self.doublings(data.height)
+            // The noise (a conditional G's with its class) is a 1×1 image already.
+            var lines = ["conv-transpose \(64 << (doublings - 1)) k4 s1 p0", "batch-norm relu"]
+            for i in 1..<doublings { lines += ["conv-transpose \(64 << (doublings - 1 - i)) k4 s2 p1", "batch-norm relu"] }
+            return lines + ["conv-transpose \(data.channels) k4 s2 p1 tanh"]
+        }
+    }
+
+    /// n for a side of 4 · 2ⁿ.
+    static func doublings(_ side: Int) -> Int { (side / 4).trailingZeroBitCount }
+
+    /// The discriminator as layer lines for `loss` and examples of `data`: a WGAN-GP
+    /// critic has no batch normalisation (its penalty is per example), so each BN's
+    /// activation moves onto the layer before it. Radford's D for a side 4·2ⁿ: Conv 64 4×4
+    /// s2, LReLU, then n − 1 more (128, 256, …), each BN, LReLU, then the 4×4×(64·2ⁿ⁻¹)
+    /// features to one score (their last 4×4 convolution, as a dense layer).
+    public func discriminatorLayers(loss: LossKind, data: ImageShape) throws -> [String]? {
+        switch self {
+        case .mlp, .toy: return nil
+        case .dcgan:
+            if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
+            let normalised = loss != .wganGP
+            if data.height == 28 {
+                if !normalised {
+                    return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1 leaky-relu", "dense 1024 leaky-relu", "dense 1"]
+                }
+                return ["conv 64 k4 s2 p1 leaky-relu", "conv 128 k4 s2 p1", "batch-norm leaky-relu", "dense 1024",
+                        "batch-norm leaky-relu", "dense 1"]
+            }
+            var lines = ["conv 64 k4 s2 p1 leaky-relu"]
+            for i in 1..<Self.doublings(data.height) {
+                lines += normalised ? ["conv \(64 << i) k4 s2 p1", "batch-norm leaky-relu"] : ["conv \(64 << i) k4 s2 p1 leaky-relu"]
+            }
+            return lines + ["flatten", "dense 1"]
         }
     }
 

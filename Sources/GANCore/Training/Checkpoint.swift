@@ -41,9 +41,14 @@ public enum Checkpoint {
         public let state: TrainingState
         public let imageRows: Int
         public let imageColumns: Int
+        /// 1 or 3 (RGB); checkpoints from before colour have no entry and are grayscale.
+        public let imageChannels: Int
         /// A conditional run's classes and their names; nil and empty otherwise.
         public let classes: Int?
         public let classNames: [String]
+
+        /// One example's shape (a 2-D point is 1 × 2 × 1).
+        public var dataShape: ImageShape { ImageShape(height: imageRows, width: imageColumns, channels: imageChannels) }
     }
 
     // MARK: - Saving
@@ -70,6 +75,7 @@ public enum Checkpoint {
             "noise_counter": "\(state.noiseCounter)",
             "image_rows": "\(trainer.data.layout.rows)",
             "image_columns": "\(trainer.data.layout.columns)",
+            "image_channels": "\(trainer.data.shape.channels)",
             "generator": trainer.generator.summary,
             "discriminator": trainer.discriminator.summary,
             "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
@@ -120,9 +126,11 @@ public enum Checkpoint {
             names = m["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
             if names.count != k { names = (0..<k).map(String.init) }
         }
+        let channels = m["image_channels"] == nil ? 1 : try integer("image_channels")
+        guard channels == 1 || channels == 3 else { throw GANError("\(path): checkpoint metadata image_channels must be 1 or 3, got \(channels)") }
         return Loaded(
             path: path, file: file, config: config, state: state,
-            imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"), classes: classes,
+            imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"), imageChannels: channels, classes: classes,
             classNames: names)
     }
 
@@ -142,9 +150,9 @@ public enum Checkpoint {
 
     /// Restores a trainer built from the checkpoint's own config.
     public static func restore<B>(_ trainer: Trainer<B>, from loaded: Loaded) throws {
-        let layout = trainer.data.layout
-        guard loaded.imageRows == layout.rows, loaded.imageColumns == layout.columns else {
-            throw GANError("\(loaded.path) was trained on \(loaded.imageRows)×\(loaded.imageColumns) examples, the data has \(layout.rows)×\(layout.columns)")
+        let shape = trainer.data.shape
+        guard loaded.dataShape == shape else {
+            throw GANError("\(loaded.path) was trained on \(loaded.dataShape) examples, the data has \(shape)")
         }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
         for (i, d) in trainer.discriminators.enumerated() {
@@ -160,8 +168,7 @@ public enum Checkpoint {
     /// unless `average` is false (`--no-ema`).
     public static func generator<B>(from loaded: Loaded, on backend: B, average: Bool = true) throws -> Sequential<B> {
         let network = try loaded.config.makeGenerator(
-            backend: backend, data: ImageShape(height: loaded.imageRows, width: loaded.imageColumns, channels: 1),
-            classes: loaded.classes)
+            backend: backend, data: loaded.dataShape, classes: loaded.classes)
         let prefix = average && loaded.config.ema > 0 ? averagePrefix : "generator"
         try restore(network, prefix: prefix, from: loaded, includeOptimizer: false)
         return network

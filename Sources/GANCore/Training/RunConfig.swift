@@ -131,6 +131,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// A conditional GAN (Mirza & Osindero 2014): the data's classes, one-hot, go into G
     /// with the noise and into D with the example (a `condition` layer first in each).
     public var conditional = false
+    /// A picture folder's size (scaled and centre-cropped to N × N), channels (1 or 3) and
+    /// whether an unreadable picture stops the run; nil: from the pictures.
+    public var imageSize: Int?
+    public var channels: Int?
+    public var strict = false
+
+    /// How a folder of pictures is read.
+    public var folderOptions: ImageFolder.Options { ImageFolder.Options(imageSize: imageSize, channels: channels, strict: strict) }
     /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
     /// samples over the data's) at a log step, or with at most 2 classes covered at an
     /// evaluation, the run is taken as collapsed and `onCollapse` acts.
@@ -172,7 +180,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
-        try read(.tensorboard, &tensorboard)
+        try read(.tensorboard, &tensorboard); try read(.strict, &strict)
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize)
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels)
         try read(.discriminators, &discriminators); try read(.conditional, &conditional)
         try read(.collapseThreshold, &collapseThreshold); try read(.onCollapse, &onCollapse)
         try read(.onDivergence, &onDivergence); try read(.rollbackLrFactor, &rollbackLrFactor)
@@ -194,7 +204,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
-        case tensorboard
+        case tensorboard, imageSize = "image-size", channels, strict
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -333,6 +343,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "minibatch-std": minibatchStd = try flag()
         case "tensorboard": tensorboard = try flag()
         case "conditional": conditional = try flag()
+        case "image-size":
+            let v = try integer()
+            guard v <= ImageFolder.maximumImageSize else { throw fail("an integer from 1 to \(ImageFolder.maximumImageSize)") }
+            imageSize = v
+        case "channels":
+            let v = try integer()
+            guard v == 1 || v == 3 else { throw fail("1 or 3") }
+            channels = v
+        case "strict": strict = try flag()
         case "discriminators":
             discriminators = try integer(minimum: 1)
             guard discriminators <= 8 else { throw fail("an integer from 1 to 8") }
@@ -372,8 +391,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// Applies the 2-D preset (for a mixture), then the model preset's widths, then the
-    /// loss's recipe, each to the keys not `given`: what a new run does with its flags.
-    public mutating func applyPresets(except given: Set<String>) throws {
+    /// loss's recipe, each to the keys not `given`: what a new run does with its flags. A
+    /// conv preset's layers are made for examples of `data` (Fashion-MNIST's by default).
+    public mutating func applyPresets(except given: Set<String>, data: ImageShape = ImageShape(height: 28, width: 28, channels: 1)) throws {
         try applyMixturePreset(except: given)
         for (key, value) in [
             ("noise-dim", ConfigValue.integer(model.noiseDim)),
@@ -384,8 +404,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
         // The loss first: the dcgan critic depends on it.
         try applyLossPreset(except: given)
-        if !given.contains("generator") { generator = model.generatorLayers }
-        if !given.contains("discriminator") { discriminator = model.discriminatorLayers(loss: loss) }
+        if !given.contains("generator") { generator = try model.generatorLayers(data: data) }
+        if !given.contains("discriminator") { discriminator = try model.discriminatorLayers(loss: loss, data: data) }
     }
 
     // MARK: - The losses' recipes

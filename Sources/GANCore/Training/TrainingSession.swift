@@ -163,7 +163,8 @@ public final class TrainingSession<B: ComputeBackend> {
             let labels = (0..<(shown * across)).map { $0 / across }
             let images = try sampler.sample(count: labels.count, key: gridKey, classes: labels)
             try ImageGrid.writePNG(
-                images, count: labels.count, rows: data.layout.rows, columns: data.layout.columns, across: across,
+                images, count: labels.count, rows: data.layout.rows, columns: data.layout.columns,
+                channels: data.shape.channels, across: across,
                 rowLabels: Array(0..<shown), to: directory.samplePath(step: step))
             return
         }
