@@ -10,7 +10,7 @@ import PackageDescription
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let rootIdentity = root.lastPathComponent.lowercased()
 
-let targets = ["FuzzIDX", "FuzzSafetensors", "FuzzNPY", "FuzzConfig", "FuzzPicture"]
+let targets = ["FuzzIDX", "FuzzSafetensors", "FuzzNPY", "FuzzConfig", "FuzzPicture", "FuzzTable"]
 
 let package = Package(
     name: "gan-cl-fuzz",

@@ -12,7 +12,7 @@ swift build --package-path Fuzz -c release --sanitize=fuzzer -Xswiftc -parse-as-
 bin=$(swift build --package-path Fuzz -c release --sanitize=fuzzer -Xswiftc -parse-as-library --show-bin-path)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in IDX Safetensors NPY Config Picture; do
+for target in IDX Safetensors NPY Config Picture Table; do
   corpus="$work/$target"
   mkdir -p "$corpus"
   cp Fuzz/Corpus/$(echo "$target" | tr '[:upper:]' '[:lower:]')/* "$corpus/"

@@ -1,0 +1,129 @@
+import ComputeBackend
+import Foundation
+import GANCore
+import Testing
+
+/// CSV tables and their transform: reading and its refusals, column kinds, the Gaussian
+/// mixture of mode-specific normalisation, and encode → decode round trips.
+@Suite("Tables")
+struct TableTests {
+    /// A table with known columns: a bimodal real (70 % near −5, 30 % near 5), an integer
+    /// of many values, an integer of 3 values (categorical), a text column with a comma and
+    /// quotes in its categories, and a real with missing values.
+    private func table(rows: Int, seed: UInt64) -> Table {
+        var random = SplitMix64(seed: seed)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+        func normal() -> Double { (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform()) }
+        let header = ["income", "age", "rooms", "city", "score"]
+        let cities = ["Paris", "São Paulo", "Washington, D.C.", "the \"Big\" Apple"]
+        let body = (0..<rows).map { _ -> [String] in
+            let income = uniform() < 0.7 ? -5 + normal() : 5 + 0.5 * normal()
+            let age = 18 + Int(uniform() * 60)
+            return [String(format: "%.3f", income), String(age), String(1 + Int(uniform() * 3)),
+                    cities[Int(uniform() * 4)], uniform() < 0.2 ? (uniform() < 0.5 ? "" : "NA") : String(format: "%.2f", normal())]
+        }
+        return Table(header: header, rows: body)
+    }
+
+    @Test func readsQuotedFieldsAndRefusesBadTables() throws {
+        let text = "name,note,value\n\"Smith, J.\",\"said \"\"hi\"\"\nthen left\",1.5\nLee,,2\n\n"
+        let parsed = try Table.parse(Array(text.utf8), path: "t.csv")
+        #expect(parsed.header == ["name", "note", "value"])
+        #expect(parsed.rows == [["Smith, J.", "said \"hi\"\nthen left", "1.5"], ["Lee", "", "2"]])
+        #expect(try Table.parse(Array(parsed.csv().utf8), path: "again.csv") == parsed)
+        let bad: [([UInt8], String)] = [
+            (Array("".utf8), "t.csv: an empty file (a CSV table needs a header row and rows)"),
+            (Array("a,b\n".utf8), "t.csv: a header and no rows"),
+            (Array("a,b\n1,2\n3\n".utf8), "t.csv: row 2 has 1 fields, the header 2 (a ragged table)"),
+            (Array("a,b\n1,2\n".utf8) + [0xFF, 0xFE, 0x2C, 0x33, 0x0A], "t.csv: not UTF-8 text (line 3); save the table as UTF-8"),
+            (Array("a,a\n1,2\n".utf8), "t.csv: the header names column 'a' twice"),
+            (Array("a,,c\n1,2,3\n".utf8), "t.csv: column 2 of the header has no name"),
+        ]
+        for (bytes, message) in bad {
+            #expect(throws: GANError(message)) { try Table.parse(bytes, path: "t.csv") }
+        }
+        let oneValue = Table(header: ["a", "b"], rows: [["x", "1"], ["x", "2"], ["x", "3"]])
+        #expect(throws: GANError("t.csv: column 'a' has one value only ('x'); drop it")) {
+            try TableTransform(fitting: oneValue, path: "t.csv")
+        }
+        let many = Table(header: ["id", "v"], rows: (0..<600).map { ["id\($0)", "\($0 % 7)"] })
+        #expect(throws: GANError("t.csv: column 'id' has 600 categories, more than 500 (give --numeric id if it is a number, or drop it)")) {
+            try TableTransform(fitting: many, path: "t.csv")
+        }
+        #expect(throws: GANError("t.csv: --numeric id: 'id0' is not a number")) {
+            try TableTransform(fitting: many, numeric: ["id"], path: "t.csv")
+        }
+        #expect(throws: GANError.self) { try TableTransform(fitting: many, categorical: ["nope"], path: "t.csv") }
+    }
+
+    @Test func columnKindsAreInferredAndCanBeForced() throws {
+        let data = table(rows: 400, seed: 1)
+        let transform = try TableTransform(fitting: data)
+        #expect(transform.columns.map(\.kind) == [.real, .integer, .categorical, .categorical, .real])
+        #expect(transform.columns[3].categories.count == 4 && transform.columns[2].categories.sorted() == ["1", "2", "3"])
+        #expect(transform.columns[4].hasMissing && !transform.columns[0].hasMissing)
+        #expect(transform.columns[0].decimals == 3 && transform.columns[4].decimals == 2)
+        let forced = try TableTransform(fitting: data, categorical: ["age"], numeric: ["rooms"])
+        #expect(forced.columns[1].kind == .categorical && forced.columns[2].kind == .integer)
+        // Spans: α, modes (and a missing pair) per numeric column; a one-hot per categorical.
+        let spans = transform.spans
+        #expect(spans.count == 2 + 2 + 1 + 1 + 3)  // income, age: α and modes; rooms, city; score: α, modes, missing
+        #expect(transform.width == transform.columns.reduce(0) { $0 + $1.width })
+        // The transform is Codable (it goes into checkpoints) and comes back equal.
+        let json = try JSONEncoder().encode(transform)
+        #expect(try JSONDecoder().decode(TableTransform.self, from: json) == transform)
+    }
+
+    /// EM on a 70/30 mixture of N(−5, 1) and N(5, 0.5) finds both, and nothing else of weight.
+    @Test func mixtureFindsTheModes() throws {
+        let data = table(rows: 4000, seed: 2)
+        let values = data.rows.map { Double($0[0])! }
+        let mixture = GaussianMixture1D.fit(values)
+        let heavy = mixture.components.filter { $0.weight > 0.05 }.sorted { $0.mean < $1.mean }
+        #expect(heavy.count == 2, "\(mixture.components)")
+        #expect(abs(heavy[0].mean + 5) < 0.15 && abs(heavy[1].mean - 5) < 0.15, "\(heavy)")
+        #expect(abs(heavy[0].weight - 0.7) < 0.04 && abs(heavy[1].weight - 0.3) < 0.04, "\(heavy)")
+        #expect(abs(heavy[0].deviation - 1) < 0.1 && abs(heavy[1].deviation - 0.5) < 0.08, "\(heavy)")
+        #expect(mixture.components.allSatisfy { $0.weight >= GaussianMixture1D.pruneWeight })
+    }
+
+    /// Encoding then decoding gives the table back: categories, integers and missing values
+    /// exactly, reals to their decimals; each row's spans are one-hot with α in [−1, 1].
+    @Test func encodeDecodeRoundTrip() throws {
+        let data = table(rows: 500, seed: 3)
+        let transform = try TableTransform(fitting: data)
+        let encoded = try transform.encode(data, seed: 9)
+        #expect(encoded.count == 500 * transform.width)
+        #expect(try transform.encode(data, seed: 9) == encoded)
+        for r in 0..<500 {
+            for span in transform.spans {
+                switch span {
+                case .tanh(let start): #expect(abs(encoded[r * transform.width + start]) <= 1)
+                case .softmax(let start, let count):
+                    let slice = encoded[(r * transform.width + start)..<(r * transform.width + start + count)]
+                    #expect(slice.filter { $0 == 1 }.count == 1 && slice.filter { $0 == 0 }.count == count - 1)
+                }
+            }
+        }
+        let decoded = transform.decode(encoded, rows: 500)
+        #expect(decoded.header == data.header)
+        for (original, back) in zip(data.rows, decoded.rows) {
+            #expect(back[1] == original[1] && back[2] == original[2] && back[3] == original[3])
+            #expect(abs(Double(back[0])! - Double(original[0])!) <= 0.0011, "\(original) → \(back)")
+            if TableTransform.isMissing(original[4]) {
+                #expect(back[4] == "")
+            } else {
+                #expect(abs(Double(back[4])! - Double(original[4])!) <= 0.011, "\(original) → \(back)")
+            }
+        }
+        // Random generator outputs decode to values inside each column's range and categories.
+        var random = SplitMix64(seed: 4)
+        let noise = (0..<(50 * transform.width)).map { _ in Float(Double(random.next() >> 11) / Double(1 << 53)) * 2 - 1 }
+        let generated = transform.decode(noise, rows: 50)
+        for row in generated.rows {
+            let income = Double(row[0])!
+            #expect(income >= transform.columns[0].minimum && income <= transform.columns[0].maximum)
+            #expect(transform.columns[3].categories.contains(row[3]))
+        }
+    }
+}
