@@ -40,8 +40,12 @@ struct Eval: ParsableCommand {
     @Option(help: "The real data: a Fashion-MNIST directory (default: the checkpoint's, else /usr/share/datasets/fashion-mnist), or ring8 / grid25.") var data: String?
     @Option(help: "The reference classifier (default: models/fmnist-classifier.safetensors of this source tree, or GANCL_CLASSIFIER).") var classifier: String?
     @Option(help: "Where to write the results (default eval.json).") var out: String = "eval.json"
+    @Option(help: "Tables: held-out real rows (CSV) for privacy and usefulness.") var holdout: String?
+    @Option(help: "Tables: the categorical column whose prediction measures usefulness (needs --holdout).") var target: String?
+    @Option(help: "Tables: columns to treat as categorical (comma-separated names).") var categorical: String?
+    @Option(help: "Tables: columns to treat as numeric (comma-separated names).") var numeric: String?
     @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
-    @OptionGroup var target: BackendOptions
+    @OptionGroup var backendOptions: BackendOptions
 
     func run() throws {
         try reportingErrors {
@@ -51,6 +55,13 @@ struct Eval: ParsableCommand {
             if let count, count < 2 { throw GANError("--count must be at least 2, got \(count)") }
             if labels != nil, samples == nil {
                 throw GANError("--labels goes with --samples (a conditional checkpoint's samples carry their classes)")
+            }
+            if let samples, samples.lowercased().hasSuffix(".csv") || data?.lowercased().hasSuffix(".csv") == true {
+                try evaluateTable(samples: samples)
+                return
+            }
+            if holdout != nil || target != nil || categorical != nil || numeric != nil {
+                throw GANError("--holdout, --target, --categorical and --numeric are for tables: --data real.csv --samples synthetic.csv")
             }
             let loaded = try checkpoint.map(Checkpoint.load)
             let dataSpec = data ?? loaded?.config.data ?? ImageDataset.defaultDirectory
@@ -62,6 +73,42 @@ struct Eval: ParsableCommand {
         }
     }
 
+    /// A synthetic table against the real one (and a holdout): fidelity, pairs, privacy
+    /// and usefulness (`TableEvaluation`).
+    private func evaluateTable(samples: String) throws {
+        guard let data, data.lowercased().hasSuffix(".csv") else {
+            throw GANError("--samples \(samples) is a table: give the real one with --data real.csv")
+        }
+        func names(_ list: String?) -> Set<String> {
+            Set((list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        let real = try Table.read(data)
+        let transform = try TableTransform(fitting: real, categorical: names(categorical), numeric: names(numeric), path: data)
+        let evaluation = try TableEvaluation(
+            real: real, synthetic: try Table.read(samples), holdout: try holdout.map(Table.read), target: target,
+            transform: transform)
+        let table = TablePrinter(columns: [("metric", 44), ("value", 12)])
+        table.printHeader()
+        table.printRow(["rows (real, synthetic)", "\(evaluation.realRows), \(evaluation.syntheticRows)"])
+        for column in evaluation.columns {
+            table.printRow(["fidelity: \(column.column) (\(column.kind == "categorical" ? "1 − TVD" : "1 − KS"))", String(format: "%.4f", column.score)])
+        }
+        table.printRow(["fidelity, mean of the columns", String(format: "%.4f", evaluation.fidelity)])
+        table.printRow(["pairs, mean (\(evaluation.pairs.count) pairs)", String(format: "%.4f", evaluation.pairFidelity)])
+        if let privacy = evaluation.privacy {
+            table.printRow(["privacy: nearer a training row than holdout", String(format: "%.3f", privacy.closerToTrainingShare)])
+            table.printRow(["privacy: exact copies of training rows", "\(privacy.exactCopies)"])
+            table.printRow(["privacy: mean nearest-neighbour ratio", String(format: "%.3f", privacy.meanNearestNeighbourRatio)])
+        }
+        if let usefulness = evaluation.usefulness {
+            table.printRow(["usefulness: macro-F1 trained on synthetic", String(format: "%.4f", usefulness.syntheticMacroF1)])
+            table.printRow(["usefulness: macro-F1 trained on real", String(format: "%.4f", usefulness.realMacroF1)])
+            table.printRow(["usefulness: ratio", String(format: "%.3f", usefulness.ratio)])
+        }
+        if let warning = evaluation.privacy?.warning { note("warning: \(warning)") }
+        try writeJSON(evaluation, to: out)
+    }
+
     private func evaluateMixture(_ mixture: Mixture2D, loaded: Checkpoint.Loaded?) throws {
         let points: [Float]
         let source: String
@@ -71,7 +118,7 @@ struct Eval: ParsableCommand {
             }
             let n = count ?? ModeMetrics.protocolSamples
             var drawn: [Float] = []
-            try withBackend(target.backend, device: target.device) { backend in
+            try withBackend(backendOptions.backend, device: backendOptions.device) { backend in
                 drawn = try draw(on: backend, from: loaded, count: n)
             }
             points = drawn
@@ -135,7 +182,7 @@ struct Eval: ParsableCommand {
             fileImages = nil
         }
         let classifierPath = classifier ?? ReferenceClassifier.defaultPath()
-        try withBackend(target.backend, device: target.device) { backend in
+        try withBackend(backendOptions.backend, device: backendOptions.device) { backend in
             try evaluateImages(
                 on: backend, data: data, loaded: loaded, fileImages: fileImages, fileLabels: fileLabels,
                 classifierPath: classifierPath)

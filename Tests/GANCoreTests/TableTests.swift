@@ -127,3 +127,61 @@ struct TableTests {
         }
     }
 }
+
+/// The table evaluation on tables with known structure: x ~ N(0, 1), y = 2x + noise, a
+/// level that follows x, and an independent k.
+@Suite("Table evaluation")
+struct TableEvaluationTests {
+    private func table(rows: Int, seed: UInt64, shuffled: Bool = false) -> Table {
+        var random = SplitMix64(seed: seed)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+        func normal() -> Double { (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform()) }
+        var body = (0..<rows).map { _ -> [String] in
+            let x = normal()
+            return [String(format: "%.3f", x), String(format: "%.3f", 2 * x + 0.3 * normal()), x + 0.5 * normal() > 0 ? "high" : "low",
+                    ["a", "b", "c"][Int(uniform() * 3)]]
+        }
+        if shuffled {
+            // Each column shuffled on its own: the same margins, no dependencies.
+            for c in 0..<4 {
+                var column = body.map { $0[c] }
+                for i in stride(from: column.count - 1, to: 0, by: -1) { column.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+                for r in body.indices { body[r][c] = column[r] }
+            }
+        }
+        return Table(header: ["x", "y", "level", "k"], rows: body)
+    }
+
+    @Test func scoresFollowTheStructure() throws {
+        let train = table(rows: 1500, seed: 1), holdout = table(rows: 800, seed: 2)
+        let fresh = try TableEvaluation(real: train, synthetic: table(rows: 1500, seed: 3), holdout: holdout, target: "level")
+        #expect(fresh.fidelity > 0.93 && fresh.pairFidelity > 0.93, "\(fresh.fidelity) \(fresh.pairFidelity)")
+        let privacy = try #require(fresh.privacy)
+        #expect(abs(privacy.closerToTrainingShare - 0.5) < 0.07 && privacy.exactCopies == 0 && privacy.warning == nil, "\(privacy)")
+        let useful = try #require(fresh.usefulness)
+        #expect(useful.realMacroF1 > 0.75 && useful.ratio > 0.93, "\(useful)")
+
+        let copied = Table(header: train.header, rows: Array(train.rows.prefix(800)))
+        let copies = try TableEvaluation(real: train, synthetic: copied, holdout: holdout)
+        let leaked = try #require(copies.privacy)
+        #expect(leaked.exactCopies == 800 && leaked.exactCopyShare == 1 && leaked.closerToTrainingShare > 0.7, "\(leaked)")
+        #expect(leaked.warning?.contains("800 exact copies") == true)
+
+        let independent = try TableEvaluation(real: train, synthetic: table(rows: 1500, seed: 3, shuffled: true), holdout: holdout, target: "level")
+        #expect(independent.fidelity > 0.93, "the margins are kept")
+        #expect(independent.pairFidelity < fresh.pairFidelity - 0.1, "\(independent.pairFidelity) against \(fresh.pairFidelity)")
+        #expect(try #require(independent.usefulness).ratio < 0.75)
+
+        #expect(throws: GANError("--target x: the target must be a categorical column (it is real)")) {
+            try TableEvaluation(real: train, synthetic: copied, holdout: holdout, target: "x")
+        }
+        #expect(throws: GANError("--target needs --holdout: usefulness is measured on held-out real rows")) {
+            try TableEvaluation(real: train, synthetic: copied, target: "level")
+        }
+        let renamed = Table(header: ["x", "y", "level", "kind"], rows: copied.rows)
+        #expect(throws: GANError.self) { try TableEvaluation(real: train, synthetic: renamed) }
+        // The report round-trips through JSON (eval.json).
+        let json = try JSONEncoder().encode(fresh)
+        #expect(try JSONDecoder().decode(TableEvaluation.self, from: json) == fresh)
+    }
+}
