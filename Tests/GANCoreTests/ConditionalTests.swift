@@ -298,4 +298,28 @@ struct ConditionalTests {
         #expect(plain.classes == nil && !plain.generator.isConditional && !plain.discriminator.isConditional)
         #expect(try smallConfig().generatorLines(data: syntheticDataset().shape, classes: 10) == nil)
     }
+
+    /// `g-batch-norm`: the MLP G's hidden layers but the first get batch normalisation with
+    /// the activation after it, as layer lines; conditional ones start with the condition.
+    @Test func batchNormedMLPGenerator() throws {
+        var config = smallConfig()
+        config.gBatchNorm = true
+        config.gHidden = [6, 8, 10]
+        let data = syntheticDataset().shape
+        let expected = ["dense 6 leaky-relu", "dense 8", "batch-norm m0.2 e0.001 leaky-relu", "dense 10",
+                        "batch-norm m0.2 e0.001 leaky-relu", "dense \(data.elements) tanh"]
+        #expect(try config.generatorLines(data: data, classes: nil) == expected)
+        config.conditional = true
+        #expect(try config.generatorLines(data: data, classes: 10) == ["condition"] + expected)
+        config.conditional = false
+        config.gActivation = .relu
+        #expect(try config.generatorLines(data: data, classes: nil)?[2] == "batch-norm m0.2 e0.001 relu")
+        // The trainer builds it: two batch norms in G, and a step runs.
+        let trainer = try Trainer(backend: CPUBackend(), config: config, data: syntheticDataset())
+        #expect(trainer.generator.layers.filter { $0 is BatchNorm<CPUBackend> }.count == 2)
+        #expect(try trainer.step(metrics: true).map { $0.generatorLoss.isFinite } == true)
+        // Lines given by the user win.
+        config.generator = ["dense 12 relu", "dense \(data.elements) tanh"]
+        #expect(try config.generatorLines(data: data, classes: nil) == config.generator)
+    }
 }

@@ -125,6 +125,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var discriminators = 1
     /// A minibatch standard deviation layer before D's last layer (ProGAN).
     public var minibatchStd = false
+    /// The MLP generator with batch normalisation after every hidden layer but the first
+    /// (the Keras-GAN recipe's: momentum 0.2 in PyTorch's convention, ε 1e-3).
+    public var gBatchNorm = false
     /// A TensorBoard event file in the run directory: every metrics.csv column and each
     /// sample grid.
     public var tensorboard = true
@@ -180,7 +183,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
         try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
-        try read(.tensorboard, &tensorboard); try read(.strict, &strict)
+        try read(.tensorboard, &tensorboard); try read(.strict, &strict); try read(.gBatchNorm, &gBatchNorm)
         imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize)
         channels = try c.decodeIfPresent(Int.self, forKey: .channels)
         try read(.discriminators, &discriminators); try read(.conditional, &conditional)
@@ -204,7 +207,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
-        case tensorboard, imageSize = "image-size", channels, strict
+        case tensorboard, imageSize = "image-size", channels, strict, gBatchNorm = "g-batch-norm"
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -352,6 +355,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             guard v == 1 || v == 3 else { throw fail("1 or 3") }
             channels = v
         case "strict": strict = try flag()
+        case "g-batch-norm": gBatchNorm = try flag()
         case "discriminators":
             discriminators = try integer(minimum: 1)
             guard discriminators <= 8 else { throw fail("an integer from 1 to 8") }
@@ -490,12 +494,26 @@ public struct RunConfig: Codable, Equatable, Sendable {
         widths.map { "dense \($0) \(activation == .relu ? "relu" : "leaky-relu")" }
     }
 
-    /// G's layer lines: the given ones, or the MLP's written as lines when conditional; a
-    /// conditional one starts with a condition layer unless it has one. nil: the MLP.
+    /// The MLP generator's batch normalisation (`g-batch-norm`), as a layer line's options.
+    static let generatorBatchNorm = "batch-norm m0.2 e0.001"
+
+    /// G's layer lines: the given ones, or the MLP's written as lines when conditional or
+    /// batch-normed (`g-batch-norm`: every hidden layer but the first followed by batch
+    /// normalisation, the activation after it); a conditional one starts with a condition
+    /// layer unless it has one. nil: the plain MLP.
     public func generatorLines(data: ImageShape, classes: Int?) throws -> [String]? {
-        guard conditional else { return generator }
+        guard conditional || (gBatchNorm && generator == nil) else { return generator }
+        let output = "dense \(data.elements) \(mixture == nil ? "tanh" : "identity")"
+        var mlp = Self.hiddenLines(gHidden, gActivation)
+        if gBatchNorm {
+            let activation = gActivation == .relu ? "relu" : "leaky-relu"
+            mlp = gHidden.enumerated().flatMap { i, width in
+                i == 0 ? ["dense \(width) \(activation)"] : ["dense \(width)", "\(Self.generatorBatchNorm) \(activation)"]
+            }
+        }
+        guard conditional else { return mlp + [output] }
         guard classes != nil else { throw GANError("conditional training needs labelled data (classes)") }
-        var lines = generator ?? (Self.hiddenLines(gHidden, gActivation) + ["dense \(data.elements) \(mixture == nil ? "tanh" : "identity")"])
+        var lines = generator ?? (mlp + [output])
         if !lines.contains(where: { $0.hasPrefix("condition") }) { lines.insert("condition", at: 0) }
         return lines
     }
