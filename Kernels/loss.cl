@@ -73,3 +73,58 @@ __kernel void softmax_cross_entropy(__global const float* logits, __global const
     }
     losses[r] = label >= 0 ? log_sum - z[label] : log_sum;
 }
+
+// A tabular generator's output head: one work-item per (row, span); global = rows * span_count.
+// spans holds (start, count, kind) as floats: kind 0 applies tanh to each column, kind 1
+// the softmax of the span's columns divided by temperature. A span outside the row is
+// clipped to it (the host keeps them inside; this keeps a bad table from reading past x).
+inline void span_bounds(__global const float* spans, const int s, const int columns, int* start, int* count, int* soft)
+{
+    const float first = spans[3 * s], width = spans[3 * s + 1];
+    *start = (first >= 0.0f && first <= (float)columns) ? (int)first : (first > 0.0f ? columns : 0);
+    *count = (width >= 0.0f && width <= (float)(columns - *start)) ? (int)width : (width > 0.0f ? columns - *start : 0);
+    *soft = spans[3 * s + 2] != 0.0f;
+}
+
+__kernel void span_activation(__global const float* x, __global const float* spans, __global float* y,
+                              const int rows, const int columns, const int span_count, const float temperature)
+{
+    const int i = get_global_id(0);
+    if (i >= rows * span_count) return;
+    const int r = i / span_count, s = i % span_count;
+    int start, count, soft;
+    span_bounds(spans, s, columns, &start, &count, &soft);
+    if (count == 0) return;
+    __global const float* in = x + (size_t)r * columns + start;
+    __global float* out = y + (size_t)r * columns + start;
+    if (!soft) {
+        for (int c = 0; c < count; ++c) out[c] = tanh(in[c]);
+        return;
+    }
+    float top = in[0] / temperature;
+    for (int c = 0; c < count; ++c) top = fmax(top, in[c] / temperature);
+    // exp twice rather than reading y back: the same values, and nothing read from y.
+    float total = 0.0f;
+    for (int c = 0; c < count; ++c) total += exp(in[c] / temperature - top);
+    for (int c = 0; c < count; ++c) out[c] = exp(in[c] / temperature - top) / total;
+}
+
+__kernel void span_activation_backward(__global const float* y, __global const float* dy, __global const float* spans,
+                                       __global float* dx, const int rows, const int columns, const int span_count,
+                                       const float temperature)
+{
+    const int i = get_global_id(0);
+    if (i >= rows * span_count) return;
+    const int r = i / span_count, s = i % span_count;
+    int start, count, soft;
+    span_bounds(spans, s, columns, &start, &count, &soft);
+    if (count == 0) return;
+    const size_t base = (size_t)r * columns + start;
+    if (!soft) {
+        for (int c = 0; c < count; ++c) dx[base + c] = dy[base + c] * (1.0f - y[base + c] * y[base + c]);
+        return;
+    }
+    float dot = 0.0f;
+    for (int c = 0; c < count; ++c) dot += y[base + c] * dy[base + c];
+    for (int c = 0; c < count; ++c) dx[base + c] = y[base + c] * (dy[base + c] - dot) / temperature;
+}

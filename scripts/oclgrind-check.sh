@@ -27,7 +27,7 @@ lean="--data-races --check-api"
 status=0
 # (The catalogue's operations, BackendConformance/Catalogue.swift, less gemm-epilogue.)
 others=()
-for operation in gemm transpose bias-add sum-columns sum-rows mean scale pack append-channels multiply add-scaled moving-average clamp activation-forward \
+for operation in gemm transpose bias-add sum-columns sum-rows mean scale pack append-channels multiply span-activation span-activation-backward add-scaled moving-average clamp activation-forward \
     activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
     dropout interpolate-rows gradient-penalty im2col col2im batch-norm-statistics batch-norm-forward batch-norm-backward \
     minibatch-std-value append-channel layer-norm-forward layer-norm-backward \

@@ -13,7 +13,7 @@ public enum ConformanceSize: String, Sendable, CaseIterable {
 public enum ConformanceCatalogue {
     /// The operations, in the order they are checked.
     public static let operations = [
-        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "multiply", "add-scaled", "moving-average", "clamp",
+        "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "multiply", "span-activation", "span-activation-backward", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
@@ -313,6 +313,42 @@ public enum ConformanceCatalogue {
                              call: .pack(examples: examples, group: m, spatial: spatial, channels: channels, inverse: index % 2 == 1),
                              inputs: [random.floats(examples * spatial * channels, in: -2...2)],
                              outputCounts: [examples * spatial * channels], comparison: .bitExact)
+            }
+        case "span-activation", "span-activation-backward":
+            // Rows tiled into spans of 1 to 12 columns (a tabular table's scalars and
+            // one-hots), tanh or softmax, at temperatures 1, 0.2 (CTGAN's Gumbel-softmax)
+            // and 0.66, on logits of any scale; the backward on the forward's outputs.
+            return shapes.enumerated().map { index, shape in
+                let (r, c) = shape
+                var table: [Float] = []
+                var at = 0
+                while at < c {
+                    let width = min(c - at, 1 + random.index(12))
+                    table += [Float(at), Float(width), random.index(3) == 0 ? 0 : 1]
+                    at += width
+                }
+                let spanCount = table.count / 3
+                let temperature: Float = [1, 0.2, 0.66][index % 3]
+                let x = random.logits(r * c)
+                if operation == "span-activation" {
+                    return Trial(label: "span activation", shape: "\(shapeText(r, c)), \(spanCount) spans, τ \(temperature)",
+                                 call: .spanActivation(rows: r, columns: c, spanCount: spanCount, temperature: temperature),
+                                 inputs: [x, table], outputCounts: [r * c], comparison: pointwise)
+                }
+                var y = [Float](repeating: 0, count: r * c)
+                let spans = table.withUnsafeBufferPointer { CPUReference.spans($0, count: spanCount, columns: c) }
+                x.withUnsafeBufferPointer { xs in
+                    y.withUnsafeMutableBufferPointer { ys in
+                        for row in 0..<r {
+                            CPUReference.spanActivation(
+                                UnsafeBufferPointer(rebasing: xs[(row * c)..<((row + 1) * c)]), spans: spans, temperature: temperature,
+                                into: UnsafeMutableBufferPointer(rebasing: ys[(row * c)..<((row + 1) * c)]))
+                        }
+                    }
+                }
+                return Trial(label: "span activation backward", shape: "\(shapeText(r, c)), \(spanCount) spans, τ \(temperature)",
+                             call: .spanActivationBackward(rows: r, columns: c, spanCount: spanCount, temperature: temperature),
+                             inputs: [y, random.floats(r * c, in: -2...2), table], outputCounts: [r * c], comparison: pointwise)
             }
         case "multiply":
             return shapes.enumerated().map { index, shape in

@@ -311,6 +311,26 @@ enum Magnitudes {
             }]
         case .pack, .appendChannel, .appendChannels, .multiply:
             return reference.map(absolute)
+        case .spanActivation:
+            // tanh and probabilities: each at most 1.
+            return [reference[0].map { _ in 1 }]
+        case .spanActivationBackward(let rows, let columns, let spanCount, let temperature):
+            // tanh: |dy|·(1 + y²); softmax: |y_i|·(|dy_i| + Σ_j |y_j·dy_j|)/τ.
+            let (y, dy) = (input[0], input[1])
+            let spans = input[2].withUnsafeBufferPointer { CPUReference.spans($0, count: spanCount, columns: columns) }
+            var scale = [Double](repeating: 0, count: rows * columns)
+            for r in 0..<rows {
+                for span in spans {
+                    let range = (r * columns + span.start)..<(r * columns + span.start + span.count)
+                    if !span.softmax {
+                        for i in range { scale[i] = Double(abs(dy[i])) * (1 + Double(y[i] * y[i])) }
+                        continue
+                    }
+                    let total = range.reduce(0.0) { $0 + Double(abs(y[$1] * dy[$1])) }
+                    for i in range { scale[i] = Double(abs(y[i])) * (Double(abs(dy[i])) + total) / Double(temperature) }
+                }
+            }
+            return [scale]
         case .minibatchStdValue(let groups, let columns, let epsilon):
             return [(0..<groups).map { g in
                 (0..<columns).reduce(0.0) { $0 + (Double(input[0][g * columns + $1]) + Double(epsilon)).squareRoot() } / Double(columns)

@@ -65,6 +65,8 @@ public struct Trial: Sendable {
         case pack(examples: Int, group: Int, spatial: Int, channels: Int, inverse: Bool)
         /// inputs [x, factors]; outputs [y]
         case multiply(rows: Int, columns: Int, perRow: Bool)
+        case spanActivation(rows: Int, columns: Int, spanCount: Int, temperature: Float)
+        case spanActivationBackward(rows: Int, columns: Int, spanCount: Int, temperature: Float)
         /// inputs [x, values (rows × extra)]; outputs [y]
         case appendChannels(rows: Int, spatial: Int, channels: Int, extra: Int, inverse: Bool)
         /// inputs [x, y]; outputs [x]
@@ -216,6 +218,16 @@ extension Trial {
             try backend.pack(
                 given[0], examples: examples, group: group, spatial: spatial, channels: channels, inverse: inverse,
                 into: outputs[0])
+        case .spanActivation(let rows, let columns, let spanCount, let temperature):
+            outputs = [try fresh(0)]
+            try backend.spanActivation(
+                given[0], rows: rows, columns: columns, spans: given[1], spanCount: spanCount, temperature: temperature,
+                into: outputs[0])
+        case .spanActivationBackward(let rows, let columns, let spanCount, let temperature):
+            outputs = [try fresh(0)]
+            try backend.spanActivationBackward(
+                given[0], outputGradient: given[1], rows: rows, columns: columns, spans: given[2], spanCount: spanCount,
+                temperature: temperature, into: outputs[0])
         case .multiply(let rows, let columns, let perRow):
             outputs = [try fresh(0)]
             try backend.multiply(given[0], rows: rows, columns: columns, by: given[1], perRow: perRow, into: outputs[0])

@@ -193,6 +193,35 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
+    public func spanActivation(
+        _ x: CPUBuffer, rows: Int, columns: Int, spans: CPUBuffer, spanCount: Int, temperature: Float, into y: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.spanActivation(x: x, rows: rows, columns: columns, spans: spans, spanCount: spanCount, temperature: temperature, y: y)
+        let table = CPUReference.spans(spans.readOnly, count: spanCount, columns: columns)
+        for r in 0..<rows {
+            CPUReference.spanActivation(
+                UnsafeBufferPointer(rebasing: x.readOnly[(r * columns)..<((r + 1) * columns)]), spans: table,
+                temperature: temperature, into: UnsafeMutableBufferPointer(rebasing: y.storage[(r * columns)..<((r + 1) * columns)]))
+        }
+    }
+
+    public func spanActivationBackward(
+        _ y: CPUBuffer, outputGradient dy: CPUBuffer, rows: Int, columns: Int, spans: CPUBuffer, spanCount: Int,
+        temperature: Float, into dx: CPUBuffer
+    ) throws {
+        statistics.operations += 1
+        try ArgumentChecks.spanActivation(
+            x: y, rows: rows, columns: columns, spans: spans, spanCount: spanCount, temperature: temperature, y: dx, extra: dy)
+        let table = CPUReference.spans(spans.readOnly, count: spanCount, columns: columns)
+        for r in 0..<rows {
+            let range = (r * columns)..<((r + 1) * columns)
+            CPUReference.spanActivationBackward(
+                UnsafeBufferPointer(rebasing: y.readOnly[range]), dy: UnsafeBufferPointer(rebasing: dy.readOnly[range]),
+                spans: table, temperature: temperature, into: UnsafeMutableBufferPointer(rebasing: dx.storage[range]))
+        }
+    }
+
     public func multiply(
         _ x: CPUBuffer, rows: Int, columns: Int, by factors: CPUBuffer, perRow: Bool, into y: CPUBuffer
     ) throws {

@@ -151,6 +151,55 @@ public enum CPUReference {
 
     /// Softmax cross-entropy of one row of logits against `label` (see
     /// `ComputeBackend.softmaxCrossEntropy`): the loss, and softmax − one-hot in `gradient`.
+    /// The spans (start, count, kind) of a span activation, read from its float table and
+    /// clipped to the row.
+    public static func spans<T: BinaryFloatingPoint>(_ table: UnsafeBufferPointer<T>, count: Int, columns: Int) -> [(start: Int, count: Int, softmax: Bool)] {
+        // As the kernel reads them: inside [0, limit] truncated, above it the limit, else 0.
+        func clipped(_ value: T, _ limit: Int) -> Int {
+            value >= 0 && value <= T(limit) ? Int(value) : (value > 0 ? limit : 0)
+        }
+        return (0..<count).map { s in
+            let start = clipped(table[3 * s], columns)
+            return (start, clipped(table[3 * s + 1], columns - start), table[3 * s + 2] != 0)
+        }
+    }
+
+    /// One row of `ComputeBackend.spanActivation`.
+    public static func spanActivation<T: Real & BinaryFloatingPoint>(
+        _ x: UnsafeBufferPointer<T>, spans: [(start: Int, count: Int, softmax: Bool)], temperature: T,
+        into y: UnsafeMutableBufferPointer<T>
+    ) {
+        for span in spans where span.count > 0 {
+            let range = span.start..<(span.start + span.count)
+            guard span.softmax else {
+                for c in range { y[c] = T.tanh(x[c]) }
+                continue
+            }
+            var top = x[span.start] / temperature
+            for c in range { top = max(top, x[c] / temperature) }
+            var total: T = 0
+            for c in range { y[c] = T.exp(x[c] / temperature - top); total += y[c] }
+            for c in range { y[c] = y[c] / total }
+        }
+    }
+
+    /// One row of `ComputeBackend.spanActivationBackward`.
+    public static func spanActivationBackward<T: Real & BinaryFloatingPoint>(
+        _ y: UnsafeBufferPointer<T>, dy: UnsafeBufferPointer<T>, spans: [(start: Int, count: Int, softmax: Bool)],
+        temperature: T, into dx: UnsafeMutableBufferPointer<T>
+    ) {
+        for span in spans where span.count > 0 {
+            let range = span.start..<(span.start + span.count)
+            guard span.softmax else {
+                for c in range { dx[c] = dy[c] * (1 - y[c] * y[c]) }
+                continue
+            }
+            var dot: T = 0
+            for c in range { dot += y[c] * dy[c] }
+            for c in range { dx[c] = y[c] * (dy[c] - dot) / temperature }
+        }
+    }
+
     public static func softmaxCrossEntropy<T: Real & BinaryFloatingPoint>(
         _ z: UnsafeBufferPointer<T>, label: Int, gradient: UnsafeMutableBufferPointer<T>
     ) -> T {

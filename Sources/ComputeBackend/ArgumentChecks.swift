@@ -132,6 +132,25 @@ public enum ArgumentChecks {
         guard count == 0 || x !== y else { throw BackendError.invalidArgument("pack's y must not be x") }
     }
 
+    /// The checks of `ComputeBackend.spanActivation` and its backward.
+    public static func spanActivation<B: BackendBuffer>(
+        x: B, rows: Int, columns: Int, spans: B, spanCount: Int, temperature: Float, y: B, extra: B? = nil
+    ) throws {
+        try size(rows, "rows")
+        try size(columns, "columns")
+        try size(spanCount, "spans")
+        let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+        guard !overflow, count <= Int(Int32.max), spanCount <= Int(Int32.max) / 3 else {
+            throw BackendError.invalidArgument("too many elements for a span activation")
+        }
+        guard temperature > 0, temperature.isFinite else {
+            throw BackendError.invalidArgument("a span activation's temperature must be positive, got \(temperature)")
+        }
+        try buffers(["x": x, "y": y], hold: count)
+        if let extra { try buffer(extra, holds: count, "dy") }
+        try buffer(spans, holds: 3 * spanCount, "spans")
+    }
+
     /// The checks of `ComputeBackend.multiply`.
     public static func multiply<B: BackendBuffer>(x: B, rows: Int, columns: Int, factors: B, perRow: Bool, y: B) throws {
         try size(rows, "rows")

@@ -93,6 +93,21 @@ public protocol ComputeBackend: AnyObject {
         _ activation: Activation, y: Buffer, dy: Buffer, dx: Buffer, count: Int
     ) throws
 
+    /// A tabular generator's output head, per row of x (rows × columns): for each of
+    /// `spanCount` spans (start, count, kind) in `spans` (3 floats each), tanh of each
+    /// column (kind 0) or the softmax of the columns divided by `temperature` (kind 1)
+    /// into y. The spans tile the columns (the caller checks; a span outside the row is
+    /// clipped to it).
+    func spanActivation(
+        _ x: Buffer, rows: Int, columns: Int, spans: Buffer, spanCount: Int, temperature: Float, into y: Buffer
+    ) throws
+    /// Its backward from the forward's output y and dy = dL/dy: a tanh column's dx = dy·(1 − y²),
+    /// a softmax span's dx_i = y_i·(dy_i − Σ_j y_j·dy_j)/temperature.
+    func spanActivationBackward(
+        _ y: Buffer, outputGradient dy: Buffer, rows: Int, columns: Int, spans: Buffer, spanCount: Int, temperature: Float,
+        into dx: Buffer
+    ) throws
+
     // MARK: Objectives
 
     /// For each logit: losses[i] = ℓ(logits[i]) and

@@ -223,6 +223,26 @@ extension OpenCLBackend {
              .int(inverse ? 1 : 0)])
     }
 
+    public func spanActivation(
+        _ x: OpenCLBuffer, rows: Int, columns: Int, spans: OpenCLBuffer, spanCount: Int, temperature: Float, into y: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.spanActivation(x: x, rows: rows, columns: columns, spans: spans, spanCount: spanCount, temperature: temperature, y: y)
+        try launch(
+            "loss", "span_activation", global: [rows * spanCount],
+            [.buffer(x), .buffer(spans), .buffer(y), .int(rows), .int(columns), .int(spanCount), .float(temperature)])
+    }
+
+    public func spanActivationBackward(
+        _ y: OpenCLBuffer, outputGradient dy: OpenCLBuffer, rows: Int, columns: Int, spans: OpenCLBuffer, spanCount: Int,
+        temperature: Float, into dx: OpenCLBuffer
+    ) throws {
+        try ArgumentChecks.spanActivation(
+            x: y, rows: rows, columns: columns, spans: spans, spanCount: spanCount, temperature: temperature, y: dx, extra: dy)
+        try launch(
+            "loss", "span_activation_backward", global: [rows * spanCount],
+            [.buffer(y), .buffer(dy), .buffer(spans), .buffer(dx), .int(rows), .int(columns), .int(spanCount), .float(temperature)])
+    }
+
     public func multiply(
         _ x: OpenCLBuffer, rows: Int, columns: Int, by factors: OpenCLBuffer, perRow: Bool, into y: OpenCLBuffer
     ) throws {

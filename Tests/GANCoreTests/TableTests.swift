@@ -1,3 +1,4 @@
+import CPUBackend
 import ComputeBackend
 import Foundation
 import GANCore
@@ -183,5 +184,63 @@ struct TableEvaluationTests {
         // The report round-trips through JSON (eval.json).
         let json = try JSONEncoder().encode(fresh)
         #expect(try JSONDecoder().decode(TableEvaluation.self, from: json) == fresh)
+    }
+}
+
+/// The span head (tanh on scalars, softmax on one-hot spans) against the Double reference
+/// and central differences.
+@Suite("Span head")
+struct SpanHeadTests {
+    @Test(arguments: [Float(1), 0.2])
+    func forwardAndBackwardMatchTheDoubleReference(temperature: Float) throws {
+        let spans: [TableTransform.Span] = [.tanh(start: 0), .softmax(start: 1, count: 4), .softmax(start: 5, count: 1),
+                                            .tanh(start: 6), .softmax(start: 7, count: 3)]
+        let (rows, width) = (5, 10)
+        let backend = CPUBackend()
+        let head = try SpanHead(backend: backend, features: width, spans: spans, temperature: temperature)
+        try head.reserve(rows: rows)
+        var random = SplitMix64(seed: 11)
+        func uniform() -> Float { Float(Double(random.next() >> 11) / Double(1 << 53)) * 4 - 2 }
+        let x = (0..<(rows * width)).map { _ in uniform() }, w = (0..<(rows * width)).map { _ in uniform() }
+        let table: [Double] = [0, 1, 0, 1, 4, 1, 5, 1, 1, 6, 1, 0, 7, 3, 1]
+        let layout = table.withUnsafeBufferPointer { CPUReference.spans($0, count: 5, columns: width) }
+        func reference(_ input: [Double]) -> [Double] {
+            var out = [Double](repeating: 0, count: input.count)
+            input.withUnsafeBufferPointer { xs in
+                out.withUnsafeMutableBufferPointer { ys in
+                    for r in 0..<rows {
+                        CPUReference.spanActivation(
+                            UnsafeBufferPointer(rebasing: xs[(r * width)..<((r + 1) * width)]), spans: layout,
+                            temperature: Double(temperature), into: UnsafeMutableBufferPointer(rebasing: ys[(r * width)..<((r + 1) * width)]))
+                    }
+                }
+            }
+            return out
+        }
+        let y = try backend.makeBuffer(count: rows * width)
+        try head.forward(try backend.makeBuffer(x), rows: rows, into: y)
+        let expected = reference(x.map(Double.init))
+        for (got, want) in zip(try backend.read(y), expected) { #expect(abs(Double(got) - want) < 1e-6, "\(got) vs \(want)") }
+        // Each softmax span sums to 1.
+        let out = try backend.read(y)
+        #expect(abs(out[1..<5].reduce(0, +) - 1) < 1e-6 && out[5] == 1)
+        // Backward of L = Σ w ⊙ head(x), with a leaky ReLU below (x as its output).
+        let dx = try backend.makeBuffer(count: rows * width)
+        try head.backward(
+            try backend.makeBuffer(x), rows: rows, outputGradient: try backend.makeBuffer(w),
+            inputGradient: (dx, .leakyReLU(slope: 0.2)), parameterGradients: .none)
+        let analytic = try backend.read(dx)
+        for i in 0..<(rows * width) {
+            let h = 1e-4
+            var plus = x.map(Double.init), minus = plus
+            plus[i] += h
+            minus[i] -= h
+            let lp = zip(reference(plus), w).reduce(0.0) { $0 + $1.0 * Double($1.1) }
+            let lm = zip(reference(minus), w).reduce(0.0) { $0 + $1.0 * Double($1.1) }
+            let numeric = (lp - lm) / (2 * h) * (x[i] > 0 ? 1 : 0.2)
+            #expect(abs(Double(analytic[i]) - numeric) <= 1e-3 * max(1, abs(numeric)), "element \(i): \(analytic[i]) vs \(numeric)")
+        }
+        #expect(throws: GANError.self) { try SpanHead(backend: backend, features: 9, spans: spans) }
+        #expect(throws: GANError.self) { try SpanHead(backend: backend, features: 10, spans: [.softmax(start: 1, count: 9)]) }
     }
 }
