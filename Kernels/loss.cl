@@ -78,23 +78,26 @@ __kernel void softmax_cross_entropy(__global const float* logits, __global const
 // spans holds (start, count, kind) as floats: kind 0 applies tanh to each column, kind 1
 // the softmax of the span's columns divided by temperature. A span outside the row is
 // clipped to it (the host keeps them inside; this keeps a bad table from reading past x).
-inline void span_bounds(__global const float* spans, const int s, const int columns, int* start, int* count, int* soft)
+// The work-item's row and span (start, count, kind); 0 when it has nothing to do.
+inline int span_of(__global const float* spans, const int rows, const int columns, const int span_count,
+                   int* r, int* start, int* count, int* soft)
 {
+    const int i = get_global_id(0);
+    if (i >= rows * span_count) return 0;
+    *r = i / span_count;
+    const int s = i % span_count;
     const float first = spans[3 * s], width = spans[3 * s + 1];
     *start = (first >= 0.0f && first <= (float)columns) ? (int)first : (first > 0.0f ? columns : 0);
     *count = (width >= 0.0f && width <= (float)(columns - *start)) ? (int)width : (width > 0.0f ? columns - *start : 0);
     *soft = spans[3 * s + 2] != 0.0f;
+    return *count > 0;
 }
 
 __kernel void span_activation(__global const float* x, __global const float* spans, __global float* y,
                               const int rows, const int columns, const int span_count, const float temperature)
 {
-    const int i = get_global_id(0);
-    if (i >= rows * span_count) return;
-    const int r = i / span_count, s = i % span_count;
-    int start, count, soft;
-    span_bounds(spans, s, columns, &start, &count, &soft);
-    if (count == 0) return;
+    int r, start, count, soft;
+    if (!span_of(spans, rows, columns, span_count, &r, &start, &count, &soft)) return;
     __global const float* in = x + (size_t)r * columns + start;
     __global float* out = y + (size_t)r * columns + start;
     if (!soft) {
@@ -113,12 +116,8 @@ __kernel void span_activation_backward(__global const float* y, __global const f
                                        __global float* dx, const int rows, const int columns, const int span_count,
                                        const float temperature)
 {
-    const int i = get_global_id(0);
-    if (i >= rows * span_count) return;
-    const int r = i / span_count, s = i % span_count;
-    int start, count, soft;
-    span_bounds(spans, s, columns, &start, &count, &soft);
-    if (count == 0) return;
+    int r, start, count, soft;
+    if (!span_of(spans, rows, columns, span_count, &r, &start, &count, &soft)) return;
     const size_t base = (size_t)r * columns + start;
     if (!soft) {
         for (int c = 0; c < count; ++c) dx[base + c] = dy[base + c] * (1.0f - y[base + c] * y[base + c]);
