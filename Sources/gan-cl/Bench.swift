@@ -61,8 +61,10 @@ struct GEMMCase: Codable {
     /// dx = dz·Wᵀ of each layer (NT on W, as training computes it).
     static func standard(batches: [Int], reference: [GEMMCase] = referenceShapes) -> [GEMMCase] {
         var cases = reference
-        // The mlp preset on 28×28 images, as training builds it.
-        let config = RunConfig()
+        // The classic MLP GAN on 28×28 images (the peers' network; the mlp preset's G
+        // widths, without its batch norms, which add no GEMM).
+        var config = RunConfig()
+        config.dHidden = ModelPreset.classicDiscriminatorHidden
         let generator = config.generatorShape(pixels: 784).widths
         let discriminator = config.discriminatorShape(pixels: 784).widths
         for batch in batches {
@@ -353,6 +355,13 @@ struct BenchTrain: ParsableCommand {
         config.loss = loss
         config.model = model
         try config.applyPresets(except: ["batch-size", "loss", "model"])
+        if model == .mlp {
+            // The classic MLP GAN the peers' scripts build (benchmarks/peers), not the mlp
+            // preset's batch-normed G and narrower D: the step tables stay comparable.
+            config.gBatchNorm = false
+            config.dHidden = ModelPreset.classicDiscriminatorHidden
+            config.realLabel = 0.9
+        }
         if let generatorNoise { config.generatorNoise = generatorNoise }
         config.conditional = conditional
         return config

@@ -221,7 +221,9 @@ struct MinibatchStdTests {
         var config = RunConfig()
         config.minibatchStd = true
         let mlp = try config.makeDiscriminator(backend: CPUBackend(), data: ImageShape(height: 28, width: 28, channels: 1))
-        #expect(mlp.layers.count == 6 && mlp.layers[4] is MinibatchStd<CPUBackend> && mlp.layers[5].inputs == 129)
+        let hidden = ModelPreset.mlp.discriminatorHidden
+        #expect(mlp.layers.count == hidden.count + 2 && mlp.layers[hidden.count] is MinibatchStd<CPUBackend>
+            && mlp.layers[hidden.count + 1].inputs == hidden.last! + 1)
         config.discriminator = ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "dense 1"]
         #expect(try config.discriminatorLines(classes: nil) == ["conv 4 k4 s2 p1 leaky-relu", "flatten", "dense 8 leaky-relu", "minibatch-std", "dense 1"])
         config.loss = .wganGP
