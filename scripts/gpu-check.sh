@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # One prepared run of every measurement on a GPU, in minutes: the OpenCL devices, the
-# conformance of every kernel on the GPU against the CPU reference, the GEMM table beside
-# CLBlast where it is installed, the dcgan convolutions per pass, and the training step
-# of the MLP and dcgan presets (plain and conditional) at batch 64 and 256 — each table
-# to stdout and to $OUT/gpu-check.txt (OUT defaults to ./gpu-check-out).
+# conformance of every kernel on the GPU against the CPU reference, `tune`, the GEMM table
+# beside CLBlast where it is installed (and 4096³), the dcgan convolutions per pass, the
+# training step of the MLP and dcgan presets (plain and conditional) at batch 64 and 256,
+# a timed dcgan training of GPU_CHECK_EPOCHS epochs (default 5) with its evaluation, and
+# the PyTorch-CUDA peers of the MLP and dcgan steps when PyTorch sees a GPU — each table to
+# stdout and to $OUT/gpu-check.txt, the measurements as JSON in $OUT/gpu-check.json (OUT
+# defaults to ./gpu-check-out).
 #
 # Runs from gpu-bundle/ (scripts/gpu-bundle.sh) when there is no .build/release/gan-cl.
 # NVIDIA's OpenCL library may be installed without its ICD file: the script looks for
@@ -52,15 +55,55 @@ run() {
   return "${PIPESTATUS[0]}"
 }
 status=0
+epochs=${GPU_CHECK_EPOCHS:-5}
 run devices || status=1
 run devices --check --device "$device" || status=1
-run bench gemm --device "$device" --batches 64,256 --cpu-limit 0 || status=1
+run tune --device "$device" --rounds 2 --json "$out/tune.json" || status=1
+run bench gemm --device "$device" --batches 64,256 --cpu-limit 0 --json "$out/gemm.json" || status=1
+run bench gemm --device "$device" --shapes 4096x4096x4096 --cpu-limit 0 --seconds 2 --json "$out/gemm-4096.json" || status=1
 run bench conv --device "$device" --batches 64,256 || status=1
 for model in mlp dcgan; do
-  run bench step --model "$model" --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" || status=1
-  run bench step --model "$model" --conditional --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" || status=1
+  run bench step --model "$model" --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
+    --json "$out/step-$model.json" || status=1
+  run bench step --model "$model" --conditional --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
+    --json "$out/step-$model-conditional.json" || status=1
 done
 run bench step --model dcgan --backend opencl --device "$device" --batches 64 --seconds "$seconds" --profile || status=1
+# A timed dcgan training with its evaluation (FD-FMNIST and the rest in eval.json).
+rm -rf "$out/dcgan"
+start=$(date +%s)
+run train --model dcgan --epochs "$epochs" --backend opencl --device "$device" --out "$out/dcgan" || status=1
+training_seconds=$(( $(date +%s) - start ))
+say "dcgan: $epochs epochs with the final evaluation in $training_seconds s"
+# The PyTorch-CUDA peers of the same steps, when PyTorch is there and sees the GPU.
+peers=benchmarks/peers
+out_abs=$(cd "$out" && pwd)
+if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  say ""
+  say "\$ python3 $peers/torch_step.py --device cuda --batches 64,256"
+  (cd "$peers" && python3 torch_step.py --device cuda --batches 64,256 --seconds "$seconds" --json "$out_abs/torch-step.json") 2>&1 | tee -a "$log"
+  say "\$ python3 $peers/torch_dcgan.py --device cuda --batches 64,256"
+  (cd "$peers" && python3 torch_dcgan.py --device cuda --batches 64,256 --seconds "$seconds") 2>&1 | tee -a "$log"
+else
+  say ""
+  say "PyTorch with CUDA is not here: no PyTorch-CUDA peer rows"
+fi
+# One JSON of it all: each measurement file as it was written (null where one is missing).
+json() { if [ -s "$1" ]; then cat "$1"; else echo null; fi; }
+{
+  echo "{"
+  echo "\"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\","
+  echo "\"exit\": $status,"
+  echo "\"tune\": $(json "$out/tune.json"),"
+  echo "\"gemm\": $(json "$out/gemm.json"),"
+  echo "\"gemm4096\": $(json "$out/gemm-4096.json"),"
+  for name in step-mlp step-mlp-conditional step-dcgan step-dcgan-conditional; do
+    echo "\"$name\": $(json "$out/$name.json"),"
+  done
+  echo "\"torchStep\": $(json "$out/torch-step.json"),"
+  echo "\"dcganTraining\": {\"epochs\": $epochs, \"seconds\": $training_seconds, \"evaluation\": $(json "$out/dcgan/eval.json")}"
+  echo "}"
+} >"$out/gpu-check.json"
 say ""
-say "gpu-check: exit $status; tables in $log"
+say "gpu-check: exit $status; tables in $log, measurements in $out/gpu-check.json"
 exit $status

@@ -19,6 +19,10 @@ blocks after warm-up, as torch_step.py does.
 
     python3 benchmarks/peers/torch_dcgan.py --train --seed 0 --epochs 5 --out /tmp/torch-dcgan-s0
     python3 benchmarks/peers/torch_dcgan.py --batches 64,256 --seconds 8 --threads 2
+    python3 benchmarks/peers/torch_dcgan.py --batches 64,256 --device cuda   # PyTorch-CUDA eager
+
+The timed step reads no loss back (on a GPU, .item() would wait for each step); each
+timed block ends with torch.cuda.synchronize() there.
 """
 
 import argparse
@@ -51,26 +55,27 @@ def networks(noise=64):
     return g, d
 
 
-def step_function(g, d, batch, noise=64, fresh_noise=False, real_label=1.0):
+def step_function(g, d, batch, noise=64, fresh_noise=False, real_label=1.0, device="cpu"):
+    """One D and one G update on a real batch; returns the two losses as tensors."""
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
-    targets = torch.full((batch, 1), real_label)
+    ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
+    targets = torch.full((batch, 1), real_label, device=device)
 
     def step(real):
-        fake = g(torch.randn(batch, noise))
+        fake = g(torch.randn(batch, noise, device=device))
         opt_d.zero_grad(set_to_none=True)
         loss_d = bce(d(real), targets) + bce(d(fake.detach()), zeros)
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
         if fresh_noise:
-            fake = g(torch.randn(batch, noise))
+            fake = g(torch.randn(batch, noise, device=device))
         loss_g = bce(d(fake), ones)
         loss_g.backward()
         opt_g.step()
-        return loss_d.item(), loss_g.item()
+        return loss_d.detach(), loss_g.detach()
     return step
 
 
@@ -93,7 +98,7 @@ def train(args):
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(x))
         for b in range(per_epoch):
-            loss_d, loss_g = step(x[order[b * args.batch:(b + 1) * args.batch]])
+            loss_d, loss_g = (v.item() for v in step(x[order[b * args.batch:(b + 1) * args.batch]]))
             done += 1
             if done == args.steps:
                 save(g, f"{args.out}-step{done}.npy")
@@ -128,6 +133,7 @@ def main():
     parser.add_argument("--batches", default="64,256")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="the timed step's device: cpu, or cuda")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.train:
@@ -135,11 +141,13 @@ def main():
         return
     for batch in [int(b) for b in args.batches.split(",")]:
         torch.manual_seed(1)
-        g, d = networks()
-        step = step_function(g, d, batch)
-        real = torch.rand(batch, 1, 28, 28) * 2 - 1
-        rate = blocks.images_per_second(lambda: step(real), batch, args.seconds)
-        print(f"pytorch {torch.__version__} dcgan batch {batch}: {rate:.0f} images/s", flush=True)
+        g, d = (n.to(args.device) for n in networks())
+        step = step_function(g, d, batch, device=args.device)
+        real = torch.rand(batch, 1, 28, 28, device=args.device) * 2 - 1
+        wait = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+        rate = blocks.images_per_second(lambda: step(real), batch, args.seconds, wait)
+        device = "" if args.device == "cpu" else f" {args.device}"
+        print(f"pytorch {torch.__version__}{device} dcgan batch {batch}: {rate:.0f} images/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The MLP GAN training step of `gan-cl bench step`, in PyTorch (eager), for the peers table.
 
-Same network and step as gan-cl's defaults: G 100-128-256-512-1024-784 (LeakyReLU 0.2,
+The classic MLP GAN that `gan-cl bench step` times: G 100-128-256-512-1024-784 (LeakyReLU 0.2,
 tanh out), D 784-1024-512-256-128-1 (LeakyReLU 0.2), BCE on logits (real label 0.9),
 Adam lr 2e-4, betas (0.5, 0.999); per step one D update on a real and a generated batch
 and one G update (non-saturating). Images/s count the real images D sees, as gan-cl does.
@@ -16,6 +16,9 @@ the real images of the 5 critic updates, as gan-cl does.
     pip install torch
     python3 benchmarks/peers/torch_step.py --batches 64,256 --seconds 8 --threads 2
     python3 benchmarks/peers/torch_step.py --loss wgan-gp --batches 64,256 --seconds 8
+    python3 benchmarks/peers/torch_step.py --device cuda     # PyTorch-CUDA eager (scripts/gpu-check.sh)
+
+On a GPU each timed block ends with torch.cuda.synchronize(), so the clock covers the work.
 """
 
 import argparse
@@ -24,6 +27,14 @@ import torch
 from torch import nn
 
 import blocks
+
+# Where the networks and batches live (--device); set by main.
+DEVICE = torch.device("cpu")
+
+
+def wait():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def mlp(widths, out=None):
@@ -39,16 +50,16 @@ def mlp(widths, out=None):
 
 def wgan_gp_rate_of(batch, seconds, critic_updates=5, weight=10.0):
     torch.manual_seed(1)
-    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh())
-    d = mlp([784, 1024, 512, 256, 128, 1])
+    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh()).to(DEVICE)
+    d = mlp([784, 1024, 512, 256, 128, 1]).to(DEVICE)
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    real = torch.rand(batch, 784) * 2 - 1
+    real = torch.rand(batch, 784, device=DEVICE) * 2 - 1
 
     def step():
         for _ in range(critic_updates):
-            fake = g(torch.randn(batch, 100)).detach()
-            eps = torch.rand(batch, 1)
+            fake = g(torch.randn(batch, 100, device=DEVICE)).detach()
+            eps = torch.rand(batch, 1, device=DEVICE)
             x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
             grad, = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
             penalty = weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
@@ -57,48 +68,55 @@ def wgan_gp_rate_of(batch, seconds, critic_updates=5, weight=10.0):
             loss_d.backward()
             opt_d.step()
         opt_g.zero_grad(set_to_none=True)
-        loss_g = -d(g(torch.randn(batch, 100))).mean()
+        loss_g = -d(g(torch.randn(batch, 100, device=DEVICE))).mean()
         loss_g.backward()
         opt_g.step()
 
-    return blocks.images_per_second(step, batch * critic_updates, seconds)
+    return blocks.images_per_second(step, batch * critic_updates, seconds, wait)
 
 
 def rate_of(batch, seconds):
     torch.manual_seed(1)
-    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh())
-    d = mlp([784, 1024, 512, 256, 128, 1])
+    g = mlp([100, 128, 256, 512, 1024, 784], nn.Tanh()).to(DEVICE)
+    d = mlp([784, 1024, 512, 256, 128, 1]).to(DEVICE)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, 784) * 2 - 1
-    real_target = torch.full((batch, 1), 0.9)
-    fake_target = torch.zeros(batch, 1)
-    ones = torch.ones(batch, 1)
+    real = torch.rand(batch, 784, device=DEVICE) * 2 - 1
+    real_target = torch.full((batch, 1), 0.9, device=DEVICE)
+    fake_target = torch.zeros(batch, 1, device=DEVICE)
+    ones = torch.ones(batch, 1, device=DEVICE)
 
     def step():
-        z = torch.randn(batch, 100)
+        z = torch.randn(batch, 100, device=DEVICE)
         fake = g(z)
         opt_d.zero_grad(set_to_none=True)
         loss_d = bce(d(real), real_target) + bce(d(fake.detach()), fake_target)
         loss_d.backward()
         opt_d.step()
-        z = torch.randn(batch, 100)
+        z = torch.randn(batch, 100, device=DEVICE)
         opt_g.zero_grad(set_to_none=True)
         loss_g = bce(d(g(z)), ones)
         loss_g.backward()
         opt_g.step()
 
-    return blocks.images_per_second(step, batch, seconds)
+    return blocks.images_per_second(step, batch, seconds, wait)
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--loss", choices=["bce", "wgan-gp"], default="bce")
-    loss = parser.parse_known_args()[0].loss
-    blocks.main(f"PyTorch {torch.__version__} eager{' wgan-gp' if loss == 'wgan-gp' else ''}",
-                wgan_gp_rate_of if loss == "wgan-gp" else rate_of, parser,
-                setup=lambda args: torch.set_num_threads(args.threads))
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for PyTorch-CUDA")
+    known = parser.parse_known_args()[0]
+
+    def setup(args):
+        global DEVICE
+        DEVICE = torch.device(args.device)
+        torch.set_num_threads(args.threads)
+
+    device = "" if known.device == "cpu" else f" {known.device}"
+    blocks.main(f"PyTorch {torch.__version__} eager{device}{' wgan-gp' if known.loss == 'wgan-gp' else ''}",
+                wgan_gp_rate_of if known.loss == "wgan-gp" else rate_of, parser, setup=setup)
 
 
 if __name__ == "__main__":
