@@ -61,10 +61,12 @@ public struct PortableGenerator {
             switch layer {
             case let dense as Dense<B>:
                 features()
-                let w = try read(dense.effectiveWeight, dense.inputs * dense.outputs)
+                // (inputs, outputs) to nn.Linear's (outputs, inputs), by the backend's transpose.
+                let torch = try backend.makeBuffer(count: dense.inputs * dense.outputs)
+                try backend.transpose(dense.effectiveWeight, rows: dense.inputs, columns: dense.outputs, into: torch)
                 steps.append(.linear(
                     name: name, inputs: dense.inputs, outputs: dense.outputs,
-                    weight: Self.transposed(w, rows: dense.inputs, columns: dense.outputs),
+                    weight: try read(torch, dense.inputs * dense.outputs),
                     bias: try read(dense.bias.value, dense.outputs)))
             case let conv as Conv2D<B>:
                 nchw(conv.input)
@@ -130,12 +132,6 @@ public struct PortableGenerator {
         self.output = output
         self.outputIsImage = outputIsImage
         self.steps = steps
-    }
-
-    static func transposed(_ w: [Float], rows: Int, columns: Int) -> [Float] {
-        var t = [Float](repeating: 0, count: w.count)
-        for r in 0..<rows { for c in 0..<columns { t[c * rows + r] = w[r * columns + c] } }
-        return t
     }
 
     // MARK: - safetensors with the architecture
