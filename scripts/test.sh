@@ -10,6 +10,8 @@ quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
 scripts/setup.sh
+# A tuning cache written by the user's own `gan-cl tune` must not change what the tests see.
+export GANCL_TUNING_CACHE="$(mktemp -d)/tunables.json"
 swift build -c release
 swift build -c release --build-tests
 

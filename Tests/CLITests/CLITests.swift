@@ -246,6 +246,10 @@ enum GANCL {
         merged.removeValue(forKey: "GANCL_DEVICE")
         merged.removeValue(forKey: "GANCL_KERNELS_DIR")
         merged.removeValue(forKey: "GANCL_GEMM_TUNABLES")
+        // A tuning cache left by the user's own `gan-cl tune` must not change what the tests see:
+        // unless a test names one, the runs read a cache that does not exist.
+        merged["GANCL_TUNING_CACHE"] = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gan-cl-tests-untuned-\(ProcessInfo.processInfo.processIdentifier)/tunables.json").path
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
         let out = Pipe()
