@@ -10,7 +10,10 @@ struct Sample: ParsableCommand {
         discussion: """
             The output's extension chooses the format: .png (a grid 8 images wide), .npy \
             (float32, count × pixels, values in [-1, 1]) or .csv (one image per line); for a \
-            2-D mixture's checkpoint .svg (a scatter plot over the modes), .npy or .csv (N×2).
+            2-D mixture's checkpoint .svg (a scatter plot over the modes), .npy or .csv (N×2). \
+            A table's checkpoint writes .csv rows in the table's own format (its columns in \
+            order, integers as integers, its category labels, values inside each column's \
+            observed range); --condition column=value draws rows with that category only.
 
             A conditional checkpoint (trained with --conditional) draws the classes --class \
             names: one class by number or name, or all (the default: an equal share of each, \
@@ -20,6 +23,7 @@ struct Sample: ParsableCommand {
             Example:
               gan-cl sample --checkpoint runs/fmnist/checkpoints/step-018740.safetensors --count 64 --out grid.png
               gan-cl sample --checkpoint runs/cgan/checkpoints/step-004685.safetensors --class 7 --count 100 --out sneakers.npy
+              gan-cl sample --checkpoint runs/diamonds/checkpoints/step-032000.safetensors --count 10000 --out synthetic.csv --condition cut=Fair
             """)
 
     @Option(help: "A checkpoint written by gan-cl train.") var checkpoint: String
@@ -30,6 +34,7 @@ struct Sample: ParsableCommand {
     @Option(name: .customLong("class"), help: "A conditional checkpoint's class to draw: a number, a name (Sneaker), or all (default: all).") var classChoice: String?
     @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
     @Option(help: "Latent interpolation: --count rows, each walking in this many steps (2 to 64) between two seeded noise vectors (slerp).") var interpolate: Int?
+    @Option(help: "A table's checkpoint: draw rows with this category, as column=value (e.g. cut=Fair).") var condition: String?
     @OptionGroup var target: BackendOptions
 
     func run() throws {
@@ -40,6 +45,11 @@ struct Sample: ParsableCommand {
             }
             guard count >= 1 else { throw GANError("--count must be at least 1, got \(count)") }
             let loaded = try Checkpoint.load(checkpoint)
+            if let table = loaded.table {
+                try sampleTable(table, loaded: loaded, format: format)
+                return
+            }
+            if let condition { throw GANError("--condition \(condition): \(loaded.path) is not a table's checkpoint (use --class)") }
             let given = try noise.map { path -> NPYFile in
                 let file = try NPYFile.read(path)
                 guard file.elementType == .float32, file.columns == loaded.config.noiseDim, file.rows >= 1 else {
@@ -122,6 +132,82 @@ struct Sample: ParsableCommand {
             return Array(repeating: named, count: count)
         }
         throw GANError("--class \(text): not a class of the checkpoint (0 to \(classes - 1), a name such as \(loaded.classNames.first ?? "0"), or all)")
+    }
+
+    /// A table's rows: conditions drawn as in training's sampling (a categorical column
+    /// uniformly, then a category by its frequency), or all one category with
+    /// `--condition`, whose rows are kept only when they have it (drawn in rounds until
+    /// there are --count of them).
+    private func sampleTable(_ table: TableTransform, loaded: Checkpoint.Loaded, format: String) throws {
+        guard format == "csv" else { throw GANError("--out \(out): a table's checkpoint writes .csv rows") }
+        if let classChoice { throw GANError("--class \(classChoice): a table's checkpoint takes --condition column=value") }
+        if interpolate != nil { throw GANError("--interpolate is for images") }
+        if noise != nil, condition != nil { throw GANError("--noise and --condition cannot be combined: --condition draws its own noise") }
+        var wanted: (column: Int, category: String, label: Int)?
+        if let condition {
+            guard let equals = condition.firstIndex(of: "="), equals != condition.startIndex else {
+                throw GANError("--condition \(condition): give it as column=value, such as cut=Fair")
+            }
+            let name = String(condition[..<equals]), value = String(condition[condition.index(after: equals)...])
+            let label = try table.conditionClass(column: name, value: value)
+            guard loaded.classes != nil else {
+                throw GANError("--condition: \(loaded.path) was trained without conditions (--conditional false)")
+            }
+            wanted = (table.columns.firstIndex { $0.name == name }!, TableTransform.isMissing(value) ? "" : value, label)
+        }
+        let given = try noise.map { path -> [Float] in
+            let file = try NPYFile.read(path)
+            guard file.elementType == .float32, file.columns == loaded.config.noiseDim, file.rows >= 1 else {
+                throw GANError("--noise \(path): the checkpoint's generator takes float32 N×\(loaded.config.noiseDim) noise, got \(file.elementType.rawValue) \(file.rows)×\(file.columns)")
+            }
+            return file.values
+        }
+        let n = given.map { $0.count / loaded.config.noiseDim } ?? count
+        try withBackend(target.backend, device: target.device) { backend in
+            try writeTable(on: backend, table, loaded: loaded, wanted: wanted, given: given, n: n)
+        }
+    }
+
+    private func writeTable<B: ComputeBackend>(
+        on backend: B, _ table: TableTransform, loaded: Checkpoint.Loaded, wanted: (column: Int, category: String, label: Int)?,
+        given: [Float]?, n: Int
+    ) throws {
+        do {
+            let generator = try Checkpoint.generator(from: loaded, on: backend, average: !noEma)
+            let sampler = try ImageSampler(generator: generator, chunk: min(n, 500))
+            let key = RandomStream.sampling.key(seed: seed)
+            func labels(_ rows: Int, round: UInt64) -> [Int]? {
+                guard loaded.classes != nil else { return nil }
+                if let wanted { return Array(repeating: wanted.label, count: rows) }
+                return TableDataset.samplingClasses(count: rows, key: key ^ (round &+ 1) &* 0x9E37_79B9_7F4A_7C15, transform: table)
+            }
+            if let given {
+                let rows = table.decode(try sampler.sample(noise: given, classes: labels(n, round: 0)), rows: n)
+                try writeAtomically(Array(rows.csv().utf8), to: out)
+                say("wrote \(n) rows to \(out)")
+                return
+            }
+            var kept: [[String]] = []
+            var drawn = 0
+            var round: UInt64 = 0
+            while kept.count < n {
+                let rows = min(max(2 * (n - kept.count), 256), 100_000)
+                let roundKey = round == 0 ? key : key ^ (round &* 0xD1B5_4A32_D192_ED03)
+                let decoded = table.decode(try sampler.sample(count: rows, key: roundKey, classes: labels(rows, round: round)), rows: rows)
+                drawn += rows
+                kept += wanted.map { w in decoded.rows.filter { $0[w.column] == w.category } } ?? decoded.rows
+                round += 1
+                if let wanted, round >= 20, kept.count < n {
+                    throw GANError("--condition \(condition!): the generator drew \(table.columns[wanted.column].name) = \(wanted.category) in only \(kept.count) of \(drawn) rows; train longer, or ask for fewer")
+                }
+            }
+            try writeAtomically(Array(Table(header: table.columns.map(\.name), rows: Array(kept.prefix(n))).csv().utf8), to: out)
+            if wanted != nil {
+                say("wrote \(n) rows to \(out) (\(kept.count) of \(drawn) drawn rows had \(condition!))")
+            } else {
+                say("wrote \(n) rows to \(out)")
+            }
+        }
     }
 
     private func draw<B: ComputeBackend>(

@@ -80,6 +80,11 @@ struct Train: ParsableCommand {
     @Option(help: "A folder of pictures: scale and centre-crop them to N×N (default: their common size).") var imageSize: String?
     @Option(help: "A folder of pictures: 1 (grey) or 3 (RGB) channels (default: 3 if any picture has colour).") var channels: String?
     @Flag(help: "A folder of pictures: refuse an unreadable picture instead of skipping it.") var strict = false
+    @Option(help: "A table: columns to treat as categorical (comma-separated names).") var categorical: String?
+    @Option(help: "A table: columns to treat as numeric (comma-separated names).") var numeric: String?
+    @Option(help: "A table: held-out real rows (CSV) for the privacy and usefulness checks.") var holdout: String?
+    @Option(help: "A table: hold out this share of its rows (seeded) for the privacy and usefulness checks (default 0).") var holdoutFraction: String?
+    @Option(name: .customLong("target"), help: "A table: the categorical column whose prediction measures usefulness (needs a holdout).") var targetColumn: String?
     @Option(help: "A JSON or TOML file of settings; flags win.") var config: String?
     @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
 
@@ -97,6 +102,8 @@ struct Train: ParsableCommand {
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples), ("tensorboard", tensorboard.map { $0 ? "true" : "false" }),
             ("image-size", imageSize), ("channels", channels), ("strict", strict ? "true" : nil),
+            ("categorical", categorical), ("numeric", numeric), ("holdout", holdout), ("holdout-fraction", holdoutFraction),
+            ("target", targetColumn),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
@@ -126,14 +133,20 @@ struct Train: ParsableCommand {
             try settings.set(key, .string(value), source: "--\(key)")
             given.insert(key)
         }
-        let dataset = try loadDataset(settings.data, seed: settings.seed, folder: settings.folderOptions, warn: note)
-        try settings.applyPresets(except: given, data: dataset.shape)
+        let dataset = try loadDataset(
+            settings.data, seed: settings.seed, folder: settings.folderOptions, table: settings.tableOptions, warn: note)
+        try settings.applyPresets(except: given, data: dataset.shape, dataClasses: dataset.classes)
+        if settings.model == .tabular, !given.contains("batch-size"), dataset.count < settings.batchSize {
+            // A small table: the largest whole number of packs it holds.
+            settings.batchSize = max(settings.pack, dataset.count / settings.pack * settings.pack)
+        }
         if settings.out == nil { settings.out = "runs/\(Self.timestamp())" }
         _ = try BatchOrder(count: dataset.count, batchSize: settings.batchSize, seed: settings.seed)
         if settings.conditional, dataset.classes < 2 {
             throw GANError("--conditional needs labelled data with at least 2 classes; \(settings.data) has no labels")
         }
-        try settings.checkArchitecture(data: dataset.shape, classes: settings.conditional ? dataset.classes : nil)
+        try settings.checkArchitecture(
+            data: dataset.shape, classes: settings.conditional ? dataset.classes : nil, table: dataset.tableTransform)
         let directory = try RunDirectory(creating: settings.out!)
         if let pictures = dataset as? ImageDataset, ImageFolder.isImageFolder(settings.data) {
             try ImageFolder.writeCache(pictures, run: directory.path)
@@ -163,7 +176,8 @@ struct Train: ParsableCommand {
             dataset = cached
             say("Read the \(cached.count) decoded pictures of \(settings.data) from \(path)/data")
         } else {
-            dataset = try loadDataset(settings.data, seed: settings.seed, folder: settings.folderOptions, warn: note)
+            dataset = try loadDataset(
+                settings.data, seed: settings.seed, folder: settings.folderOptions, table: settings.tableOptions, warn: note)
         }
         try withBackend(settings.backend, device: settings.device) { backend in
             try train(on: backend, settings: settings, dataset: dataset, directory: directory, resumeFrom: loaded)
@@ -187,7 +201,8 @@ struct Train: ParsableCommand {
         say("Training on \(backend.name): G \(trainer.generator.summary), D \(trainer.discriminator.summary); loss \(settings.loss.rawValue)\(settings.spectralNorm ? " with spectral normalisation of D" : ""), optimizer \(settings.optimizer.rawValue), \(settings.dSteps) D update\(settings.dSteps == 1 ? "" : "s") a step")
         say("\(dataset.summary), batch \(settings.batchSize): \(batches) batches per epoch (the last partial batch is dropped); \(total) steps ≈ \(epochs) epochs; run directory \(directory.path)")
         if let classes = trainer.classes {
-            say("conditional on \(classes) classes: " + dataset.classNames.prefix(classes).enumerated().map { "\($0) \($1)" }.joined(separator: ", ") + " (the grids show one row per class)")
+            say("conditional on \(classes) classes: " + dataset.classNames.prefix(classes).enumerated().map { "\($0) \($1)" }.joined(separator: ", ")
+                + (dataset.conditionedSampling ? " (training-by-sampling: a column, then a category by log-frequency, then a row)" : " (the grids show one row per class)"))
         }
         var display = ProgressDisplay(totalEpochs: epochs)
         let session = try TrainingSession(

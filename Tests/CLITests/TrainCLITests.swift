@@ -69,7 +69,7 @@ struct TrainCLITests {
         #expect(config["backend"] as? String == "cpu" && config["batch-size"] as? Int == 16 && config["steps"] as? Int == 12)
         #expect(Set(config.keys).isSuperset(of: ["data", "seed", "g-hidden", "d-hidden", "g-lr", "d-lr", "beta1", "beta2", "real-label", "out"]))
         let metrics = try String(contentsOf: out.url.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
-        let header = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds,fd_fmnist,kid,precision,recall,density,coverage,classes_covered,modes_covered,high_quality,mode_kl,wasserstein,gradient_penalty,gradient_norm,diversity"
+        let header = "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second,elapsed_seconds,fd_fmnist,kid,precision,recall,density,coverage,classes_covered,modes_covered,high_quality,mode_kl,fidelity,pair_fidelity,dcr_share,exact_copies,usefulness,wasserstein,gradient_penalty,gradient_norm,diversity"
         #expect(metrics.first.map(String.init) == header)
         #expect(metrics.count == 4)
         #expect(try String(contentsOf: out.url.appendingPathComponent("curves.svg"), encoding: .utf8).contains("<polyline"))

@@ -2,6 +2,7 @@ import CPUBackend
 import ComputeBackend
 import Foundation
 import GANCore
+import OpenCLBackend
 import Testing
 
 /// CSV tables and their transform: reading and its refusals, column kinds, the Gaussian
@@ -243,4 +244,144 @@ struct SpanHeadTests {
         #expect(throws: GANError.self) { try SpanHead(backend: backend, features: 9, spans: spans) }
         #expect(throws: GANError.self) { try SpanHead(backend: backend, features: 10, spans: [.softmax(start: 1, count: 9)]) }
     }
+}
+
+/// The conditional span head's cross-entropy term (CTGAN's generator condition loss):
+/// its gradient, on both backends, against central differences of the Double reference.
+@Suite("Conditional span head")
+struct ConditionalSpanHeadTests {
+    @Test(arguments: [false, true])
+    func crossEntropyGradientMatchesCentralDifferences(openCL: Bool) throws {
+        let backend: any ComputeBackend = openCL ? try OpenCLBackend(deviceSpec: nil) : CPUBackend()
+        try check(on: backend)
+    }
+
+    private func check<B: ComputeBackend>(on backend: B) throws {
+        let spans: [TableTransform.Span] = [.tanh(start: 0), .softmax(start: 1, count: 4), .softmax(start: 5, count: 1),
+                                            .tanh(start: 6), .softmax(start: 7, count: 3)]
+        // Two categorical spans (the 1-wide one is not conditioned on): classes 0–3 and 4–6.
+        let conditionSpans = [(start: 1, count: 4, first: 0), (start: 7, count: 3, first: 4)]
+        let (rows, width, classes) = (6, 10, 7)
+        let temperature: Float = 0.2
+        let head = try SpanHead(
+            backend: backend, features: width, spans: spans, temperature: temperature, conditionSpans: conditionSpans)
+        #expect(head.classes == classes)
+        try head.reserve(rows: rows)
+        var random = SplitMix64(seed: 29)
+        func uniform() -> Float { Float(Double(random.next() >> 11) / Double(1 << 53)) * 4 - 2 }
+        let x = (0..<(rows * width)).map { _ in uniform() }, w = (0..<(rows * width)).map { _ in uniform() }
+        let labels = (0..<rows).map { _ in Int(random.next() % UInt64(classes)) }
+        // The conditions buffer holds more rows than the backward reads (a trainer's 2·batch).
+        head.setConditions(try backend.makeBuffer(oneHot(labels + labels, classes: classes)))
+        let table: [Double] = [0, 1, 0, 1, 4, 1, 5, 1, 1, 6, 1, 0, 7, 3, 1]
+        let layout = table.withUnsafeBufferPointer { CPUReference.spans($0, count: 5, columns: width) }
+        // L = Σ w ⊙ head(x) + (1/rows) Σ_r −log softmax(x_r over the conditioned span)[category].
+        func loss(_ input: [Double]) -> Double {
+            var total = 0.0
+            var out = [Double](repeating: 0, count: width)
+            for r in 0..<rows {
+                let row = Array(input[(r * width)..<((r + 1) * width)])
+                row.withUnsafeBufferPointer { xs in
+                    out.withUnsafeMutableBufferPointer { CPUReference.spanActivation(xs, spans: layout, temperature: Double(temperature), into: $0) }
+                }
+                for j in 0..<width { total += out[j] * Double(w[r * width + j]) }
+                let span = conditionSpans.last { $0.first <= labels[r] }!
+                let logits = row[span.start..<(span.start + span.count)]
+                let top = logits.max()!
+                let logSum = top + log(logits.reduce(0.0) { $0 + exp($1 - top) })
+                total += (logSum - row[span.start + labels[r] - span.first]) / Double(rows)
+            }
+            return total
+        }
+        let dx = try backend.makeBuffer(count: rows * width)
+        try head.backward(
+            try backend.makeBuffer(x), rows: rows, outputGradient: try backend.makeBuffer(w),
+            inputGradient: (dx, .identity), parameterGradients: .none)
+        let analytic = try backend.read(dx)
+        for i in 0..<(rows * width) {
+            let h = 1e-4
+            var plus = x.map(Double.init), minus = plus
+            plus[i] += h
+            minus[i] -= h
+            let numeric = (loss(plus) - loss(minus)) / (2 * h)
+            #expect(abs(Double(analytic[i]) - numeric) <= 1e-3 * max(1, abs(numeric)), "element \(i): \(analytic[i]) vs \(numeric)")
+        }
+    }
+}
+
+/// A table as training data: the holdout split, training-by-sampling's draws and the
+/// sampling conditions.
+@Suite("Table dataset")
+struct TableDatasetTests {
+    /// 1,000 rows: `kind` 900 a / 100 b, `colour` 500 red / 300 green / 200 blue, and a real
+    /// of distinct values.
+    private func write(_ directory: TemporaryFolder) throws -> String {
+        var random = SplitMix64(seed: 3)
+        var lines = ["kind,colour,value"]
+        for i in 0..<1000 {
+            let colour = i % 10 < 5 ? "red" : i % 10 < 8 ? "green" : "blue"
+            lines.append("\(i % 10 == 9 ? "b" : "a"),\(colour),\(String(format: "%.3f", Double(i) + Double(random.next() >> 11) / Double(1 << 53) * 0.5))")
+        }
+        let path = directory.path + "/t.csv"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func holdoutIsASeededDisjointSplit() throws {
+        let folder = try TemporaryFolder()
+        let path = try write(folder)
+        let a = try TableDataset(path: path, options: .init(holdoutFraction: 0.25), seed: 5)
+        let b = try TableDataset(path: path, options: .init(holdoutFraction: 0.25), seed: 5)
+        let c = try TableDataset(path: path, options: .init(holdoutFraction: 0.25), seed: 6)
+        let held = try #require(a.holdout)
+        #expect(a.count == 750 && held.rows.count == 250)
+        #expect(a.training == b.training && a.holdout == b.holdout && a.encoded == b.encoded)
+        #expect(a.holdout != c.holdout)
+        // Every row is in one part only (the values are distinct).
+        let all = Set(try Table.read(path).rows.map { $0[2] })
+        let training = Set(a.training.rows.map { $0[2] }), holdout = Set(held.rows.map { $0[2] })
+        #expect(training.isDisjoint(with: holdout) && training.union(holdout) == all)
+        #expect(throws: GANError.self) { try TableDataset(path: path, options: .init(target: "kind"), seed: 5) }
+        #expect(throws: GANError.self) { try TableDataset(path: path, options: .init(holdoutFraction: 0.0001), seed: 5) }
+    }
+
+    @Test func trainingBySamplingFollowsTheLogFrequencies() throws {
+        let folder = try TemporaryFolder()
+        let data = try TableDataset(path: try write(folder), seed: 1)
+        #expect(data.classes == 5 && data.conditionedSampling)
+        #expect(data.classNames == ["kind=a", "kind=b", "colour=red", "colour=green", "colour=blue"])
+        var random = SplitMix64(seed: 8)
+        func uniform() -> Float { Float(Double(random.next() >> 11) / Double(1 << 53)) }
+        var counts = [Int](repeating: 0, count: 5)
+        let n = 40_000
+        for _ in 0..<n {
+            let (index, label) = data.drawConditioned(uniform(), uniform(), uniform())
+            counts[label] += 1
+            // The row has the category drawn.
+            let row = data.training.rows[index]
+            #expect(data.classNames[label] == (label < 2 ? "kind=\(row[0])" : "colour=\(row[1])"))
+        }
+        // A column uniformly, then a category by log(count + 1).
+        let kind = [log(901.0), log(101.0)], colour = [log(501.0), log(301.0), log(201.0)]
+        let expected = kind.map { 0.5 * $0 / kind.reduce(0, +) } + colour.map { 0.5 * $0 / colour.reduce(0, +) }
+        for (got, want) in zip(counts, expected) {
+            #expect(abs(Double(got) / Double(n) - want) < 0.01, "\(counts) vs \(expected)")
+        }
+        // Sampling's conditions follow the raw frequencies (b is 10 % of kind's draws).
+        let drawn = try #require(data.samplingClasses(count: 20_000, key: 77))
+        let kinds = drawn.filter { $0 < 2 }
+        #expect(abs(Double(kinds.filter { $0 == 1 }.count) / Double(kinds.count) - 0.1) < 0.015)
+        #expect(abs(Double(kinds.count) / 20_000 - 0.5) < 0.015)
+        #expect(drawn == data.samplingClasses(count: 20_000, key: 77))
+    }
+}
+
+/// A fresh directory for a test's files, removed when the value goes away.
+final class TemporaryFolder {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "gan-cl-table-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

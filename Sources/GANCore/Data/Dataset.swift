@@ -24,6 +24,17 @@ public protocol Dataset: Sendable {
     /// The class of example `index`, from 0 (labelled data only).
     func label(_ index: Int) -> Int
 
+    /// Whether a conditional run draws each real row by `drawConditioned` (a table's
+    /// training-by-sampling) rather than in the epoch's shuffled order.
+    var conditionedSampling: Bool { get }
+    /// A row and its class from three uniforms in [0, 1) (`conditionedSampling` data only).
+    func drawConditioned(_ u: Float, _ v: Float, _ w: Float) -> (index: Int, label: Int)
+    /// The classes a conditional generator draws `count` samples for by default (previews,
+    /// evaluations), from Philox `key`; nil: an equal share of each class.
+    func samplingClasses(count: Int, key: UInt64) -> [Int]?
+    /// A table's transform (its generator ends in a span head over it); nil for other data.
+    var tableTransform: TableTransform? { get }
+
     /// How many generated examples a training run's sample file shows.
     var previewCount: Int { get }
     /// Writes generated examples (previewCount × features) as the run's sample file for
@@ -40,15 +51,32 @@ public protocol Dataset: Sendable {
     ) -> ([Float], [Int]?, UInt64) throws -> EvaluationResult
 }
 
-/// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), a directory of
-/// MNIST-format IDX files, or a folder of pictures (`ImageFolder`, read with `folder`;
-/// `warn` gets a line about the pictures skipped). A mixture's training set is drawn from
-/// `seed`.
+extension Dataset {
+    public var conditionedSampling: Bool { false }
+    public func drawConditioned(_ u: Float, _ v: Float, _ w: Float) -> (index: Int, label: Int) {
+        preconditionFailure("\(summary) does not draw rows by condition")
+    }
+    public func samplingClasses(count: Int, key: UInt64) -> [Int]? { nil }
+    public var tableTransform: TableTransform? { nil }
+}
+
+extension TableDataset {
+    public var tableTransform: TableTransform? { transform }
+}
+
+/// The data `spec` names: a 2-D mixture's name (`ring8`, `grid25`), a CSV table (read
+/// with `table`), a directory of MNIST-format IDX files, or a folder of pictures
+/// (`ImageFolder`, read with `folder`; `warn` gets a line about the pictures skipped). A
+/// mixture's training set is drawn from `seed`, a table's holdout split and encoding too.
 public func loadDataset(
-    _ spec: String, seed: UInt64, folder: ImageFolder.Options = .init(), warn: (String) -> Void = { _ in }
+    _ spec: String, seed: UInt64, folder: ImageFolder.Options = .init(), table: TableDataset.Options = .init(),
+    warn: (String) -> Void = { _ in }
 ) throws -> any Dataset {
     if let mixture = Mixture2D.named(spec) {
         return MixtureDataset(mixture: mixture, seed: seed)
+    }
+    if TableDataset.isTable(spec) {
+        return try TableDataset(path: spec, options: table, seed: seed)
     }
     if ImageFolder.isImageFolder(spec) {
         let loaded = try ImageFolder.load(directory: spec, options: folder)

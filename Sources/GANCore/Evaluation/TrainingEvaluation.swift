@@ -6,6 +6,7 @@ import Foundation
 public enum EvaluationResult: Sendable {
     case images(ImageEvaluation)
     case mixture(ModeMetrics)
+    case table(TableEvaluation)
 
     /// The metrics.csv columns this result fills (see `RunDirectory.evaluationColumns`).
     public var columns: [String: Double] {
@@ -15,6 +16,10 @@ public enum EvaluationResult: Sendable {
              "density": e.density, "coverage": e.coverage, "classes_covered": Double(e.classesCovered)]
         case .mixture(let m):
             ["modes_covered": Double(m.modesCovered), "high_quality": m.highQuality, "mode_kl": m.modeKL]
+        case .table(let t):
+            ["fidelity": t.fidelity, "pair_fidelity": t.pairFidelity]
+                .merging(t.privacy.map { ["dcr_share": $0.closerToTrainingShare, "exact_copies": Double($0.exactCopies)] } ?? [:]) { a, _ in a }
+                .merging(t.usefulness.map { ["usefulness": $0.ratio] } ?? [:]) { a, _ in a }
         }
     }
 
@@ -23,6 +28,7 @@ public enum EvaluationResult: Sendable {
         switch self {
         case .images: "fashion-mnist test split"
         case .mixture(let m): m.mixtureName
+        case .table: "the training table (privacy and usefulness against the holdout)"
         }
     }
 
@@ -36,6 +42,10 @@ public enum EvaluationResult: Sendable {
                 + (e.conditional.map { String(format: ", class agreement %.3f", $0.agreement) } ?? "")
         case .mixture(let m):
             String(format: "modes %d/%d, high quality %.1f%%, mode KL %.3f", m.modesCovered, m.modes, m.highQuality * 100, m.modeKL)
+        case .table(let t):
+            String(format: "fidelity %.3f, pairs %.3f", t.fidelity, t.pairFidelity)
+                + (t.privacy.map { String(format: ", closer to training %.3f, %d copies", $0.closerToTrainingShare, $0.exactCopies) + ($0.warning.map { " — \($0)" } ?? "") } ?? "")
+                + (t.usefulness.map { String(format: ", usefulness %.3f (macro-F1 %.3f vs real %.3f)", $0.ratio, $0.syntheticMacroF1, $0.realMacroF1) } ?? "")
         }
     }
 }
@@ -63,6 +73,7 @@ public final class TrainingEvaluator<B: ComputeBackend> {
     public func evaluate() throws -> EvaluationResult {
         let key = RandomStream.evaluation.key(seed: trainer.config.seed)
         let count = sampleCount
-        return try measure(try sampler.sample(count: count, key: key), sampler.defaultClasses(count: count), trainer.config.seed)
+        let classes = trainer.data.samplingClasses(count: count, key: key) ?? sampler.defaultClasses(count: count)
+        return try measure(try sampler.sample(count: count, key: key, classes: classes), classes, trainer.config.seed)
     }
 }

@@ -22,7 +22,8 @@ public enum LossCurve {
 
     /// The evaluation chart's series on the 0–1 axis, and those on the right axis (the
     /// first one a run has).
-    static let shares = [("precision", "#2ca02c"), ("recall", "#9467bd"), ("coverage", "#ff7f0e"), ("high_quality", "#17becf")]
+    static let shares = [("precision", "#2ca02c"), ("recall", "#9467bd"), ("coverage", "#ff7f0e"), ("high_quality", "#17becf"),
+                         ("fidelity", "#2ca02c"), ("pair_fidelity", "#9467bd"), ("dcr_share", "#ff7f0e"), ("usefulness", "#17becf")]
     static let scaled = [("fd_fmnist", "FD-FMNIST"), ("modes_covered", "modes covered")]
 
     public static func svg(_ points: [Point]) -> String {

@@ -8,6 +8,16 @@ import ComputeBackend
 /// backward is handed x, not y), then dx = Jᵀ·dz by `spanActivationBackward` — a tanh
 /// column's dz·(1 − y²), a softmax span's y ⊙ (dz − ⟨y, dz⟩)/τ — and the gradient of the
 /// activation below. No parameters.
+///
+/// A conditional tabular generator's head also carries CTGAN's generator term that makes G
+/// honour its condition: the cross-entropy between the conditioned column's span of the
+/// head's input (its logits, at temperature 1) and the requested category, summed over
+/// the row and averaged over the batch, added to G's loss with weight 1. Its gradient,
+/// mask ⊙ softmax(x) − e (mask: 1 on the conditioned column's span; e: the requested
+/// category's one-hot there), is added to dL/dx in the backward. The condition is the
+/// model's class buffer (`setConditions`): class `first + k` of a categorical span is
+/// category k, so mask and e are the classes' one-hot times two constant matrices
+/// (`classes × features`), two small GEMMs.
 public final class SpanHead<B: ComputeBackend>: Layer {
     public typealias Backend = B
     public let backend: B
@@ -19,9 +29,23 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     /// (start, count, kind) per span, as the kernels read them.
     private let table: B.Buffer
     private var scratch: B.Buffer?
+    /// The cross-entropy gradient's scratch (rows × features), conditional heads only.
+    private var crossEntropyScratch: (softmax: B.Buffer, mask: B.Buffer)?
     private var reserved = 0
+    /// Conditional: the classes, and the matrices from a class's one-hot to its span's mask
+    /// and to its category's one-hot in the output layout (classes × features each).
+    public let classes: Int?
+    private let conditionMatrices: (mask: B.Buffer, target: B.Buffer)?
+    /// The rows' classes, one-hot, for the next backward (see `Sequential.setConditions`).
+    public private(set) var conditions: B.Buffer?
 
-    public init(backend: B, features: Int, spans: [TableTransform.Span], temperature: Float = 1) throws {
+    /// A head over `spans`; with `conditionSpans` (each categorical span's start and
+    /// count in the features and its first class), a conditional one whose backward adds
+    /// the cross-entropy term.
+    public init(
+        backend: B, features: Int, spans: [TableTransform.Span], temperature: Float = 1,
+        conditionSpans: [(start: Int, count: Int, first: Int)]? = nil
+    ) throws {
         guard temperature > 0, temperature.isFinite else { throw GANError("a span head's temperature must be positive, got \(temperature)") }
         var covered = 0
         var values: [Float] = []
@@ -46,7 +70,30 @@ public final class SpanHead<B: ComputeBackend>: Layer {
         self.spans = spans
         self.temperature = temperature
         table = try backend.makeBuffer(values)
+        if let conditionSpans, !conditionSpans.isEmpty {
+            let classes = conditionSpans.reduce(0) { $0 + $1.count }
+            var mask = [Float](repeating: 0, count: classes * features)
+            var target = mask
+            for span in conditionSpans {
+                guard span.start >= 0, span.count >= 1, span.start + span.count <= features, span.first + span.count <= classes else {
+                    throw GANError("a span head's condition spans must lie in its \(features) features")
+                }
+                for k in 0..<span.count {
+                    let c = span.first + k
+                    for j in span.start..<(span.start + span.count) { mask[c * features + j] = 1 }
+                    target[c * features + span.start + k] = 1
+                }
+            }
+            self.classes = classes
+            conditionMatrices = (try backend.makeBuffer(mask), try backend.makeBuffer(target))
+        } else {
+            classes = nil
+            conditionMatrices = nil
+        }
     }
+
+    /// The classes of the next backward's rows.
+    public func setConditions(_ buffer: B.Buffer) { conditions = buffer }
 
     public var inputs: Int { features }
     public var outputs: Int { features }
@@ -56,6 +103,9 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     public func reserve(rows: Int) throws {
         guard rows > reserved else { return }
         scratch = try backend.makeBuffer(count: max(1, rows * features))
+        if conditionMatrices != nil {
+            crossEntropyScratch = (try backend.makeBuffer(count: max(1, rows * features)), try backend.makeBuffer(count: max(1, rows * features)))
+        }
         reserved = rows
     }
 
@@ -76,6 +126,19 @@ public final class SpanHead<B: ComputeBackend>: Layer {
         try backend.spanActivationBackward(
             scratch, outputGradient: dz, rows: rows, columns: features, spans: table, spanCount: spans.count,
             temperature: temperature, into: dx)
+        if let classes, let conditionMatrices, let conditions, let (softmax, mask) = crossEntropyScratch {
+            // mask ⊙ softmax(x) − e, averaged over the rows, into dL/dx.
+            try backend.spanActivation(
+                x, rows: rows, columns: features, spans: table, spanCount: spans.count, temperature: 1, into: softmax)
+            try backend.gemm(
+                transposeA: false, transposeB: false, m: rows, n: features, k: classes, alpha: 1, a: conditions,
+                b: conditionMatrices.mask, beta: 0, c: mask)
+            try backend.multiply(softmax, rows: rows, columns: features, by: mask, perRow: false, into: softmax)
+            try backend.gemm(
+                transposeA: false, transposeB: false, m: rows, n: features, k: classes, alpha: -1, a: conditions,
+                b: conditionMatrices.target, beta: 1, c: softmax)
+            try backend.addScaled(dx, softmax, count: rows * features, scale: 1 / Float(rows))
+        }
         if below != .identity { try backend.activationBackward(below, y: x, dy: dx, dx: dx, count: rows * features) }
     }
 }

@@ -18,6 +18,9 @@ import ComputeBackend
 ///                                          `conditional` puts one first in G and D when none is given)
 ///     projection                           a projection discriminator's score ψ(h) + ⟨e_y, h⟩ + b_y
 ///                                          (Miyato & Koyama; the conditional conv D's last layer)
+///     span-head [t0.2]                     a table's output head over its encoded columns: tanh on each
+///                                          scalar, softmax at temperature t on each one-hot span (`SpanHead`;
+///                                          conditional, with CTGAN's cross-entropy on the conditioned span)
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
 ///     flatten                              reads an image as its H·W·C features
 ///
@@ -35,6 +38,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         case minibatchStd = "minibatch-std"
         case condition
         case projection
+        case spanHead = "span-head"
         case reshape
         case flatten
     }
@@ -50,6 +54,8 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         /// batch's weight) and epsilon.
         public var momentum: Float = 0.1
         public var epsilon: Float = 1e-5
+        /// A span head's softmax temperature.
+        public var temperature: Float = 1
         public let activation: HiddenActivationKind
         public let image: ImageShape?
     }
@@ -123,13 +129,16 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             }
             rate = value
             rest = rest.dropFirst()
-        case .batchNorm, .layerNorm, .flatten, .minibatchStd, .condition, .projection:
+        case .batchNorm, .layerNorm, .flatten, .minibatchStd, .condition, .projection, .spanHead:
             break
         }
         var activationSeen = false
-        var momentum: Float = 0.1, epsilon: Float = 1e-5
+        var momentum: Float = 0.1, epsilon: Float = 1e-5, temperature: Float = 1
         for word in rest {
-            if kind == .batchNorm, let option = word.first, "me".contains(option), let value = Float(word.dropFirst()) {
+            if kind == .spanHead, word.first == "t", let value = Float(word.dropFirst()) {
+                guard value > 0, value <= 100 else { throw GANError("span-head's temperature t must be in (0, 100], got \(word)") }
+                temperature = value
+            } else if kind == .batchNorm, let option = word.first, "me".contains(option), let value = Float(word.dropFirst()) {
                 if option == "m" {
                     guard value > 0, value <= 1 else { throw GANError("batch-norm's momentum m must be in (0, 1], got \(word)") }
                     momentum = value
@@ -145,7 +154,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 default: padding = value
                 }
             } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
-                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition, .projection].contains(kind) {
+                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition, .projection, .spanHead].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -160,6 +169,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             rate: rate, activation: activation, image: image)
         line.momentum = momentum
         line.epsilon = epsilon
+        line.temperature = temperature
         return line
     }
 
@@ -183,7 +193,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// anything: the same one-line refusals as `build`, before a run starts.
     /// `classes` (a conditional model's; nil for none) and `group` (the examples a row of
     /// D packs) size the condition layers.
-    public func check(input: ImageShape, outputs: Int, network: String, classes: Int? = nil, group: Int = 1) throws {
+    /// `table` (a table's transform) sizes a span head.
+    public func check(
+        input: ImageShape, outputs: Int, network: String, classes: Int? = nil, group: Int = 1, table: TableTransform? = nil
+    ) throws {
         var shape = input
         for (index, line) in lines.enumerated() {
             func fail(_ message: String) -> GANError {
@@ -221,6 +234,14 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 guard classes != nil else { throw fail("a projection needs labelled data and conditional training") }
                 guard group == 1 else { throw fail("a projection judges one example a row: not with packing (use a condition line)") }
                 shape = ImageShape(features: 1)
+            case .spanHead:
+                guard let table else { throw fail("a span head is for table data (a CSV)") }
+                guard shape.elements == table.width else {
+                    throw fail("a span head over the table's \(table.width) encoded features needs \(table.width) inputs")
+                }
+                if let classes, classes != table.conditionClasses {
+                    throw fail("a conditional span head needs the table's \(table.conditionClasses) classes, not \(classes)")
+                }
             }
             // Every later product stays inside Int, and the kernels' 32-bit indices hold.
             let (area, overflowA) = shape.height.multipliedReportingOverflow(by: shape.width)
@@ -239,9 +260,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// fit. With `spectralNorm`, dense and conv layers are spectrally normalised.
     public func build<B: ComputeBackend>(
         backend: B, input: ImageShape, outputs: Int, network: String, leakySlope: Float, spectralNorm: Bool = false,
-        classes: Int? = nil, group: Int = 1
+        classes: Int? = nil, group: Int = 1, table: TableTransform? = nil
     ) throws -> Sequential<B> {
-        try check(input: input, outputs: outputs, network: network, classes: classes, group: group)
+        try check(input: input, outputs: outputs, network: network, classes: classes, group: group, table: table)
         var shape = input
         var layers: [any Layer<B>] = []
         for (index, line) in lines.enumerated() {
@@ -287,6 +308,11 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     let layer = try Condition(backend: backend, input: shape, classes: classes ?? 0, group: group)
                     layers.append(layer)
                     shape = layer.output
+                case .spanHead:
+                    guard let table else { throw fail("a span head is for table data (a CSV)") }
+                    layers.append(try SpanHead(
+                        backend: backend, features: shape.elements, spans: table.spans, temperature: line.temperature,
+                        conditionSpans: classes == nil ? nil : table.categoricalSpans.map { ($0.start, $0.count, $0.first) }))
                 case .flatten:
                     shape = ImageShape(features: shape.elements)
                 case .reshape:

@@ -43,6 +43,14 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     /// ReLU → ConvT 64 4×4 s2, BN, ReLU → ConvT 1 4×4 s2, tanh; D Conv 64 4×4 s2, LReLU →
     /// Conv 128 4×4 s2, BN, LReLU → FC 1024, BN, LReLU → FC 1 (no BN in a WGAN-GP critic).
     case dcgan
+    /// CTGAN's networks for a table (Xu et al. 2019, the sdv-dev defaults), for the
+    /// encoded rows of `TableTransform`: G z(128) → FC 256, BN, ReLU → FC 256, BN, ReLU →
+    /// FC width → span head (tanh scalars, softmax at temperature 0.2 over each one-hot
+    /// span); D (packs of 10 rows) → FC 256, LReLU 0.2, dropout 0.5 → FC 256, LReLU,
+    /// dropout 0.5 → FC 1. CTGAN's residual blocks concatenate each block's input to its
+    /// output, and its head adds Gumbel noise before the softmax; here the blocks are plain
+    /// and the softmax has no noise (see README, "Tables").
+    case tabular
 
     /// Training settings the preset changes from the defaults, for keys the user did not
     /// give. mlp: the batch-normed G and real targets of 1 (the Keras-GAN recipe). dcgan: real targets of 1 (one-sided label smoothing at 0.9, the MLP's default,
@@ -54,6 +62,13 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         case .mlp: [("g-batch-norm", .boolean(true)), ("real-label", .number(1))]
         case .toy: []
         case .dcgan: [("real-label", .number(1)), ("generator-noise", .string("reuse"))]
+        case .tabular:
+            // CTGAN's: WGAN-GP with one critic update a step, Adam 2e-4, β (0.5, 0.9), batches
+            // of 500 in packs of 10, 300 epochs.
+            [("loss", .string("wgan-gp")), ("d-steps", .integer(1)), ("g-lr", .number(2e-4)), ("d-lr", .number(2e-4)),
+             ("beta1", .number(0.5)), ("beta2", .number(0.9)), ("pack", .integer(10)), ("batch-size", .integer(500)),
+             ("epochs", .integer(300)), ("log-every", .integer(50)), ("sample-every", .integer(1000)),
+             ("checkpoint-every", .integer(1000))]
         }
     }
 
@@ -63,12 +78,14 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         case .mlp: 100
         case .toy: 2
         case .dcgan: 64
+        case .tabular: 128
         }
     }
 
     public var generatorHidden: [Int] {
         switch self {
         case .mlp, .dcgan: [128, 256, 512, 1024]
+        case .tabular: [256, 256]
         case .toy: [128, 128, 128, 128]
         }
     }
@@ -81,6 +98,7 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         switch self {
         case .mlp: [512, 256]
         case .dcgan: [1024, 512, 256, 128]
+        case .tabular: [256, 256]
         case .toy: [128, 128, 128, 128]
         }
     }
@@ -104,6 +122,8 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     public func generatorLayers(data: ImageShape) throws -> [String]? {
         switch self {
         case .mlp, .toy: return nil
+        case .tabular:
+            return ["dense 256", "batch-norm relu", "dense 256", "batch-norm relu", "dense \(data.elements)", "span-head t0.2"]
         case .dcgan:
             if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
             if data.height == 28 {
@@ -129,6 +149,8 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     public func discriminatorLayers(loss: LossKind, data: ImageShape) throws -> [String]? {
         switch self {
         case .mlp, .toy: return nil
+        case .tabular:
+            return ["dense 256 leaky-relu", "dropout 0.5", "dense 256 leaky-relu", "dropout 0.5", "dense 1"]
         case .dcgan:
             if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
             let normalised = loss != .wganGP

@@ -114,6 +114,7 @@ public final class Sequential<B: ComputeBackend> {
         for layer in layers {
             (layer as? Condition<B>)?.setConditions(buffer)
             (layer as? Projection<B>)?.setConditions(buffer)
+            (layer as? SpanHead<B>)?.setConditions(buffer)
         }
     }
 
@@ -256,6 +257,8 @@ public final class Sequential<B: ComputeBackend> {
                 return "condition (\(condition.classes) classes)"
             case let projection as Projection<B>:
                 return "projection (\(projection.classes) classes)"
+            case let head as SpanHead<B>:
+                return "span-head t\(head.temperature)\(head.classes == nil ? "" : " (conditional)")"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

@@ -23,6 +23,9 @@ public struct TableTransform: Codable, Equatable, Sendable {
         public let kind: Kind
         /// Categorical: the categories in order of first appearance ("" for missing).
         public var categories: [String] = []
+        /// Categorical: each category's rows in the fitted table (sampling draws a generator's
+        /// condition by them).
+        public var counts: [Int] = []
         /// Numeric: the mixture's modes, the observed range and the decimals to write.
         public var modes: [GaussianMixture1D.Component] = []
         public var minimum = 0.0, maximum = 0.0
@@ -85,15 +88,22 @@ public struct TableTransform: Codable, Equatable, Sendable {
             }
             if kind == .categorical {
                 var order: [String] = []
-                var known = Set<String>()
+                var known: [String: Int] = [:]
+                var counts: [Int] = []
                 for text in texts {
                     let category = Self.isMissing(text) ? "" : text
-                    if known.insert(category).inserted { order.append(category) }
+                    if let k = known[category] {
+                        counts[k] += 1
+                    } else {
+                        known[category] = order.count
+                        order.append(category)
+                        counts.append(1)
+                    }
                 }
                 guard order.count <= Self.maximumCategories else {
                     throw GANError("\(path): column '\(name)' has \(order.count) categories, more than \(Self.maximumCategories) (give --numeric \(name) if it is a number, or drop it)")
                 }
-                return Column(name: name, kind: .categorical, categories: order)
+                return Column(name: name, kind: .categorical, categories: order, counts: counts)
             }
             let values = numbers.map { $0! }
             let decimals = kind == .integer ? 0 : present.map { text -> Int in
@@ -126,6 +136,42 @@ public struct TableTransform: Codable, Equatable, Sendable {
             at += column.width
         }
         return spans
+    }
+
+    /// Each categorical column's one-hot span, in column order: a conditional tabular
+    /// generator's classes are these spans' categories one after another (CTGAN's
+    /// conditional vector), class `first + k` being category k of `column`.
+    public var categoricalSpans: [(column: Int, start: Int, count: Int, first: Int)] {
+        var spans: [(column: Int, start: Int, count: Int, first: Int)] = []
+        var at = 0, first = 0
+        for (c, column) in columns.enumerated() {
+            if column.kind == .categorical {
+                spans.append((c, at, column.categories.count, first))
+                first += column.categories.count
+            }
+            at += column.width
+        }
+        return spans
+    }
+
+    /// The classes of a conditional tabular generator: every categorical column's
+    /// categories (0 without categorical columns).
+    public var conditionClasses: Int { categoricalSpans.reduce(0) { $0 + $1.count } }
+
+    /// The class of category `value` of column `name`, as `--condition name=value` gives it.
+    public func conditionClass(column name: String, value: String) throws -> Int {
+        guard let c = columns.firstIndex(where: { $0.name == name }) else {
+            throw GANError("--condition: no column '\(name)' (columns: \(columns.map(\.name).joined(separator: ", ")))")
+        }
+        guard let span = categoricalSpans.first(where: { $0.column == c }) else {
+            throw GANError("--condition: column '\(name)' is numeric; only categorical columns can be conditioned on")
+        }
+        let category = Self.isMissing(value) ? "" : value
+        guard let k = columns[c].categories.firstIndex(of: category) else {
+            let shown = columns[c].categories.prefix(20).map { $0.isEmpty ? "(missing)" : $0 }.joined(separator: ", ")
+            throw GANError("--condition: '\(value)' is not a category of '\(name)' (categories: \(shown)\(columns[c].categories.count > 20 ? ", …" : ""))")
+        }
+        return span.first + k
     }
 
     /// The rows of `table` (with this transform's columns) as rows × width floats; each

@@ -46,6 +46,8 @@ public enum Checkpoint {
         /// A conditional run's classes and their names; nil and empty otherwise.
         public let classes: Int?
         public let classNames: [String]
+        /// A table's fitted transform; nil for other data.
+        public let table: TableTransform?
 
         /// One example's shape (a 2-D point is 1 × 2 × 1).
         public var dataShape: ImageShape { ImageShape(height: imageRows, width: imageColumns, channels: imageChannels) }
@@ -79,7 +81,8 @@ public enum Checkpoint {
             "generator": trainer.generator.summary,
             "discriminator": trainer.discriminator.summary,
             "config": String(decoding: try encoder.encode(trainer.config), as: UTF8.self),
-        ].merging(trainer.classes.map { classes in
+        ].merging(try trainer.data.tableTransform.map { ["table_transform": String(decoding: try encoder.encode($0), as: UTF8.self)] } ?? [:]) { a, _ in a }
+        .merging(trainer.classes.map { classes in
             ["classes": "\(classes)",
              "class_names": String(decoding: (try? encoder.encode(Array(trainer.data.classNames.prefix(classes)))) ?? Data(), as: UTF8.self)]
         } ?? [:]) { a, _ in a }
@@ -126,12 +129,19 @@ public enum Checkpoint {
             names = m["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
             if names.count != k { names = (0..<k).map(String.init) }
         }
+        var table: TableTransform?
+        if let text = m["table_transform"] {
+            guard let decoded = try? JSONDecoder().decode(TableTransform.self, from: Data(text.utf8)) else {
+                throw GANError("\(path): checkpoint metadata table_transform is not a readable table transform")
+            }
+            table = decoded
+        }
         let channels = m["image_channels"] == nil ? 1 : try integer("image_channels")
         guard channels == 1 || channels == 3 else { throw GANError("\(path): checkpoint metadata image_channels must be 1 or 3, got \(channels)") }
         return Loaded(
             path: path, file: file, config: config, state: state,
             imageRows: try integer("image_rows"), imageColumns: try integer("image_columns"), imageChannels: channels, classes: classes,
-            classNames: names)
+            classNames: names, table: table)
     }
 
     /// Writes the tensors of `loaded` named `prefix.*` into `network`, after checking
@@ -154,6 +164,9 @@ public enum Checkpoint {
         guard loaded.dataShape == shape else {
             throw GANError("\(loaded.path) was trained on \(loaded.dataShape) examples, the data has \(shape)")
         }
+        guard loaded.table == trainer.data.tableTransform else {
+            throw GANError("\(loaded.path) was trained on a table whose columns were encoded differently: the table has changed since")
+        }
         try restore(trainer.generator, prefix: "generator", from: loaded, includeOptimizer: true)
         for (i, d) in trainer.discriminators.enumerated() {
             try restore(d, prefix: Trainer<B>.discriminatorPrefix(i), from: loaded, includeOptimizer: true)
@@ -168,7 +181,7 @@ public enum Checkpoint {
     /// unless `average` is false (`--no-ema`).
     public static func generator<B>(from loaded: Loaded, on backend: B, average: Bool = true) throws -> Sequential<B> {
         let network = try loaded.config.makeGenerator(
-            backend: backend, data: loaded.dataShape, classes: loaded.classes)
+            backend: backend, data: loaded.dataShape, classes: loaded.classes, table: loaded.table)
         let prefix = average && loaded.config.ema > 0 ? averagePrefix : "generator"
         try restore(network, prefix: prefix, from: loaded, includeOptimizer: false)
         return network

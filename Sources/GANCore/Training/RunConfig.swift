@@ -140,6 +140,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var channels: Int?
     public var strict = false
 
+    /// A table's columns forced categorical or numeric (by name), its held-out rows (a
+    /// CSV, or a seeded share of the table split off before training) for the privacy and
+    /// usefulness checks, and the column whose prediction measures usefulness.
+    public var categorical: [String] = []
+    public var numeric: [String] = []
+    public var holdout: String?
+    public var holdoutFraction: Float = 0
+    public var target: String?
+
+    /// How a table is read.
+    public var tableOptions: TableDataset.Options {
+        TableDataset.Options(
+            categorical: Set(categorical), numeric: Set(numeric), holdout: holdout, holdoutFraction: Double(holdoutFraction),
+            target: target)
+    }
+
     /// How a folder of pictures is read.
     public var folderOptions: ImageFolder.Options { ImageFolder.Options(imageSize: imageSize, channels: channels, strict: strict) }
     /// The collapse watchdog: below this diversity (the spread of a fixed noise batch's
@@ -192,6 +208,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.maxRollbacks, &maxRollbacks)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
         evalSamples = try c.decodeIfPresent(Int.self, forKey: .evalSamples)
+        try read(.categorical, &categorical); try read(.numeric, &numeric); try read(.holdoutFraction, &holdoutFraction)
+        holdout = try c.decodeIfPresent(String.self, forKey: .holdout)
+        target = try c.decodeIfPresent(String.self, forKey: .target)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -208,6 +227,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case onDivergence = "on-divergence", rollbackLrFactor = "rollback-lr-factor", maxRollbacks = "max-rollbacks"
         case evalEvery = "eval-every", evalSamples = "eval-samples"
         case tensorboard, imageSize = "image-size", channels, strict, gBatchNorm = "g-batch-norm"
+        case categorical, numeric, holdout, holdoutFraction = "holdout-fraction", target
     }
 
     /// Every key a config file or flag may set (plus `lr`, which sets both learning rates).
@@ -282,6 +302,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
             // Parsed now, so a bad line is refused where it is given.
             return try Architecture(lines, network: key).texts
         }
+        func names() throws -> [String] {
+            let items: [ConfigValue]
+            switch value {
+            case .list(let l): items = l
+            case .string(let s): items = s.split(separator: ",").map { .string(String($0).trimmingSpaces()) }
+            default: throw fail("a list of column names")
+            }
+            let parsed = items.compactMap { item -> String? in
+                if case .string(let s) = item, !s.isEmpty { return s }
+                return nil
+            }
+            guard parsed.count == items.count, !parsed.isEmpty else { throw fail("a list of column names such as cut,color") }
+            return parsed
+        }
         func flag() throws -> Bool {
             switch value {
             case .boolean(let b): return b
@@ -355,6 +389,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
             guard v == 1 || v == 3 else { throw fail("1 or 3") }
             channels = v
         case "strict": strict = try flag()
+        case "categorical": categorical = try names()
+        case "numeric": numeric = try names()
+        case "holdout": holdout = try text()
+        case "holdout-fraction":
+            holdoutFraction = try number(0...0.9)
+        case "target": target = try text()
         case "g-batch-norm": gBatchNorm = try flag()
         case "discriminators":
             discriminators = try integer(minimum: 1)
@@ -397,14 +437,27 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Applies the 2-D preset (for a mixture), then the model preset's widths, then the
     /// loss's recipe, each to the keys not `given`: what a new run does with its flags. A
     /// conv preset's layers are made for examples of `data` (Fashion-MNIST's by default).
-    public mutating func applyPresets(except given: Set<String>, data: ImageShape = ImageShape(height: 28, width: 28, channels: 1)) throws {
+    /// A table (`data` a CSV) takes the `tabular` model unless one is given, and trains
+    /// conditionally when it has categorical columns (`dataClasses` ≥ 2) unless told.
+    public mutating func applyPresets(
+        except given: Set<String>, data: ImageShape = ImageShape(height: 28, width: 28, channels: 1), dataClasses: Int = 0
+    ) throws {
         try applyMixturePreset(except: given)
+        var given = given
+        if TableDataset.isTable(self.data), !given.contains("model") {
+            model = .tabular
+            if !given.contains("conditional") { conditional = dataClasses >= 2 }
+        }
         for (key, value) in [
             ("noise-dim", ConfigValue.integer(model.noiseDim)),
             ("g-hidden", .list(model.generatorHidden.map { .integer($0) })),
             ("d-hidden", .list(model.discriminatorHidden.map { .integer($0) })),
         ] + model.recipe where !given.contains(key) {
+            if key == "steps" || key == "epochs", given.contains("steps") || given.contains("epochs") { continue }
             try set(key, value, source: "the \(model.rawValue) preset")
+            // The preset's settings stand against the loss's recipe below (tabular's WGAN-GP
+            // trains with CTGAN's one critic update and rates, not the paper's 5 and 1e-4).
+            given.insert(key)
         }
         // The loss first: the dcgan critic depends on it.
         try applyLossPreset(except: given)
@@ -468,13 +521,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// The generator for examples of `data`'s shape: the layer lines' network, or the MLP;
     /// a conditional one for `classes` classes.
-    public func makeGenerator<B: ComputeBackend>(backend: B, data: ImageShape, classes: Int? = nil) throws -> Sequential<B> {
+    public func makeGenerator<B: ComputeBackend>(
+        backend: B, data: ImageShape, classes: Int? = nil, table: TableTransform? = nil
+    ) throws -> Sequential<B> {
         guard let generator = try generatorLines(data: data, classes: classes) else {
             return try Sequential(backend: backend, shape: generatorShape(pixels: data.elements))
         }
         return try Architecture(generator, network: "generator").build(
             backend: backend, input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator",
-            leakySlope: leakySlope, classes: classes)
+            leakySlope: leakySlope, classes: classes, table: table)
     }
 
     /// The discriminator for examples of `data`'s shape, spectrally normalised with
@@ -554,10 +609,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// Checks that the configured networks fit examples of `data` (layer lines chain, G
     /// ends in the data's shape), without building them: before a run directory exists.
-    public func checkArchitecture(data: ImageShape, classes: Int? = nil) throws {
+    public func checkArchitecture(data: ImageShape, classes: Int? = nil, table: TableTransform? = nil) throws {
         if let generator = try generatorLines(data: data, classes: classes) {
             try Architecture(generator, network: "generator").check(
-                input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator", classes: classes)
+                input: ImageShape(features: noiseDim), outputs: data.elements, network: "generator", classes: classes,
+                table: table)
         }
         guard pack >= 1, pack <= 1024, batchSize % pack == 0 else {
             throw GANError("--pack \(pack) does not divide --batch-size \(batchSize) into whole packs")

@@ -9,7 +9,7 @@ public final class RunDirectory {
     /// those that do not apply to the data (images or a 2-D mixture).
     public static let evaluationColumns = [
         "fd_fmnist", "kid", "precision", "recall", "density", "coverage", "classes_covered", "modes_covered",
-        "high_quality", "mode_kl",
+        "high_quality", "mode_kl", "fidelity", "pair_fidelity", "dcr_share", "exact_copies", "usefulness",
     ]
 
     /// metrics.csv's loss-specific columns, empty where the loss has no such figure: the
@@ -161,6 +161,7 @@ extension RunDirectory {
         switch result {
         case .images(let e): body = try JSONEncoder().encode(e)
         case .mixture(let m): body = try JSONEncoder().encode(m)
+        case .table(let t): body = try JSONEncoder().encode(t)
         }
         guard var fields = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw GANError("cannot encode the evaluation")

@@ -146,7 +146,7 @@ public final class Trainer<B: ComputeBackend> {
             classes = nil
         }
         self.classes = classes
-        generator = try config.makeGenerator(backend: backend, data: data.shape, classes: classes)
+        generator = try config.makeGenerator(backend: backend, data: data.shape, classes: classes, table: data.tableTransform)
         guard (1...8).contains(config.discriminators) else {
             throw GANError("--discriminators must be from 1 to 8, got \(config.discriminators)")
         }
@@ -154,7 +154,8 @@ public final class Trainer<B: ComputeBackend> {
             try config.makeDiscriminator(backend: backend, data: data.shape, classes: classes)
         }
         let discriminator = discriminators[0]
-        averageGenerator = config.ema > 0 ? try config.makeGenerator(backend: backend, data: data.shape, classes: classes) : nil
+        averageGenerator = config.ema > 0
+            ? try config.makeGenerator(backend: backend, data: data.shape, classes: classes, table: data.tableTransform) : nil
         let rows = 2 * config.batchSize
         conditions = try classes.map { try backend.makeBuffer(count: rows * $0) }
         hostConditions = [Float](repeating: 0, count: rows * (classes ?? 0))
@@ -488,6 +489,24 @@ public final class Trainer<B: ComputeBackend> {
             permutation = order.permutation(epoch: state.epoch)
         }
         let first = state.batchInEpoch * batch
+        if let classes, let conditions, data.conditionedSampling {
+            // Training-by-sampling (a table's): each row's class first, then a row of it, from
+            // the noise stream; the epochs count batches as the shuffled order would.
+            var uniforms = [Float](repeating: 0, count: 3 * batch)
+            uniforms.withUnsafeMutableBufferPointer { Philox.fillUniform($0, seed: noiseKey, counter: state.noiseCounter) }
+            state.noiseCounter += Philox.blocks(3 * batch)
+            let drawn = (0..<batch).map { data.drawConditioned(uniforms[3 * $0], uniforms[3 * $0 + 1], uniforms[3 * $0 + 2]) }
+            hostBatch.withUnsafeMutableBufferPointer { data.fill(ArraySlice(drawn.map(\.index)), into: $0) }
+            try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
+            for i in hostConditions.indices { hostConditions[i] = 0 }
+            for (row, pick) in drawn.enumerated() {
+                hostConditions[row * classes + pick.label] = 1
+                hostConditions[(batch + row) * classes + pick.label] = 1
+            }
+            try backend.write(hostConditions, to: conditions, offset: 0)
+            state.batchInEpoch += 1
+            return
+        }
         hostBatch.withUnsafeMutableBufferPointer { data.fill(permutation[first..<first + batch], into: $0) }
         try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
         if let classes, let conditions {

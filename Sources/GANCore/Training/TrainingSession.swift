@@ -168,7 +168,8 @@ public final class TrainingSession<B: ComputeBackend> {
                 rowLabels: Array(0..<shown), to: directory.samplePath(step: step))
             return
         }
-        try data.writePreview(try sampler.sample(count: data.previewCount, key: gridKey), step: step, in: directory)
+        let classes = data.samplingClasses(count: data.previewCount, key: gridKey)
+        try data.writePreview(try sampler.sample(count: data.previewCount, key: gridKey, classes: classes), step: step, in: directory)
     }
 
     /// What is not finite after a log step: a parameter or gradient (which names where
