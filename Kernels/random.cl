@@ -140,6 +140,23 @@ __kernel void philox_uniform(__global float* x, const int count,
     store_blocks16(x, count, first, uniform01(w.x), uniform01(w.y), uniform01(w.z), uniform01(w.w));
 }
 
+// -log(-log u) with u = (2k + 1) 2^-24 from the top 23 bits (Philox.gumbel).
+inline float16 gumbel16(const uint16 w)
+{
+    const float16 u = convert_float16(((w >> 9) << 1) | 1u) * 0x1p-24f;
+    return -det_log(-det_log(u));
+}
+
+__kernel void philox_gumbel(__global float* x, const int count,
+                            const uint seed_lo, const uint seed_hi,
+                            const uint counter_lo, const uint counter_hi)
+{
+    const int first = get_global_id(0) * BLOCKS_PER_ITEM;
+    if (first * 4 >= count) return;
+    const Words16 w = philox_blocks16(seed_lo, seed_hi, counter_lo, counter_hi, (uint)first);
+    store_blocks16(x, count, first, gumbel16(w.x), gumbel16(w.y), gumbel16(w.z), gumbel16(w.w));
+}
+
 __kernel void philox_normal(__global float* x, const int count,
                             const uint seed_lo, const uint seed_hi,
                             const uint counter_lo, const uint counter_hi,

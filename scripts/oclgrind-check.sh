@@ -31,7 +31,7 @@ for operation in gemm transpose bias-add sum-columns sum-rows mean scale pack ap
     activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
     dropout interpolate-rows gradient-penalty im2col col2im batch-norm-statistics batch-norm-forward batch-norm-backward \
     minibatch-std-value append-channel layer-norm-forward layer-norm-backward \
-    philox-uniform philox-normal copy fill; do
+    philox-uniform philox-normal philox-gumbel copy fill; do
   others+=(--operation "$operation")
 done
 oclgrind $full --build-options "-cl-opt-disable" "$binary" devices --check --quick "${others[@]}" >"$log" 2>&1

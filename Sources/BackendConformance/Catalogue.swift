@@ -17,7 +17,7 @@ public enum ConformanceCatalogue {
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
         "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
-        "batch-norm-backward", "minibatch-std-value", "append-channel", "minibatch-std-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "copy", "fill",
+        "batch-norm-backward", "minibatch-std-value", "append-channel", "minibatch-std-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "philox-gumbel", "copy", "fill",
     ]
 
     public static let pointwiseTolerance = 1e-5
@@ -636,16 +636,18 @@ public enum ConformanceCatalogue {
                              inputs: [input, random.floats(r * c, in: -1...1), mean, variance, random.floats(c, in: -2...2)],
                              outputCounts: [c, c, r * c], comparison: pointwise)
             }
-        case "philox-uniform", "philox-normal":
+        case "philox-uniform", "philox-normal", "philox-gumbel":
             return randomCounts(size).enumerated().map { index, count in
                 let seed = random.next()
                 // Every third draw starts just below a 32-bit boundary of the counter.
                 let counter = index % 3 == 0 ? 0xFFFF_FFFE : random.next() >> 8
-                let uniform = operation == "philox-uniform"
-                return Trial(label: uniform ? "philox uniform" : "philox normal",
-                             shape: "\(count)",
-                             call: uniform ? .uniform(seed: seed, counter: counter)
-                                           : .normal(seed: seed, counter: counter, mean: 0.5, std: 2),
+                let call: Trial.Call = switch operation {
+                case "philox-uniform": .uniform(seed: seed, counter: counter)
+                case "philox-normal": .normal(seed: seed, counter: counter, mean: 0.5, std: 2)
+                default: .gumbel(seed: seed, counter: counter)
+                }
+                return Trial(label: operation.split(separator: "-").joined(separator: " "),
+                             shape: "\(count)", call: call,
                              inputs: [], outputCounts: [count], comparison: .bitExact)
             }
         case "copy":

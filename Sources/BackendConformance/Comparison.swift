@@ -360,7 +360,7 @@ enum Magnitudes {
                 let magnitudeA = Double(abs(a)), magnitudeV = Double(abs(v))
                 return magnitudeA + rate * (magnitudeV + magnitudeA)
             }]
-        case .dropout, .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .copy, .copyRange, .fill:
+        case .dropout, .scale, .clamp, .activationForward, .activationBackward, .uniform, .normal, .gumbel, .copy, .copyRange, .fill:
             return reference.map(absolute)
         }
     }

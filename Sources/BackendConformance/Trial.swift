@@ -87,6 +87,8 @@ public struct Trial: Sendable {
         case uniform(seed: UInt64, counter: UInt64)
         /// inputs []; outputs [x]
         case normal(seed: UInt64, counter: UInt64, mean: Float, std: Float)
+        /// inputs []; outputs [x]
+        case gumbel(seed: UInt64, counter: UInt64)
         /// inputs [source]; outputs [destination]
         case copy
         /// inputs [source, destination]; outputs [destination]
@@ -316,6 +318,9 @@ extension Trial {
         case .normal(let seed, let counter, let mean, let std):
             outputs = [try fresh(0)]
             try backend.normal(outputs[0], count: outputCounts[0], seed: seed, counter: counter, mean: mean, std: std)
+        case .gumbel(let seed, let counter):
+            outputs = [try fresh(0)]
+            try backend.gumbel(outputs[0], count: outputCounts[0], seed: seed, counter: counter)
         case .copy:
             outputs = [try fresh(0)]
             try backend.copy(given[0], to: outputs[0], count: outputCounts[0])

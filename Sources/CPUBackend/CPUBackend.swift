@@ -542,4 +542,10 @@ public final class CPUBackend: ComputeBackend {
         try ArgumentChecks.buffer(x, holds: count, "x")
         Philox.fillNormal(x.prefix(count), seed: seed, counter: counter, mean: mean, std: std)
     }
+
+    public func gumbel(_ x: CPUBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
+        statistics.operations += 1
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        Philox.fillGumbel(x.prefix(count), seed: seed, counter: counter)
+    }
 }

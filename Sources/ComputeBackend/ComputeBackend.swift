@@ -331,6 +331,10 @@ public protocol ComputeBackend: AnyObject {
     func normal(
         _ x: Buffer, count: Int, seed: UInt64, counter: UInt64, mean: Float, std: Float
     ) throws
+    /// Philox4x32-10 standard Gumbel draws, −log(−log u) (a Gumbel-softmax's noise):
+    /// element i from word i % 4 of block `counter + i / 4` (`Philox.gumbel`). Uses
+    /// `Philox.blocks(count)` counter values.
+    func gumbel(_ x: Buffer, count: Int, seed: UInt64, counter: UInt64) throws
 }
 
 // MARK: - Fused forms

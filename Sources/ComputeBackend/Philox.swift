@@ -65,6 +65,22 @@ public enum Philox {
         return (radius * cosine, radius * sine)
     }
 
+    /// A standard Gumbel draw, −log(−log u), from a word: u = (2k + 1)·2⁻²⁴ for the top 23
+    /// bits k, strictly inside (0, 1) and exact in float32, so both logarithms see positive
+    /// normal floats; computed with `DeterministicMath` so that every backend gets the same bits.
+    @inline(__always)
+    public static func gumbel(_ word: UInt32) -> Float {
+        let u = Float(((word >> 9) << 1) | 1) * 0x1p-24
+        return -DeterministicMath.logarithm(-DeterministicMath.logarithm(u))
+    }
+
+    /// Fills `out` with standard Gumbel draws, as `ComputeBackend.gumbel` does.
+    public static func fillGumbel(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, counter: UInt64) {
+        forEachBlock(count: out.count, seed: seed, counter: counter) { index, words in
+            out[index] = gumbel(word(words, index % 4))
+        }
+    }
+
     /// Fills `out` with uniforms in [0, 1), as `ComputeBackend.uniform` does.
     public static func fillUniform(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, counter: UInt64) {
         forEachBlock(count: out.count, seed: seed, counter: counter) { index, words in

@@ -537,6 +537,11 @@ extension OpenCLBackend {
             [.buffer(x), .int(count)] + key(seed, counter) + [.float(mean), .float(std)])
     }
 
+    public func gumbel(_ x: OpenCLBuffer, count: Int, seed: UInt64, counter: UInt64) throws {
+        try ArgumentChecks.buffer(x, holds: count, "x")
+        try launch("random", "philox_gumbel", global: [randomWorkItems(count)], [.buffer(x), .int(count)] + key(seed, counter))
+    }
+
     /// random.cl's work-items for a draw of `count`: each computes 16 Philox blocks.
     private func randomWorkItems(_ count: Int) -> Int {
         (Int(Philox.blocks(count)) + 15) / 16

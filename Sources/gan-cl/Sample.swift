@@ -151,7 +151,7 @@ struct Sample: ParsableCommand {
             let name = String(condition[..<equals]), value = String(condition[condition.index(after: equals)...])
             let label = try table.conditionClass(column: name, value: value)
             guard loaded.classes != nil else {
-                throw GANError("--condition: \(loaded.path) was trained without conditions (--conditional false)")
+                throw GANError("--condition: \(loaded.path) was trained without conditions (--no-conditional)")
             }
             wanted = (table.columns.firstIndex { $0.name == name }!, TableTransform.isMissing(value) ? "" : value, label)
         }

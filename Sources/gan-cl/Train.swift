@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
     @Option(help: "G's update: reuse the fake batch D was just trained on, or draw fresh noise (default fresh).") var generatorNoise: GeneratorNoise?
     @Flag(help: "A minibatch standard deviation layer before D's last layer (ProGAN): D sees the batch's spread.") var minibatchStd = false
     @Flag(inversion: .prefixedNo, help: "The MLP generator with batch normalisation after each hidden layer but the first (momentum 0.2, ε 1e-3).") var gBatchNorm: Bool?
-    @Flag(help: "A conditional GAN: the data's classes go into G and D (needs labelled data); sample with --class.") var conditional = false
+    @Flag(inversion: .prefixedNo, help: "A conditional GAN: the data's classes go into G and D (needs labelled data); sample with --class. On by default for a table with categorical columns.") var conditional: Bool?
     @Option(help: "Several discriminators (GMAN): each trains on its own batches, G against their mean (default 1).") var discriminators: String?
     @Option(help: "PacGAN's packing: D judges this many examples at once, concatenated along channels (default 1: none).") var pack: String?
     @Option(help: "Gaussian noise of this standard deviation on D's real and fake inputs, annealed linearly to 0 over the run (e.g. 0.1); 0: none (default 0).") var instanceNoise: String?
@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("g-batch-norm", gBatchNorm.map { $0 ? "true" : "false" }), ("conditional", conditional ? "true" : nil), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
+            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("g-batch-norm", gBatchNorm.map { $0 ? "true" : "false" }), ("conditional", conditional.map { $0 ? "true" : "false" }), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples), ("tensorboard", tensorboard.map { $0 ? "true" : "false" }),
             ("image-size", imageSize), ("channels", channels), ("strict", strict ? "true" : nil),

@@ -42,7 +42,7 @@ struct TableTrainCLITests {
         #expect(run.stdout.contains(", 120 held out"))
         #expect(run.stdout.contains("loss wgan-gp"))
         #expect(run.stdout.contains("conditional on 6 classes: 0 city=Lyon, 1 city=Nice, FR, 2 city=Paris, 3 plan=basic, 4 plan=pro, 5 plan=(missing)"), "\(run.stdout)")
-        #expect(run.stdout.contains("span-head t0.2 (conditional)"))
+        #expect(run.stdout.contains("span-head t0.2 gumbel (conditional)"))
         // The evaluation after the last step: fidelity, privacy against the holdout (as many
         // training rows as held-out ones), usefulness.
         #expect(run.stderr.contains("evaluation at step 12 (480 samples): fidelity "), "\(run.stderr)")
@@ -131,5 +131,14 @@ struct TableTrainCLITests {
         expectOneLineError(try GANCL.run(["train", "--data", single, "--out", out]), "column 'b' has one value only")
         expectOneLineError(try GANCL.run(["train", "--data", "ring8", "--model", "tabular", "--out", out]), "a span head is for table data")
         #expect(!FileManager.default.fileExists(atPath: out))
+        // Without conditions: no condition layers, and sampling takes none.
+        let plain = try GANCL.run(["train", "--data", table, "--no-conditional", "--steps", "2", "--eval-every", "0", "--out", out] + small)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!plain.stdout.contains("condition") && plain.stdout.contains("span-head t0.2 gumbel →"), "\(plain.stdout)")
+        let checkpoint = out + "/checkpoints/step-000002.safetensors"
+        #expect(try GANCL.run(["sample", "--checkpoint", checkpoint, "--count", "5", "--out", out + "/s.csv"]).status == 0)
+        #expect(try Table.read(out + "/s.csv").rows.count == 5)
+        expectOneLineError(try GANCL.run(["sample", "--checkpoint", checkpoint, "--out", out + "/s.csv", "--condition", "city=Paris"]),
+                           "was trained without conditions (--no-conditional)")
     }
 }

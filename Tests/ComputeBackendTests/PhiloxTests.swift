@@ -65,6 +65,23 @@ struct PhiloxTests {
         #expect(abs(tail - 0.0455) < 0.003)
     }
 
+    @Test func gumbelDrawsHaveTheGumbelDistribution() throws {
+        let backend = CPUBackend()
+        let count = 200_000
+        let x = try backend.makeBuffer(count: count)
+        try backend.gumbel(x, count: count, seed: 9, counter: 77)
+        let values = try backend.read(x).map(Double.init)
+        #expect(values.allSatisfy { $0.isFinite })
+        let mean = values.reduce(0, +) / Double(count)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(count)
+        // The standard Gumbel: mean γ (Euler–Mascheroni), variance π²/6, P(g ≤ 0) = e⁻¹.
+        #expect(abs(mean - 0.577_215_66) < 0.01)
+        #expect(abs(variance - Double.pi * Double.pi / 6) < 0.03)
+        #expect(abs(Double(values.filter { $0 <= 0 }.count) / Double(count) - exp(-1)) < 0.004)
+        // The extreme words give finite values: u = 2⁻²⁴ and 1 − 2⁻²⁴.
+        #expect(Philox.gumbel(0).isFinite && Philox.gumbel(.max).isFinite && Philox.gumbel(0) < Philox.gumbel(.max))
+    }
+
     @Test func deterministicLogarithmIsAccurate() {
         var u: Float = 0x1p-24
         while u <= 1 {

@@ -246,8 +246,9 @@ struct SpanHeadTests {
     }
 }
 
-/// The conditional span head's cross-entropy term (CTGAN's generator condition loss):
-/// its gradient, on both backends, against central differences of the Double reference.
+/// The conditional Gumbel span head: its forward with the stream's Gumbel noise on the
+/// softmax spans, and its gradient with the cross-entropy term (CTGAN's generator
+/// condition loss), on both backends, against central differences of the Double reference.
 @Suite("Conditional span head")
 struct ConditionalSpanHeadTests {
     @Test(arguments: [false, true])
@@ -264,7 +265,7 @@ struct ConditionalSpanHeadTests {
         let (rows, width, classes) = (6, 10, 7)
         let temperature: Float = 0.2
         let head = try SpanHead(
-            backend: backend, features: width, spans: spans, temperature: temperature, conditionSpans: conditionSpans)
+            backend: backend, features: width, spans: spans, temperature: temperature, gumbel: true, conditionSpans: conditionSpans)
         #expect(head.classes == classes)
         try head.reserve(rows: rows)
         var random = SplitMix64(seed: 29)
@@ -275,13 +276,20 @@ struct ConditionalSpanHeadTests {
         head.setConditions(try backend.makeBuffer(oneHot(labels + labels, classes: classes)))
         let table: [Double] = [0, 1, 0, 1, 4, 1, 5, 1, 1, 6, 1, 0, 7, 3, 1]
         let layout = table.withUnsafeBufferPointer { CPUReference.spans($0, count: 5, columns: width) }
-        // L = Σ w ⊙ head(x) + (1/rows) Σ_r −log softmax(x_r over the conditioned span)[category].
+        // The noise: Gumbel draws at the stream's place, on the softmax columns only.
+        #expect(head.randomBlocks(rows: rows) == Philox.blocks(rows * width))
+        head.setRandomStream(key: 41, counter: 9)
+        var noise = [Float](repeating: 0, count: rows * width)
+        noise.withUnsafeMutableBufferPointer { Philox.fillGumbel($0, seed: 41, counter: 9) }
+        for i in noise.indices where i % width == 0 || i % width == 6 { noise[i] = 0 }
+        // L = Σ w ⊙ head(x + noise) + (1/rows) Σ_r −log softmax(x_r over the conditioned span)[category].
         func loss(_ input: [Double]) -> Double {
             var total = 0.0
             var out = [Double](repeating: 0, count: width)
             for r in 0..<rows {
                 let row = Array(input[(r * width)..<((r + 1) * width)])
-                row.withUnsafeBufferPointer { xs in
+                let noisy = (0..<width).map { row[$0] + Double(noise[r * width + $0]) }
+                noisy.withUnsafeBufferPointer { xs in
                     out.withUnsafeMutableBufferPointer { CPUReference.spanActivation(xs, spans: layout, temperature: Double(temperature), into: $0) }
                 }
                 for j in 0..<width { total += out[j] * Double(w[r * width + j]) }
@@ -293,9 +301,25 @@ struct ConditionalSpanHeadTests {
             }
             return total
         }
+        let xBuffer = try backend.makeBuffer(x), y = try backend.makeBuffer(count: rows * width)
+        try head.forward(xBuffer, rows: rows, into: y)
+        // The forward is the reference's on x + noise (the draws bit for bit the host's).
+        let noisyInput = zip(x, noise).map { Double($0) + Double($1) }
+        var expected = [Double](repeating: 0, count: rows * width)
+        for r in 0..<rows {
+            noisyInput[(r * width)..<((r + 1) * width)].withUnsafeBufferPointer { xs in
+                expected.withUnsafeMutableBufferPointer {
+                    CPUReference.spanActivation(xs, spans: layout, temperature: Double(temperature),
+                                                into: UnsafeMutableBufferPointer(rebasing: $0[(r * width)..<((r + 1) * width)]))
+                }
+            }
+        }
+        for (got, want) in zip(try backend.read(y), expected) { #expect(abs(Double(got) - want) < 1e-5, "\(got) vs \(want)") }
+        // A second forward without a new stream is refused (it would repeat the draws).
+        #expect(throws: GANError.self) { try head.forward(xBuffer, rows: rows, into: y) }
         let dx = try backend.makeBuffer(count: rows * width)
         try head.backward(
-            try backend.makeBuffer(x), rows: rows, outputGradient: try backend.makeBuffer(w),
+            xBuffer, rows: rows, outputGradient: try backend.makeBuffer(w),
             inputGradient: (dx, .identity), parameterGradients: .none)
         let analytic = try backend.read(dx)
         for i in 0..<(rows * width) {
@@ -384,4 +408,102 @@ final class TemporaryFolder {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// CTGAN's residual block (`residual N`): every gradient of a net dense (leaky ReLU) →
+/// residual → dense against central differences of a Double model, and PoCL against the
+/// CPU backend.
+@Suite("Residual block")
+struct ResidualBlockTests {
+    static let lines = ["dense 4 leaky-relu", "residual 5", "dense 3"]
+    static let (rows, inputs) = (6, 3)
+
+    private func model<B: ComputeBackend>(_ backend: B) throws -> Sequential<B> {
+        let model = try Architecture(Self.lines, network: "generator").build(
+            backend: backend, input: ImageShape(features: Self.inputs), outputs: 3, network: "generator", leakySlope: 0.2)
+        try model.initialize(seed: 5)
+        // Non-trivial γ and β.
+        let block = model.layers[1] as! Residual<B>
+        try backend.write(LayerGradientTests.randomValues(5, seed: 3).map { 1 + 0.5 * $0 }, to: block.norm.gamma.value, offset: 0)
+        try backend.write(LayerGradientTests.randomValues(5, seed: 4), to: block.norm.beta.value, offset: 0)
+        return model
+    }
+
+    /// Output and every gradient (input, then each parameter in order) of L = Σ c ⊙ y.
+    private func run<B: ComputeBackend>(_ backend: B, x: [Float], c: [Float]) throws -> [[Float]] {
+        let model = try model(backend)
+        let input = try backend.makeBuffer(x)
+        let workspace = try Workspace(for: model, capacity: Self.rows)
+        try model.forward(input, rows: Self.rows, into: workspace)
+        let output = try backend.read(workspace.output, offset: 0, count: Self.rows * 3)
+        try backend.write(c, to: workspace.outputGradient, offset: 0)
+        try model.backward(input, rows: Self.rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
+        return [output, try backend.read(workspace.inputGradient, offset: 0, count: Self.rows * Self.inputs)]
+            + (try model.parameters.map { try backend.read($0.gradient) })
+    }
+
+    @Test func gradientsMatchCentralDifferences() throws {
+        let backend = CPUBackend(referenceGEMM: true)
+        let x = LayerGradientTests.randomValues(Self.rows * Self.inputs, seed: 1)
+        let c = LayerGradientTests.randomValues(Self.rows * 3, seed: 2)
+        let model = try model(backend)
+        #expect(model.layers[1].parameters.map(\.name) == ["fc.weight", "fc.bias", "bn.weight", "bn.bias"])
+        #expect(model.layers[1].buffers.map(\.name) == ["bn.running_mean", "bn.running_var"])
+        #expect(model.summary.contains("residual 5"))
+        // The parameters in checkpoint order: W1 b1 | W2 b2 γ β | W3 b3.
+        var parameters = try model.parameters.map { try backend.read($0.value).map(Double.init) }
+        let analytic = try run(backend, x: x, c: c)
+        func loss(_ p: [[Double]], _ xs: [Double]) -> Double {
+            var total = 0.0
+            // Layer 1: dense 3 → 4, leaky ReLU.
+            var h1 = [[Double]](repeating: [], count: Self.rows)
+            for r in 0..<Self.rows {
+                h1[r] = (0..<4).map { j in
+                    let z = (0..<Self.inputs).reduce(p[1][j]) { $0 + xs[r * Self.inputs + $1] * p[0][$1 * 4 + j] }
+                    return z > 0 ? z : 0.2 * z
+                }
+            }
+            // The block: a = h1·W2 + b2, batch statistics (biased variance), ReLU(γ·â + β), then [h, h1].
+            let a = h1.map { row in (0..<5).map { j in (0..<4).reduce(p[3][j]) { $0 + row[$1] * p[2][$1 * 5 + j] } } }
+            var out = [[Double]](repeating: [], count: Self.rows)
+            for j in 0..<5 {
+                let mean = a.reduce(0.0) { $0 + $1[j] } / Double(Self.rows)
+                let variance = a.reduce(0.0) { $0 + ($1[j] - mean) * ($1[j] - mean) } / Double(Self.rows)
+                for r in 0..<Self.rows {
+                    out[r].append(max(0, p[4][j] * (a[r][j] - mean) / (variance + 1e-5).squareRoot() + p[5][j]))
+                }
+            }
+            for r in 0..<Self.rows {
+                let features = out[r] + h1[r]
+                for k in 0..<3 {
+                    total += Double(c[r * 3 + k]) * (0..<9).reduce(p[7][k]) { $0 + features[$1] * p[6][$1 * 3 + k] }
+                }
+            }
+            return total
+        }
+        let xs = x.map(Double.init)
+        var worst = 0.0
+        let dx = centralDifferences(xs) { loss(parameters, $0) }
+        for (a, n) in zip(analytic[1], dx) { worst = max(worst, discrepancy(Double(a), n)) }
+        for t in parameters.indices {
+            let numeric = centralDifferences(parameters[t]) { values in
+                let saved = parameters[t]
+                parameters[t] = values
+                defer { parameters[t] = saved }
+                return loss(parameters, xs)
+            }
+            for (a, n) in zip(analytic[2 + t], numeric) { worst = max(worst, discrepancy(Double(a), n)) }
+        }
+        #expect(worst < 2e-3, "largest discrepancy \(worst)")
+    }
+
+    @Test func openCLAgreesWithTheCPU() throws {
+        let x = LayerGradientTests.randomValues(Self.rows * Self.inputs, seed: 7)
+        let c = LayerGradientTests.randomValues(Self.rows * 3, seed: 8)
+        let cpu = try run(CPUBackend(), x: x, c: c)
+        let gpu = try run(try OpenCLBackend(deviceSpec: nil), x: x, c: c)
+        for (a, b) in zip(cpu, gpu) {
+            for (u, v) in zip(a, b) { #expect(abs(u - v) <= 1e-4 * max(1, abs(u)), "\(u) vs \(v)") }
+        }
+    }
 }

@@ -73,7 +73,7 @@ public final class TrainingEvaluator<B: ComputeBackend> {
     public func evaluate() throws -> EvaluationResult {
         let key = RandomStream.evaluation.key(seed: trainer.config.seed)
         let count = sampleCount
-        let classes = trainer.data.samplingClasses(count: count, key: key) ?? sampler.defaultClasses(count: count)
+        let classes = sampler.classes == nil ? nil : trainer.data.samplingClasses(count: count, key: key) ?? sampler.defaultClasses(count: count)
         return try measure(try sampler.sample(count: count, key: key, classes: classes), classes, trainer.config.seed)
     }
 }

@@ -120,6 +120,8 @@ public struct PortableGenerator {
                 classes = condition.classes
             case is Dropout<B>:
                 continue  // the identity in inference
+            case is SpanHead<B>, is Residual<B>:
+                throw GANError("a table's generator (its span head) is not exported: sample rows with gan-cl sample --out rows.csv")
             default:
                 throw GANError("layer \(index + 1) (\(type(of: layer))) cannot be exported: it belongs to a discriminator")
             }

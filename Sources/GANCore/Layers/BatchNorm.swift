@@ -30,7 +30,11 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
 
     public static var maximumGroups: Int { 2 }
 
-    public init(backend: B, shape: ImageShape, activation: Activation, epsilon: Float = 1e-5, momentum: Float = 0.1) throws {
+    /// `names`: the parameters' names in checkpoints (a composite layer's parts need their own).
+    public init(
+        backend: B, shape: ImageShape, activation: Activation, epsilon: Float = 1e-5, momentum: Float = 0.1,
+        names: (weight: String, bias: String) = ("weight", "bias")
+    ) throws {
         guard shape.elements >= 1 else { throw GANError("batch normalisation needs a non-empty input, got \(shape)") }
         try activation.validate()
         self.backend = backend
@@ -38,8 +42,8 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
         self.activation = activation
         self.epsilon = epsilon
         self.momentum = momentum
-        gamma = try Parameter(backend: backend, name: "weight", shape: [shape.channels])
-        beta = try Parameter(backend: backend, name: "bias", shape: [shape.channels])
+        gamma = try Parameter(backend: backend, name: names.weight, shape: [shape.channels])
+        beta = try Parameter(backend: backend, name: names.bias, shape: [shape.channels])
         runningMean = try backend.makeBuffer(count: shape.channels)
         runningVariance = try backend.makeBuffer(count: shape.channels)
         mean = try backend.makeBuffer(count: Self.maximumGroups * shape.channels)

@@ -18,7 +18,11 @@ public final class Dense<B: ComputeBackend>: SecondOrderLayer {
     public let bias: Parameter<B>
     public let spectralNorm: SpectralNorm<B>?
 
-    public init(backend: B, inputs: Int, outputs: Int, activation: Activation, spectralNorm: Bool = false) throws {
+    /// `names`: the parameters' names in checkpoints (a composite layer's parts need their own).
+    public init(
+        backend: B, inputs: Int, outputs: Int, activation: Activation, spectralNorm: Bool = false,
+        names: (weight: String, bias: String) = ("weight", "bias")
+    ) throws {
         guard inputs >= 1, outputs >= 1 else {
             throw GANError("a dense layer needs positive widths, got \(inputs)→\(outputs)")
         }
@@ -27,8 +31,8 @@ public final class Dense<B: ComputeBackend>: SecondOrderLayer {
         self.inputs = inputs
         self.outputs = outputs
         self.activation = activation
-        weight = try Parameter(backend: backend, name: "weight", shape: [inputs, outputs])
-        bias = try Parameter(backend: backend, name: "bias", shape: [outputs])
+        weight = try Parameter(backend: backend, name: names.weight, shape: [inputs, outputs])
+        bias = try Parameter(backend: backend, name: names.bias, shape: [outputs])
         self.spectralNorm = spectralNorm ? try SpectralNorm(backend: backend, inputs: inputs, outputs: outputs) : nil
     }
 

@@ -1,11 +1,18 @@
 import ComputeBackend
 
 /// A tabular generator's output head (CTGAN's): tanh on each scalar column and a softmax
-/// over each one-hot span, at `temperature` (CTGAN's Gumbel-softmax uses 0.2; the noise is
-/// not part of this layer). The spans tile the features: `TableTransform.spans`.
+/// over each one-hot span, at `temperature` (CTGAN's Gumbel-softmax uses 0.2). The spans
+/// tile the features: `TableTransform.spans`.
 ///
-/// Forward: `spanActivation`. Backward: the forward is recomputed from x into scratch (the
-/// backward is handed x, not y), then dx = Jᵀ·dz by `spanActivationBackward` — a tanh
+/// With `gumbel`, the softmax spans are a Gumbel-softmax (Jang et al. 2017): standard
+/// Gumbel noise (`ComputeBackend.gumbel`, from the Philox stream the model hands the layer
+/// before each forward, like dropout's masks) is added to the span's logits first, in
+/// training and in sampling alike (so the argmax that decodes a span draws its category
+/// from softmax(x), the Gumbel-max trick, as CTGAN's sampling does).
+///
+/// Forward: `spanActivation` (of x plus the noise). Backward: the forward is recomputed
+/// from its (noisy) input into scratch (the backward is handed x, not y), then dx = Jᵀ·dz
+/// by `spanActivationBackward` — the noise is additive, so its derivative is 1 — a tanh
 /// column's dz·(1 − y²), a softmax span's y ⊙ (dz − ⟨y, dz⟩)/τ — and the gradient of the
 /// activation below. No parameters.
 ///
@@ -24,6 +31,8 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     public let features: Int
     public let spans: [TableTransform.Span]
     public let temperature: Float
+    /// Whether the softmax spans get Gumbel noise.
+    public let gumbel: Bool
     public var activation: Activation { .identity }
     public var parameters: [Parameter<B>] { [] }
     /// (start, count, kind) per span, as the kernels read them.
@@ -32,6 +41,11 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     /// The cross-entropy gradient's scratch (rows × features), conditional heads only.
     private var crossEntropyScratch: (softmax: B.Buffer, mask: B.Buffer)?
     private var reserved = 0
+    /// Gumbel: 1 on the softmax spans' features, 0 on the tanh ones (reserved rows ×
+    /// features); the draws; the last forward's noisy input; where the next draws start.
+    private var noiseBuffers: (mask: B.Buffer, draws: B.Buffer, noisy: B.Buffer)?
+    private var stream: (key: UInt64, counter: UInt64)?
+    private var lastForwardNoisy = false
     /// Conditional: the classes, and the matrices from a class's one-hot to its span's mask
     /// and to its category's one-hot in the output layout (classes × features each).
     public let classes: Int?
@@ -43,7 +57,7 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     /// count in the features and its first class), a conditional one whose backward adds
     /// the cross-entropy term.
     public init(
-        backend: B, features: Int, spans: [TableTransform.Span], temperature: Float = 1,
+        backend: B, features: Int, spans: [TableTransform.Span], temperature: Float = 1, gumbel: Bool = false,
         conditionSpans: [(start: Int, count: Int, first: Int)]? = nil
     ) throws {
         guard temperature > 0, temperature.isFinite else { throw GANError("a span head's temperature must be positive, got \(temperature)") }
@@ -69,6 +83,7 @@ public final class SpanHead<B: ComputeBackend>: Layer {
         self.features = features
         self.spans = spans
         self.temperature = temperature
+        self.gumbel = gumbel
         table = try backend.makeBuffer(values)
         if let conditionSpans, !conditionSpans.isEmpty {
             let classes = conditionSpans.reduce(0) { $0 + $1.count }
@@ -103,15 +118,45 @@ public final class SpanHead<B: ComputeBackend>: Layer {
     public func reserve(rows: Int) throws {
         guard rows > reserved else { return }
         scratch = try backend.makeBuffer(count: max(1, rows * features))
+        if gumbel {
+            var row = [Float](repeating: 0, count: features)
+            for span in spans {
+                if case .softmax(let start, let count) = span { for j in start..<(start + count) { row[j] = 1 } }
+            }
+            let mask = [Float]((0..<rows).map { _ in row }.joined())
+            noiseBuffers = (try backend.makeBuffer(mask), try backend.makeBuffer(count: max(1, rows * features)),
+                            try backend.makeBuffer(count: max(1, rows * features)))
+        }
         if conditionMatrices != nil {
             crossEntropyScratch = (try backend.makeBuffer(count: max(1, rows * features)), try backend.makeBuffer(count: max(1, rows * features)))
         }
         reserved = rows
     }
 
+    /// Gumbel: the draws of a forward on `rows` rows, in training and in inference.
+    public func randomBlocks(rows: Int) -> UInt64 { gumbel ? Philox.blocks(rows * features) : 0 }
+
+    public func setRandomStream(key: UInt64, counter: UInt64) { stream = (key, counter) }
+
     public func forward(_ x: B.Buffer, rows: Int, into y: B.Buffer) throws {
+        var input = x
+        if gumbel {
+            guard let stream else { throw GANError("a Gumbel span head's forward needs a random stream: setRandomStream first") }
+            guard rows <= reserved, let noiseBuffers else {
+                throw GANError("a span head ran on \(rows) rows with scratch for \(reserved): reserve(rows:) first")
+            }
+            let count = rows * features
+            try backend.gumbel(noiseBuffers.draws, count: count, seed: stream.key, counter: stream.counter)
+            try backend.multiply(noiseBuffers.draws, rows: rows, columns: features, by: noiseBuffers.mask, perRow: false, into: noiseBuffers.draws)
+            try backend.copy(x, to: noiseBuffers.noisy, count: count)
+            try backend.addScaled(noiseBuffers.noisy, noiseBuffers.draws, count: count, scale: 1)
+            input = noiseBuffers.noisy
+            // One draw per stream position: a second forward without a new stream would repeat it.
+            self.stream = nil
+        }
+        lastForwardNoisy = gumbel
         try backend.spanActivation(
-            x, rows: rows, columns: features, spans: table, spanCount: spans.count, temperature: temperature, into: y)
+            input, rows: rows, columns: features, spans: table, spanCount: spans.count, temperature: temperature, into: y)
     }
 
     public func backward(
@@ -122,7 +167,10 @@ public final class SpanHead<B: ComputeBackend>: Layer {
         guard rows <= reserved, let scratch else {
             throw GANError("a span head ran on \(rows) rows with scratch for \(reserved): reserve(rows:) first")
         }
-        try forward(x, rows: rows, into: scratch)
+        // The forward's own input: with Gumbel noise, the noisy logits it kept.
+        try backend.spanActivation(
+            lastForwardNoisy ? noiseBuffers!.noisy : x, rows: rows, columns: features, spans: table, spanCount: spans.count,
+            temperature: temperature, into: scratch)
         try backend.spanActivationBackward(
             scratch, outputGradient: dz, rows: rows, columns: features, spans: table, spanCount: spans.count,
             temperature: temperature, into: dx)

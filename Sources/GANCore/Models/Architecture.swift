@@ -7,6 +7,8 @@ import ComputeBackend
 /// Each line is a layer kind, its size, its options and an activation (default none):
 ///
 ///     dense 1024 [activation]              a dense layer of 1024 outputs
+///     residual 256 [m0.1] [e1e-5]          CTGAN's block: ReLU(BN(dense 256)) followed by the block's input
+///                                          (256 more features; `Residual`)
 ///     conv 64 k4 s2 p1 [activation]        Conv2D to 64 channels, 4×4 kernel, stride 2, padding 1
 ///     conv-transpose 64 k4 s2 p1 [act.]    ConvTranspose2D to 64 channels
 ///     batch-norm [m0.1] [e1e-5] [act.]     batch normalisation over channels (features): running-average
@@ -18,9 +20,10 @@ import ComputeBackend
 ///                                          `conditional` puts one first in G and D when none is given)
 ///     projection                           a projection discriminator's score ψ(h) + ⟨e_y, h⟩ + b_y
 ///                                          (Miyato & Koyama; the conditional conv D's last layer)
-///     span-head [t0.2]                     a table's output head over its encoded columns: tanh on each
-///                                          scalar, softmax at temperature t on each one-hot span (`SpanHead`;
-///                                          conditional, with CTGAN's cross-entropy on the conditioned span)
+///     span-head [t0.2] [gumbel]            a table's output head over its encoded columns: tanh on each
+///                                          scalar, softmax at temperature t on each one-hot span, with Gumbel
+///                                          noise first if asked (`SpanHead`; conditional, with CTGAN's
+///                                          cross-entropy on the conditioned span)
 ///     reshape 7x7x128                      reads the features as a 7×7×128 NHWC image
 ///     flatten                              reads an image as its H·W·C features
 ///
@@ -30,6 +33,7 @@ import ComputeBackend
 public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
         case dense
+        case residual
         case conv
         case convTranspose = "conv-transpose"
         case batchNorm = "batch-norm"
@@ -54,8 +58,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         /// batch's weight) and epsilon.
         public var momentum: Float = 0.1
         public var epsilon: Float = 1e-5
-        /// A span head's softmax temperature.
+        /// A span head's softmax temperature, and whether it adds Gumbel noise.
         public var temperature: Float = 1
+        public var gumbel = false
         public let activation: HiddenActivationKind
         public let image: ImageShape?
     }
@@ -109,7 +114,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         var image: ImageShape?
         var rest = words.dropFirst()
         switch kind {
-        case .dense, .conv, .convTranspose:
+        case .dense, .residual, .conv, .convTranspose:
             guard let word = rest.first, let n = Int(word), n >= 1, n <= Self.maximumSize else {
                 throw GANError("\(kind.rawValue) needs a size from 1 to \(Self.maximumSize) first (outputs or channels)")
             }
@@ -133,17 +138,19 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             break
         }
         var activationSeen = false
-        var momentum: Float = 0.1, epsilon: Float = 1e-5, temperature: Float = 1
+        var momentum: Float = 0.1, epsilon: Float = 1e-5, temperature: Float = 1, gumbel = false
         for word in rest {
-            if kind == .spanHead, word.first == "t", let value = Float(word.dropFirst()) {
+            if kind == .spanHead, word == "gumbel", !gumbel {
+                gumbel = true
+            } else if kind == .spanHead, word.first == "t", let value = Float(word.dropFirst()) {
                 guard value > 0, value <= 100 else { throw GANError("span-head's temperature t must be in (0, 100], got \(word)") }
                 temperature = value
-            } else if kind == .batchNorm, let option = word.first, "me".contains(option), let value = Float(word.dropFirst()) {
+            } else if kind == .batchNorm || kind == .residual, let option = word.first, "me".contains(option), let value = Float(word.dropFirst()) {
                 if option == "m" {
-                    guard value > 0, value <= 1 else { throw GANError("batch-norm's momentum m must be in (0, 1], got \(word)") }
+                    guard value > 0, value <= 1 else { throw GANError("\(kind.rawValue)'s momentum m must be in (0, 1], got \(word)") }
                     momentum = value
                 } else {
-                    guard value > 0, value < 1 else { throw GANError("batch-norm's epsilon e must be in (0, 1), got \(word)") }
+                    guard value > 0, value < 1 else { throw GANError("\(kind.rawValue)'s epsilon e must be in (0, 1), got \(word)") }
                     epsilon = value
                 }
             } else if let option = word.first, "ksp".contains(option), let value = Int(word.dropFirst()), value >= 0, value <= 64 {
@@ -154,7 +161,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                 default: padding = value
                 }
             } else if let named = HiddenActivationKind(rawValue: word), !activationSeen,
-                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition, .projection, .spanHead].contains(kind) {
+                      ![.reshape, .flatten, .dropout, .minibatchStd, .condition, .projection, .spanHead, .residual].contains(kind) {
                 activation = named
                 activationSeen = true
             } else {
@@ -170,6 +177,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         line.momentum = momentum
         line.epsilon = epsilon
         line.temperature = temperature
+        line.gumbel = gumbel
         return line
     }
 
@@ -177,7 +185,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// of `Sequential.gradientPenaltyRefusal`): normalisation layers have no second-order
     /// pass, activations must be piecewise linear, and the score must be linear.
     public var gradientPenaltyRefusal: String? {
-        if let line = lines.first(where: { [.batchNorm, .layerNorm, .minibatchStd].contains($0.kind) }) {
+        if let line = lines.first(where: { [.batchNorm, .layerNorm, .minibatchStd, .residual].contains($0.kind) }) {
             return "the gradient penalty has no second-order pass through '\(line.text)': leave it out of the critic"
         }
         if let line = lines.first(where: { $0.activation == .tanh || $0.activation == .sigmoid }) {
@@ -205,6 +213,8 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
             switch line.kind {
             case .dense:
                 shape = ImageShape(features: line.size)
+            case .residual:
+                shape = ImageShape(features: line.size + shape.elements)
             case .conv:
                 let g = ConvolutionGeometry(
                     batch: 1, height: shape.height, width: shape.width, channels: shape.channels, kernel: line.kernel,
@@ -278,6 +288,11 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                         spectralNorm: spectralNorm)
                     layers.append(layer)
                     shape = ImageShape(features: line.size)
+                case .residual:
+                    let layer = try Residual(
+                        backend: backend, inputs: shape.elements, width: line.size, epsilon: line.epsilon, momentum: line.momentum)
+                    layers.append(layer)
+                    shape = ImageShape(features: layer.outputs)
                 case .conv:
                     let layer = try Conv2D(
                         backend: backend, input: shape, outputChannels: line.size, kernel: line.kernel, stride: line.stride,
@@ -312,7 +327,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
                     guard let table else { throw fail("a span head is for table data (a CSV)") }
                     layers.append(try SpanHead(
                         backend: backend, features: shape.elements, spans: table.spans, temperature: line.temperature,
-                        conditionSpans: classes == nil ? nil : table.categoricalSpans.map { ($0.start, $0.count, $0.first) }))
+                        gumbel: line.gumbel, conditionSpans: classes == nil ? nil : table.categoricalSpans.map { ($0.start, $0.count, $0.first) }))
                 case .flatten:
                     shape = ImageShape(features: shape.elements)
                 case .reshape:

@@ -44,12 +44,10 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     /// Conv 128 4×4 s2, BN, LReLU → FC 1024, BN, LReLU → FC 1 (no BN in a WGAN-GP critic).
     case dcgan
     /// CTGAN's networks for a table (Xu et al. 2019, the sdv-dev defaults), for the
-    /// encoded rows of `TableTransform`: G z(128) → FC 256, BN, ReLU → FC 256, BN, ReLU →
-    /// FC width → span head (tanh scalars, softmax at temperature 0.2 over each one-hot
-    /// span); D (packs of 10 rows) → FC 256, LReLU 0.2, dropout 0.5 → FC 256, LReLU,
-    /// dropout 0.5 → FC 1. CTGAN's residual blocks concatenate each block's input to its
-    /// output, and its head adds Gumbel noise before the softmax; here the blocks are plain
-    /// and the softmax has no noise (see README, "Tables").
+    /// encoded rows of `TableTransform`: G z(128) → two residual blocks of 256 (each
+    /// ReLU(BN(FC 256)) followed by its input: 128 → 384 → 640 features) → FC width → span
+    /// head (tanh scalars, Gumbel-softmax at temperature 0.2 over each one-hot span); D
+    /// (packs of 10 rows) → FC 256, LReLU 0.2, dropout 0.5 → FC 256, LReLU, dropout 0.5 → FC 1.
     case tabular
 
     /// Training settings the preset changes from the defaults, for keys the user did not
@@ -123,7 +121,7 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         switch self {
         case .mlp, .toy: return nil
         case .tabular:
-            return ["dense 256", "batch-norm relu", "dense 256", "batch-norm relu", "dense \(data.elements)", "span-head t0.2"]
+            return ["residual 256", "residual 256", "dense \(data.elements)", "span-head t0.2 gumbel"]
         case .dcgan:
             if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
             if data.height == 28 {

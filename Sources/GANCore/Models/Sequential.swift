@@ -257,8 +257,11 @@ public final class Sequential<B: ComputeBackend> {
                 return "condition (\(condition.classes) classes)"
             case let projection as Projection<B>:
                 return "projection (\(projection.classes) classes)"
+            case let block as Residual<B>:
+                let options = (block.norm.momentum == 0.1 ? "" : " m\(block.norm.momentum)") + (block.norm.epsilon == 1e-5 ? "" : " e\(block.norm.epsilon)")
+                return "residual \(block.width)\(options)"
             case let head as SpanHead<B>:
-                return "span-head t\(head.temperature)\(head.classes == nil ? "" : " (conditional)")"
+                return "span-head t\(head.temperature)\(head.gumbel ? " gumbel" : "")\(head.classes == nil ? "" : " (conditional)")"
             default:
                 return "dense \(layer.outputs)\(act)"
             }

@@ -36,7 +36,7 @@ public final class ImageSampler<B: ComputeBackend> {
     /// averages (inference mode), so an image does not depend on the others drawn with it;
     /// the generator's mode and classes are restored afterwards.
     public func sample(count: Int, key: UInt64, classes: [Int]? = nil) throws -> [Float] {
-        try sample(count: count, classes: classes) { noise, rows, first in
+        try sample(count: count, classes: classes, layerKey: key ^ Self.layerStream) { noise, rows, first in
             try generator.backend.normal(
                 noise, count: rows * generator.inputs, seed: key, counter: Philox.blocks(first * generator.inputs), mean: 0,
                 std: 1)
@@ -50,14 +50,23 @@ public final class ImageSampler<B: ComputeBackend> {
         guard given.count % width == 0 else {
             throw GANError("noise of \(given.count) values is not whole rows of the generator's \(width) inputs")
         }
-        return try sample(count: given.count / width, classes: classes) { noise, rows, first in
+        return try sample(count: given.count / width, classes: classes, layerKey: Self.layerStream) { noise, rows, first in
             try generator.backend.write(Array(given[(first * width)..<((first + rows) * width)]), to: noise, offset: 0)
         }
     }
 
+    /// The key (xor the noise's) of the draws of layers that draw in inference (a table's
+    /// Gumbel span head).
+    static var layerStream: UInt64 { 0x6A09_E667_F3BC_C908 }
+
     /// Chunks of `count` images: `fill` writes the noise of `rows` images from image
-    /// `first` on into the buffer, and the generator runs on it in inference mode.
-    private func sample(count: Int, classes given: [Int]?, fill: (B.Buffer, Int, Int) throws -> Void) throws -> [Float] {
+    /// `first` on into the buffer, and the generator runs on it in inference mode; layers
+    /// that draw in inference draw from `layerKey` at the chunk's place (whole Philox
+    /// blocks, as the chunks are multiples of 4 rows), so the samples do not depend on the
+    /// chunk size either.
+    private func sample(
+        count: Int, classes given: [Int]?, layerKey: UInt64, fill: (B.Buffer, Int, Int) throws -> Void
+    ) throws -> [Float] {
         let backend = generator.backend
         let labels = given ?? defaultClasses(count: count)
         if let given {
@@ -86,6 +95,7 @@ public final class ImageSampler<B: ComputeBackend> {
             if let conditions, let classes, let labels {
                 try backend.write(oneHot(labels[done..<(done + rows)], classes: classes), to: conditions, offset: 0)
             }
+            _ = generator.setRandomStream(key: layerKey, counter: Philox.blocks(done * pixels), rows: rows)
             try generator.forward(noise, rows: rows, into: activations)
             result += try backend.read(activations.output, offset: 0, count: rows * pixels)
             done += rows

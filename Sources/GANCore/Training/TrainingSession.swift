@@ -168,7 +168,7 @@ public final class TrainingSession<B: ComputeBackend> {
                 rowLabels: Array(0..<shown), to: directory.samplePath(step: step))
             return
         }
-        let classes = data.samplingClasses(count: data.previewCount, key: gridKey)
+        let classes = sampler.classes == nil ? nil : data.samplingClasses(count: data.previewCount, key: gridKey)
         try data.writePreview(try sampler.sample(count: data.previewCount, key: gridKey, classes: classes), step: step, in: directory)
     }
 
