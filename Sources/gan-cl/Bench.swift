@@ -299,7 +299,8 @@ struct BenchTrain: ParsableCommand {
         try reportingErrors {
             let sizes = try parseBatchSizes(batches)
             guard ["opencl", "cpu", "both"].contains(backend) else { throw GANError("--backend must be opencl, cpu or both") }
-            let dataset = try ImageDataset.load(directory: data)
+            // A CSV table trains the tabular preset (conditional when it has categories).
+            let dataset: any Dataset = TableDataset.isTable(data) ? try TableDataset(path: data, seed: 1) : try ImageDataset.load(directory: data)
             var rows: [Row] = []
             let table = TablePrinter(columns: [("backend", 34), ("batch", 5), ("images/s", 10), ("s/epoch", 9), ("launches/step", 13)])
             table.printHeader()
@@ -326,7 +327,7 @@ struct BenchTrain: ParsableCommand {
     /// Runs steps on a profiling backend and prints each kernel's share of the device time.
     private func printProfile(_ device: OpenCLDevice, batch: Int, data: any Dataset) throws {
         let backend = try OpenCLBackend(device: device, profiling: true)
-        let config = try self.config(batch: batch)
+        let config = try self.config(batch: batch, data: data)
         let trainer = try Trainer(backend: backend, config: config, data: data)
         for _ in 0..<3 { try trainer.step(metrics: false) }
         try backend.resetKernelProfile()
@@ -349,9 +350,14 @@ struct BenchTrain: ParsableCommand {
     }
 
     /// The model preset's config at `batch`, with the loss's recipe, as `train` makes it.
-    private func config(batch: Int) throws -> RunConfig {
+    private func config(batch: Int, data: any Dataset) throws -> RunConfig {
         var config = RunConfig()
         config.batchSize = batch
+        if let table = data as? TableDataset {
+            config.data = table.path
+            try config.applyPresets(except: ["batch-size"], data: data.shape, dataClasses: data.classes)
+            return config
+        }
         config.loss = loss
         config.model = model
         try config.applyPresets(except: ["batch-size", "loss", "model"])
@@ -368,7 +374,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     private func time<B: ComputeBackend>(_ backend: B, batch: Int, data: any Dataset) throws -> Row {
-        let config = try self.config(batch: batch)
+        let config = try self.config(batch: batch, data: data)
         let trainer = try Trainer(backend: backend, config: config, data: data)
         try trainer.step(metrics: false)
         try trainer.step(metrics: false)

@@ -35,6 +35,7 @@ struct Sample: ParsableCommand {
     @Flag(help: "Sample from the generator's raw weights, not its moving average (for a checkpoint trained with --ema).") var noEma = false
     @Option(help: "Latent interpolation: --count rows, each walking in this many steps (2 to 64) between two seeded noise vectors (slerp).") var interpolate: Int?
     @Option(help: "A table's checkpoint: draw rows with this category, as column=value (e.g. cut=Fair).") var condition: String?
+    @Flag(help: "A table's checkpoint: let numbers leave the range each column had in the training table (default: clamped to it).") var unclamped = false
     @OptionGroup var target: BackendOptions
 
     func run() throws {
@@ -182,7 +183,7 @@ struct Sample: ParsableCommand {
                 return TableDataset.samplingClasses(count: rows, key: key ^ (round &+ 1) &* 0x9E37_79B9_7F4A_7C15, transform: table)
             }
             if let given {
-                let rows = table.decode(try sampler.sample(noise: given, classes: labels(n, round: 0)), rows: n)
+                let rows = table.decode(try sampler.sample(noise: given, classes: labels(n, round: 0)), rows: n, clamp: !unclamped)
                 try writeAtomically(Array(rows.csv().utf8), to: out)
                 say("wrote \(n) rows to \(out)")
                 return
@@ -193,7 +194,7 @@ struct Sample: ParsableCommand {
             while kept.count < n {
                 let rows = min(max(2 * (n - kept.count), 256), 100_000)
                 let roundKey = round == 0 ? key : key ^ (round &* 0xD1B5_4A32_D192_ED03)
-                let decoded = table.decode(try sampler.sample(count: rows, key: roundKey, classes: labels(rows, round: round)), rows: rows)
+                let decoded = table.decode(try sampler.sample(count: rows, key: roundKey, classes: labels(rows, round: round)), rows: rows, clamp: !unclamped)
                 drawn += rows
                 kept += wanted.map { w in decoded.rows.filter { $0[w.column] == w.category } } ?? decoded.rows
                 round += 1

@@ -91,6 +91,23 @@ struct TableTests {
 
     /// Encoding then decoding gives the table back: categories, integers and missing values
     /// exactly, reals to their decimals; each row's spans are one-hot with α in [−1, 1].
+    /// Decoding clamps numbers to the observed range unless told not to.
+    @Test func decodingClampsUnlessAsked() throws {
+        let data = table(rows: 500, seed: 4)
+        let transform = try TableTransform(fitting: data)
+        let income = transform.columns[0]
+        // α = 1 in the highest mode: μ + 4σ, beyond the largest income seen.
+        var vector = [Float](repeating: 0, count: transform.width)
+        vector[0] = 1
+        vector[1 + income.modes.indices.max { income.modes[$0].mean < income.modes[$1].mean }!] = 1
+        for case .softmax(let start, _) in transform.spans.dropFirst(2) { vector[start] = 1 }
+        let top = income.modes.max { $0.mean < $1.mean }!
+        #expect(top.mean + 4 * top.deviation > income.maximum)
+        #expect(Double(transform.decode(vector, rows: 1).rows[0][0]) == Double(String(format: "%.3f", income.maximum)))
+        let free = try #require(Double(transform.decode(vector, rows: 1, clamp: false).rows[0][0]))
+        #expect(abs(free - (top.mean + 4 * top.deviation)) < 1e-3)
+    }
+
     @Test func encodeDecodeRoundTrip() throws {
         let data = table(rows: 500, seed: 3)
         let transform = try TableTransform(fitting: data)

@@ -148,7 +148,9 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
         switch self {
         case .mlp, .toy: return nil
         case .tabular:
-            return ["dense 256 leaky-relu", "dropout 0.5", "dense 256 leaky-relu", "dropout 0.5", "dense 1"]
+            // A row is stored as a 1×width image: flattened first, so a condition appends
+            // features (one one-hot per packed row), not channels at every position.
+            return ["flatten", "dense 256 leaky-relu", "dropout 0.5", "dense 256 leaky-relu", "dropout 0.5", "dense 1"]
         case .dcgan:
             if let refusal = Self.dcganRefusal(data) { throw GANError(refusal) }
             let normalised = loss != .wganGP

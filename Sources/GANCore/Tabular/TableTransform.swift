@@ -219,8 +219,8 @@ public struct TableTransform: Codable, Equatable, Sendable {
     }
 
     /// Rows × width encoded vectors (a generator's output) back to a table in the original
-    /// format.
-    public func decode(_ vectors: [Float], rows: Int) -> Table {
+    /// format; numbers kept inside each column's observed range unless `clamp` is false.
+    public func decode(_ vectors: [Float], rows: Int, clamp: Bool = true) -> Table {
         precondition(vectors.count == rows * width)
         func argmax(_ start: Int, _ count: Int) -> Int {
             var best = 0
@@ -244,7 +244,8 @@ public struct TableTransform: Codable, Equatable, Sendable {
                 }
                 let mode = column.modes[argmax(at + 1, column.modes.count)]
                 let alpha = min(max(Double(vectors[at]), -1), 1)
-                let x = min(max(alpha * 4 * mode.deviation + mode.mean, column.minimum), column.maximum)
+                let value = alpha * 4 * mode.deviation + mode.mean
+                let x = clamp ? min(max(value, column.minimum), column.maximum) : value
                 row.append(column.kind == .integer ? String(Int(x.rounded())) : String(format: "%.\(column.decimals)f", x))
             }
             table.append(row)
