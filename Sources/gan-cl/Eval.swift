@@ -57,7 +57,14 @@ struct Eval: ParsableCommand {
                 throw GANError("--labels goes with --samples (a conditional checkpoint's samples carry their classes)")
             }
             if let samples, samples.lowercased().hasSuffix(".csv") || data?.lowercased().hasSuffix(".csv") == true {
-                try evaluateTable(samples: samples)
+                guard let data, data.lowercased().hasSuffix(".csv") else {
+                    throw GANError("--samples \(samples) is a table: give the real one with --data real.csv")
+                }
+                try evaluateTable(Table.read(samples), real: try Table.read(data), realPath: data, holdout: try holdout.map(Table.read))
+                return
+            }
+            if let checkpoint, let loaded = try? Checkpoint.load(checkpoint), let transform = loaded.table {
+                try evaluateTableCheckpoint(loaded, transform: transform)
                 return
             }
             if holdout != nil || target != nil || categorical != nil || numeric != nil {
@@ -73,20 +80,44 @@ struct Eval: ParsableCommand {
         }
     }
 
-    /// A synthetic table against the real one (and a holdout): fidelity, pairs, privacy
-    /// and usefulness (`TableEvaluation`).
-    private func evaluateTable(samples: String) throws {
-        guard let data, data.lowercased().hasSuffix(".csv") else {
-            throw GANError("--samples \(samples) is a table: give the real one with --data real.csv")
+    /// A table's checkpoint: rows drawn as `sample` draws them (`--count`, default the
+    /// training rows up to 5,000) against its training rows and holdout — rebuilt from the
+    /// run's config, the split included — or against `--data` and `--holdout` when given.
+    private func evaluateTableCheckpoint(_ loaded: Checkpoint.Loaded, transform: TableTransform) throws {
+        if categorical != nil || numeric != nil {
+            throw GANError("--categorical and --numeric are for two CSV files: a checkpoint's columns are its own")
         }
+        let real: Table, realPath: String, held: Table?
+        if let data {
+            guard data.lowercased().hasSuffix(".csv") else { throw GANError("--data \(data): a table's checkpoint is measured against a CSV table") }
+            (real, realPath, held) = (try Table.read(data), data, try holdout.map(Table.read))
+        } else {
+            let config = loaded.config
+            let rebuilt = try TableDataset(path: config.data, options: config.tableOptions, seed: config.seed)
+            (real, realPath, held) = (rebuilt.training, config.data, try holdout.map(Table.read) ?? rebuilt.holdout)
+        }
+        let n = count ?? min(real.rows.count, 5000)
+        var vectors: [Float] = []
+        try withBackend(backendOptions.backend, device: backendOptions.device) { backend in
+            let key = RandomStream.sampling.key(seed: seed)
+            let labels = loaded.classes == nil ? nil : TableDataset.samplingClasses(count: n, key: key ^ 0x9E37_79B9_7F4A_7C15, transform: transform)
+            vectors = try draw(on: backend, from: loaded, count: n, labels: labels)
+        }
+        try evaluateTable(transform.decode(vectors, rows: n), real: real, realPath: realPath, holdout: held, transform: transform)
+    }
+
+    /// A synthetic table against the real one (and a holdout): fidelity, pairs, privacy
+    /// and usefulness (`TableEvaluation`); the columns' kinds from `transform`, else
+    /// inferred from the real table.
+    private func evaluateTable(
+        _ synthetic: Table, real: Table, realPath: String, holdout: Table?, transform given: TableTransform? = nil
+    ) throws {
         func names(_ list: String?) -> Set<String> {
             Set((list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         }
-        let real = try Table.read(data)
-        let transform = try TableTransform(fitting: real, categorical: names(categorical), numeric: names(numeric), path: data)
+        let transform = try given ?? TableTransform(fitting: real, categorical: names(categorical), numeric: names(numeric), path: realPath)
         let evaluation = try TableEvaluation(
-            real: real, synthetic: try Table.read(samples), holdout: try holdout.map(Table.read), target: target,
-            transform: transform)
+            real: real, synthetic: synthetic, holdout: holdout, target: target, transform: transform)
         let table = TablePrinter(columns: [("metric", 44), ("value", 12)])
         table.printHeader()
         table.printRow(["rows (real, synthetic)", "\(evaluation.realRows), \(evaluation.syntheticRows)"])

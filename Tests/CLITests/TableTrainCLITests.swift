@@ -77,6 +77,12 @@ struct TableTrainCLITests {
             print("ok")
             """)
         #expect(python == "ok\n")
+        // eval on the checkpoint: its rows against the run's own training rows and holdout.
+        let evaluated = try GANCL.run(["eval", "--checkpoint", checkpoint, "--target", "city", "--out", directory.path + "/e.json", "--backend", "cpu"])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        for line in ["rows (real, synthetic)                        480, 480", "privacy: nearer a training row than holdout", "usefulness: ratio"] {
+            #expect(evaluated.stdout.contains(line), "missing \(line): \(evaluated.stdout)")
+        }
         let sampled = directory.path + "/synthetic.csv"
         let sample = try GANCL.run(["sample", "--checkpoint", checkpoint, "--count", "300", "--out", sampled, "--backend", "cpu"])
         #expect(sample.status == 0, "\(sample.stderr)")

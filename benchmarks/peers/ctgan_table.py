@@ -14,6 +14,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 from ctgan import CTGAN
@@ -51,6 +52,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    np.random.seed(args.seed)  # CTGAN's condition and row draws use NumPy's global state
     table = pd.read_csv(args.data)
     discrete = [c for c in args.discrete.split(",") if c]
     dropped = 0
