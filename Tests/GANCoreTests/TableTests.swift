@@ -91,6 +91,27 @@ struct TableTests {
 
     /// Encoding then decoding gives the table back: categories, integers and missing values
     /// exactly, reals to their decimals; each row's spans are one-hot with α in [−1, 1].
+    /// A number beyond ±1e100 is refused in one line (libFuzzer's crash: 5.6e147 overflowed
+    /// the mixture's sums of squares, every mode was pruned and the posterior had none);
+    /// numbers up to it fit and encode.
+    @Test func hugeNumbersAreRefusedAndLargeOnesFit() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/table/huge-number.csv")
+        let crash = try Table.parse(Array(try Data(contentsOf: url)), path: "huge.csv")
+        #expect(throws: GANError.self) { try TableTransform(fitting: crash, path: "huge.csv") }
+        do {
+            _ = try TableTransform(fitting: crash, path: "huge.csv")
+        } catch let error as GANError {
+            #expect(error.description.hasPrefix("huge.csv: column 'v.2' has the number 5.55"), "\(error)")
+            #expect(error.description.hasSuffix("beyond ±1e100 (rescale it, or give --categorical v.2)"))
+        }
+        let large = Table(header: ["x"], rows: (0..<200).map { ["\(Double($0 % 7 - 3) * 1e99 + Double($0))"] })
+        let transform = try TableTransform(fitting: large)
+        #expect(!transform.columns[0].modes.isEmpty && transform.columns[0].modes.allSatisfy { $0.mean.isFinite && $0.deviation.isFinite })
+        let encoded = try transform.encode(large, seed: 2)
+        #expect(encoded.allSatisfy { $0.isFinite })
+    }
+
     /// Decoding clamps numbers to the observed range unless told not to.
     @Test func decodingClampsUnlessAsked() throws {
         let data = table(rows: 500, seed: 4)

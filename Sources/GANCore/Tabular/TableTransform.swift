@@ -54,6 +54,8 @@ public struct TableTransform: Codable, Equatable, Sendable {
     /// The most categories a column may have, and the distinct integers that make an
     /// integer column categorical unless forced numeric.
     public static let maximumCategories = 500, categoricalIntegerLimit = 10
+    /// The largest magnitude a numeric column's values may have.
+    public static let largestNumber = 1e100
 
     /// Infers each column's kind (numeric when every present value is a finite number —
     /// integer when each is an integer —, categorical otherwise, and integers with at most
@@ -106,6 +108,10 @@ public struct TableTransform: Codable, Equatable, Sendable {
                 return Column(name: name, kind: .categorical, categories: order, counts: counts)
             }
             let values = numbers.map { $0! }
+            // The mixture's sums of squares stay finite (libFuzzer found 5.6e147 overflowing EM).
+            if let huge = values.first(where: { abs($0) > Self.largestNumber }) {
+                throw GANError("\(path): column '\(name)' has the number \(huge), beyond ±1e100 (rescale it, or give --categorical \(name))")
+            }
             let decimals = kind == .integer ? 0 : present.map { text -> Int in
                 guard let dot = text.firstIndex(of: "."), !text.lowercased().contains("e") else { return 0 }
                 return text.distance(from: dot, to: text.endIndex) - 1
@@ -306,7 +312,9 @@ public struct GaussianMixture1D: Equatable, Sendable {
                 if worse == 2 { break }
             }
         }
-        let kept = best!.modes.filter { $0.weight >= pruneWeight }
+        var kept = best!.modes.filter { $0.weight >= pruneWeight && $0.mean.isFinite && $0.deviation.isFinite }
+        // Never no mode: the data's own mean and spread.
+        if kept.isEmpty { kept = [Component(weight: 1, mean: mean, deviation: spread)] }
         let total = kept.reduce(0) { $0 + $1.weight }
         return GaussianMixture1D(components: kept.map { Component(weight: $0.weight / total, mean: $0.mean, deviation: $0.deviation) }
             .sorted { $0.mean < $1.mean })
