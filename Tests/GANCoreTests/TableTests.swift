@@ -545,3 +545,36 @@ struct ResidualBlockTests {
         }
     }
 }
+
+/// A table's generator samples with each chunk's batch statistics, in equal chunks, and
+/// leaves its running averages alone.
+@Suite("Table sampling")
+struct TableSamplingTests {
+    @Test func chunksUseTheirOwnStatisticsAndKeepTheRunningAverages() throws {
+        let backend = CPUBackend()
+        let table = Table(header: ["x", "k"], rows: (0..<300).map { ["\(Double($0 % 17) * 0.5)", ["a", "b", "c"][$0 % 3]] })
+        let transform = try TableTransform(fitting: table)
+        let generator = try Architecture(["residual 16", "dense \(transform.width)", "span-head t0.2 gumbel"], network: "generator")
+            .build(backend: backend, input: ImageShape(features: 8), outputs: transform.width, network: "generator",
+                   leakySlope: 0.2, table: transform)
+        try generator.initialize(seed: 3)
+        let block = generator.layers[0] as! Residual<CPUBackend>
+        // Running averages unlike a fresh layer's, so inference would differ from batch statistics.
+        try backend.write([Float](repeating: 0.3, count: 16), to: block.norm.runningMean, offset: 0)
+        let before = try backend.read(block.norm.runningMean) + backend.read(block.norm.runningVariance)
+        let sampler = try ImageSampler(generator: generator, chunk: 500)
+        #expect(sampler.batchStatistics)
+        let a = try sampler.sample(count: 501, key: 9), b = try sampler.sample(count: 504, key: 9)
+        #expect(try backend.read(block.norm.runningMean) + backend.read(block.norm.runningVariance) == before)
+        // 501 rows are chunks of 252 and 249; 504 are two of 252: the first chunks agree.
+        let width = transform.width
+        #expect(Array(a[..<(252 * width)]) == Array(b[..<(252 * width)]))
+        #expect(Array(a[(252 * width)...]) != Array(b[(252 * width)..<(501 * width)]))
+        #expect(try sampler.sample(count: 501, key: 9) == a)
+        // Each chunk is normalised by its own statistics: a chunk of 8 rows alone differs from
+        // the same rows inside 252.
+        let small = try sampler.sample(count: 8, key: 9)
+        #expect(small != Array(a[..<(8 * width)]))
+        #expect(generator.mode == .training(groups: 1))
+    }
+}

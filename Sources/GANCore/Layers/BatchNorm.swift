@@ -90,6 +90,13 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
                 x, rows: n, columns: shape.channels, groups: groups, mean: mean, variance: variance, epsilon: epsilon,
                 gamma: gamma.value, beta: beta.value, activation: activation, into: y)
             lastForwardUsedBatch = true
+        case .batchStatistics:
+            try backend.batchNormStatistics(
+                x, rows: n, columns: shape.channels, groups: 1, mean: mean, variance: variance, running: nil)
+            try backend.batchNormForward(
+                x, rows: n, columns: shape.channels, groups: 1, mean: mean, variance: variance, epsilon: epsilon,
+                gamma: gamma.value, beta: beta.value, activation: activation, into: y)
+            lastForwardUsedBatch = false
         case .inference:
             try backend.batchNormForward(
                 x, rows: n, columns: shape.channels, groups: 1, mean: runningMean, variance: runningVariance,

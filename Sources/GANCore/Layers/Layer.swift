@@ -141,6 +141,10 @@ public enum LayerMode: Equatable, Sendable {
     case training(groups: Int)
     /// The running averages (sampling from a trained generator).
     case inference
+    /// Sampling with the batch's own statistics, the running averages left as they are;
+    /// otherwise as inference (no dropout). A table's generator samples so, as CTGAN's
+    /// does (it never leaves training mode).
+    case batchStatistics
 }
 
 /// The image shape of a layer's input or output, NHWC per row: height × width × channels
