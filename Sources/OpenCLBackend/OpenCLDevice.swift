@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import COpenCL
+import Synchronization
 
 /// One OpenCL device and the facts about it that users and tunables need.
 public struct OpenCLDevice: CustomStringConvertible {
@@ -37,8 +38,17 @@ public struct OpenCLDevice: CustomStringConvertible {
 
     // MARK: - Enumeration
 
+    /// Serialises enumeration: the ICD loader reads its vendor files on the first
+    /// clGetPlatformIDs, and two threads' first calls at once (tests that start together)
+    /// were seen to report no platform to one of them.
+    private static let enumeration = Mutex(())
+
     /// Every device of every platform. Throws `.noPlatform` when the ICD loader finds none.
     public static func all() throws -> [OpenCLDevice] {
+        try enumeration.withLock { _ in try enumerate() }
+    }
+
+    private static func enumerate() throws -> [OpenCLDevice] {
         var platformCount: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &platformCount)
         if status == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (status == CL_SUCCESS && platformCount == 0) {
