@@ -108,6 +108,10 @@ public final class Trainer<B: ComputeBackend> {
     private let healthProbe: B.Buffer
     private var permutation: [Int]
     private var hostBatch: [Float]
+    /// Training-by-sampling's draws (3 uniforms a row) and the rows they chose, kept
+    /// between steps so a step allocates nothing on the host either.
+    private var hostUniforms: [Float] = []
+    private var hostRows: [Int] = []
     /// A conditional run's classes; nil otherwise.
     public let classes: Int?
     /// Conditional: the classes of D's rows, one-hot (2·batch × classes: the real batch's,
@@ -492,17 +496,21 @@ public final class Trainer<B: ComputeBackend> {
         if let classes, let conditions, data.conditionedSampling {
             // Training-by-sampling (a table's): each row's class first, then a row of it, from
             // the noise stream; the epochs count batches as the shuffled order would.
-            var uniforms = [Float](repeating: 0, count: 3 * batch)
-            uniforms.withUnsafeMutableBufferPointer { Philox.fillUniform($0, seed: noiseKey, counter: state.noiseCounter) }
+            if hostUniforms.count != 3 * batch {
+                hostUniforms = [Float](repeating: 0, count: 3 * batch)
+                hostRows = [Int](repeating: 0, count: batch)
+            }
+            hostUniforms.withUnsafeMutableBufferPointer { Philox.fillUniform($0, seed: noiseKey, counter: state.noiseCounter) }
             state.noiseCounter += Philox.blocks(3 * batch)
-            let drawn = (0..<batch).map { data.drawConditioned(uniforms[3 * $0], uniforms[3 * $0 + 1], uniforms[3 * $0 + 2]) }
-            hostBatch.withUnsafeMutableBufferPointer { data.fill(ArraySlice(drawn.map(\.index)), into: $0) }
-            try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
             for i in hostConditions.indices { hostConditions[i] = 0 }
-            for (row, pick) in drawn.enumerated() {
+            for row in 0..<batch {
+                let pick = data.drawConditioned(hostUniforms[3 * row], hostUniforms[3 * row + 1], hostUniforms[3 * row + 2])
+                hostRows[row] = pick.index
                 hostConditions[row * classes + pick.label] = 1
                 hostConditions[(batch + row) * classes + pick.label] = 1
             }
+            hostBatch.withUnsafeMutableBufferPointer { data.fill(hostRows[...], into: $0) }
+            try backend.write(hostBatch, to: discriminatorBatch, offset: 0)
             try backend.write(hostConditions, to: conditions, offset: 0)
             state.batchInEpoch += 1
             return
