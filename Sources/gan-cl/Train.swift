@@ -66,6 +66,7 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "A conditional GAN: the data's classes go into G and D (needs labelled data); sample with --class. On by default for a table with categorical columns.") var conditional: Bool?
     @Option(help: "Several discriminators (GMAN): each trains on its own batches, G against their mean (default 1).") var discriminators: String?
     @Option(help: "PacGAN's packing: D judges this many examples at once, concatenated along channels (default 1: none).") var pack: String?
+    @Option(help: "Learning-rate decay: over this last fraction of the run (0-1) both learning rates fall linearly towards 0 (e.g. 0.5); 0: constant (default 0).") var lrDecay: String?
     @Option(help: "Gaussian noise of this standard deviation on D's real and fake inputs, annealed linearly to 0 over the run (e.g. 0.1); 0: none (default 0).") var instanceNoise: String?
     @Option(help: "Decay of an exponential moving average of G's weights (e.g. 0.999), which samples, evaluations and grids use; 0: none (default 0).") var ema: String?
     @Option(help: "On a suspected mode collapse (diversity under --collapse-threshold, or at most 2 classes at an evaluation): warn, stop, or rollback to the newest checkpoint (default warn).") var onCollapse: CollapsePolicy?
@@ -98,7 +99,7 @@ struct Train: ParsableCommand {
             ("g-hidden", gHidden), ("d-hidden", dHidden), ("g-activation", gActivation?.rawValue), ("d-activation", dActivation?.rawValue),
             ("leaky-slope", leakySlope), ("loss", loss?.rawValue), ("optimizer", optimizer?.rawValue), ("clip", clip),
             ("gp-weight", gpWeight), ("momentum", momentum), ("spectral-norm", spectralNorm ? "true" : nil), ("lr", lr), ("g-lr", gLr), ("d-lr", dLr), ("beta1", beta1), ("beta2", beta2),
-            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("g-batch-norm", gBatchNorm.map { $0 ? "true" : "false" }), ("conditional", conditional.map { $0 ? "true" : "false" }), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
+            ("d-steps", dSteps), ("real-label", realLabel), ("generator-noise", generatorNoise?.rawValue), ("ema", ema), ("instance-noise", instanceNoise), ("lr-decay", lrDecay), ("pack", pack), ("discriminators", discriminators), ("minibatch-std", minibatchStd ? "true" : nil), ("g-batch-norm", gBatchNorm.map { $0 ? "true" : "false" }), ("conditional", conditional.map { $0 ? "true" : "false" }), ("on-collapse", onCollapse?.rawValue), ("collapse-threshold", collapseThreshold), ("on-divergence", onDivergence?.rawValue),
             ("rollback-lr-factor", rollbackLrFactor), ("max-rollbacks", maxRollbacks), ("eval-every", evalEvery),
             ("eval-samples", evalSamples), ("tensorboard", tensorboard.map { $0 ? "true" : "false" }),
             ("image-size", imageSize), ("channels", channels), ("strict", strict ? "true" : nil),

@@ -112,10 +112,14 @@ struct TrainerTests {
     /// masks come from the checkpointed noise counter.
     func convResumeIsBitIdentical<B: ComputeBackend>(
         loss: LossKind, normDropout: Bool = false, ema: Float = 0, instanceNoise: Float = 0, pack: Int = 1,
-        minibatchStd: Bool = false, discriminators: Int = 1, on makeBackend: () throws -> B
+        minibatchStd: Bool = false, discriminators: Int = 1, lrDecay: Float = 0, on makeBackend: () throws -> B
     ) throws {
         let dataset = syntheticDataset()
         var config = try Self.smallConvConfig(loss: loss, normDropout: normDropout)
+        if lrDecay > 0 {
+            config.lrDecay = lrDecay
+            config.steps = 16  // the decay under way in both halves
+        }
         config.minibatchStd = minibatchStd
         config.discriminators = discriminators
         config.ema = ema
@@ -214,6 +218,68 @@ struct TrainerTests {
         #expect(noisy.currentInstanceNoise == 0.25)
         try convResumeIsBitIdentical(loss: .hinge, instanceNoise: 0.2) { CPUBackend() }
         try convResumeIsBitIdentical(loss: .wganGP, instanceNoise: 0.2) { try OpenCLBackend(deviceSpec: nil) }
+    }
+
+    /// Learning-rate decay: the factor is 1 until the last `lr-decay` of the run, then
+    /// (total − step)/(F·total); with SGD a step's change of D's weights is the factor
+    /// times the undecayed run's (same state, same batch), the first steps are bit-identical
+    /// to a run without decay, and a run resumed in the decay is bit-identical (both backends).
+    @Test func learningRateDecayScalesStepsAndResumes() throws {
+        let dataset = syntheticDataset()
+        var config = smallConfig()
+        config.optimizer = .sgd
+        config.momentum = 0
+        config.gLr = 0.05
+        config.dLr = 0.05
+        config.steps = 8
+        var decaying = config
+        decaying.lrDecay = 0.5
+        let plain = try Trainer(backend: CPUBackend(), config: config, data: dataset)
+        let decayed = try Trainer(backend: CPUBackend(), config: decaying, data: dataset)
+        #expect(plain.learningRateFactor == 1)
+        let backend = decayed.backend
+        func weights(_ t: Trainer<CPUBackend>) throws -> [[Float]] {
+            try (t.generator.parameters + t.discriminator.parameters).map { try t.backend.read($0.value) }
+        }
+        var factors: [Float] = []
+        for step in 0..<8 {
+            factors.append(decayed.learningRateFactor)
+            let before = try weights(decayed)
+            #expect(before == (try weights(plain)), "step \(step) starts from the same weights")
+            try plain.step(metrics: false)
+            try decayed.step(metrics: false)
+            // D's update comes first, from the same weights and batch: its change is the
+            // factor times the plain run's (G's gradient then passes through a different D).
+            let d = (try weights(plain)).count - plain.discriminator.parameters.count
+            let full = zip(try weights(plain), before).dropFirst(d).map { zip($0, $1).map { Double($0 - $1) } }
+            let scaled = zip(try weights(decayed), before).dropFirst(d).map { zip($0, $1).map { Double($0 - $1) } }
+            if factors.last == 1 {
+                #expect(full == scaled, "undecayed steps are bit-identical")
+            } else {
+                let f = Double(factors.last!)
+                let error = zip(full.joined(), scaled.joined()).map { abs($0 * f - $1) }.max()!
+                let size = full.joined().map(abs).max()!
+                #expect(size > 1e-4 && error < 1e-3 * size, "step \(step): changes scaled by \(f) (error \(error) of \(size))")
+                // G's change: near the factor times the plain run's (through a slightly different D).
+                func change(_ t: Trainer<CPUBackend>) throws -> Double {
+                    var sum = 0.0
+                    for (now, was) in zip(try weights(t), before).prefix(d) {
+                        for (x, y) in zip(now, was) { sum += abs(Double(x - y)) }
+                    }
+                    return sum
+                }
+                let ratio = try change(decayed) / change(plain)
+                #expect(abs(ratio - f) < 0.1 * f, "step \(step): G's change ×\(ratio), expected ×\(f)")
+            }
+            // Continue both from the decayed run's weights: copy them into the plain run.
+            for (p, q) in zip(plain.generator.parameters + plain.discriminator.parameters,
+                              decayed.generator.parameters + decayed.discriminator.parameters) {
+                try plain.backend.write(try backend.read(q.value), to: p.value, offset: 0)
+            }
+        }
+        #expect(factors == [1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+        try convResumeIsBitIdentical(loss: .bce, lrDecay: 0.75) { CPUBackend() }
+        try convResumeIsBitIdentical(loss: .wganGP, lrDecay: 0.75) { try OpenCLBackend(deviceSpec: nil) }
     }
 
     /// PacGAN's packing: D's input is `pack` examples wide (channels × pack for a conv D,

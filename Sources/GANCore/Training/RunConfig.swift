@@ -117,6 +117,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// this standard deviation on every input D sees, real and fake, annealed linearly to
     /// 0 over the run; 0: none.
     public var instanceNoise: Float = 0
+    /// Learning-rate decay: over the last `lrDecay` of the run (a fraction of its steps)
+    /// both learning rates fall linearly towards 0; 0: constant learning rates.
+    public var lrDecay: Float = 0
     /// PacGAN's packing: D judges `pack` examples at once, concatenated along channels
     /// (features for the MLP), real packs and fake packs; 1: none.
     public var pack = 1
@@ -198,7 +201,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try read(.spectralNorm, &spectralNorm); try read(.gLr, &gLr); try read(.dLr, &dLr); try read(.beta1, &beta1)
         try read(.beta2, &beta2); try read(.dSteps, &dSteps); try read(.realLabel, &realLabel)
         try read(.generatorNoise, &generatorNoise); try read(.ema, &ema)
-        try read(.instanceNoise, &instanceNoise); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
+        try read(.instanceNoise, &instanceNoise); try read(.lrDecay, &lrDecay); try read(.pack, &pack); try read(.minibatchStd, &minibatchStd)
         try read(.tensorboard, &tensorboard); try read(.strict, &strict); try read(.gBatchNorm, &gBatchNorm)
         imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize)
         channels = try c.decodeIfPresent(Int.self, forKey: .channels)
@@ -220,7 +223,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case generator, discriminator
         case gActivation = "g-activation", dActivation = "d-activation", leakySlope = "leaky-slope"
         case loss, optimizer, clip, gpWeight = "gp-weight", momentum, spectralNorm = "spectral-norm"
-        case gLr = "g-lr", dLr = "d-lr", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
+        case gLr = "g-lr", dLr = "d-lr", lrDecay = "lr-decay", beta1, beta2, dSteps = "d-steps", realLabel = "real-label"
         case generatorNoise = "generator-noise", ema, instanceNoise = "instance-noise", pack, minibatchStd = "minibatch-std", discriminators
         case conditional
         case collapseThreshold = "collapse-threshold", onCollapse = "on-collapse"
@@ -374,6 +377,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case "generator-noise": generatorNoise = try choice(GeneratorNoise.self)
         case "ema": ema = try number(0...0.999_999)
         case "instance-noise": instanceNoise = try number(0...10)
+        case "lr-decay": lrDecay = try number(0...1)
         case "pack":
             pack = try integer(minimum: 1)
             guard pack <= 1024 else { throw fail("an integer from 1 to 1024") }

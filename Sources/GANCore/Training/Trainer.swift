@@ -365,7 +365,7 @@ public final class Trainer<B: ComputeBackend> {
         try discriminator.backward(
             input, rows: 2 * judged, workspace: d,
             parameterGradients: .step(
-                config.makeOptimizer(learningRate: config.dLr), step: state.discriminatorUpdates,
+                config.makeOptimizer(learningRate: config.dLr * learningRateFactor), step: state.discriminatorUpdates,
                 addToStored: penalty != nil, keepGradients: logStep),
             inputGradient: false)
         if let bound = objective.clip { try clip(discriminator, to: bound) }
@@ -428,11 +428,12 @@ public final class Trainer<B: ComputeBackend> {
                 }
             }
         }
+        let learningRate = config.gLr * learningRateFactor
         state.step += 1
         try generator.backward(
             noise, rows: batch, workspace: generatorWorkspace,
             parameterGradients: .step(
-                config.makeOptimizer(learningRate: config.gLr), step: state.step, addToStored: false,
+                config.makeOptimizer(learningRate: learningRate), step: state.step, addToStored: false,
                 keepGradients: logStep),
             inputGradient: false)
         try copyIntoAverage(decay: Self.averageDecay(ema: config.ema, step: state.step))
@@ -451,6 +452,15 @@ public final class Trainer<B: ComputeBackend> {
         try backend.pack(
             x, examples: examples, group: config.pack, spatial: shape.height * shape.width, channels: shape.channels,
             inverse: false, into: y)
+    }
+
+    /// The learning rates' factor for the generator update being made (and the
+    /// discriminator updates before it): 1, or with `lr-decay` F, falling linearly over
+    /// the last F of the run, (total − step) / (F · total) — positive at the last step.
+    public var learningRateFactor: Float {
+        guard config.lrDecay > 0 else { return 1 }
+        let total = max(totalSteps, 1)
+        return min(1, Float(max(0, total - state.step)) / (config.lrDecay * Float(total)))
     }
 
     /// Instance noise's standard deviation at this step: `instance-noise`, falling
