@@ -5,29 +5,34 @@
 # 3σ of the nearest mode, a mode covered by one high-quality sample). Prints mean ± sd
 # at the last step per loss and mixture, and writes every evaluation as JSON.
 #   SEEDS="1 2 3 4 5" BACKEND=opencl benchmarks/modes.sh OUT.json bce hinge lsgan wgan wgan-gp
+# FLAGS adds train flags to every run (a recipe), e.g.
+#   FLAGS="--pack 2 --ema 0.999 --steps 60000 --eval-every 10000" benchmarks/modes.sh OUT.json bce
+# and GANCL a binary other than this checkout's release build (long runs: a copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1; shift
 seeds=${SEEDS:-1 2 3 4 5}
 backend=${BACKEND:-opencl}
+flags=${FLAGS:-}
 runs=$(mktemp -d)
-swift build -c release >/dev/null
+if [ -z "${GANCL:-}" ]; then swift build -c release >/dev/null; GANCL=.build/release/gan-cl; fi
 for loss in "$@"; do
   for data in ring8 grid25; do
     for seed in $seeds; do
       start=$(date +%s)
-      .build/release/gan-cl train --data "$data" --loss "$loss" --seed "$seed" --backend "$backend" \
+      # shellcheck disable=SC2086
+      "$GANCL" train --data "$data" --loss "$loss" --seed "$seed" --backend "$backend" $flags \
         --out "$runs/$loss-$data-$seed" >/dev/null 2>"$runs/$loss-$data-$seed.log"
       echo "$loss $data seed $seed: $(( $(date +%s) - start )) s" >&2
       echo $(( $(date +%s) - start )) >"$runs/$loss-$data-$seed.seconds"
     done
   done
 done
-python3 - "$runs" "$out" "$backend" "$*" <<'PY'
+python3 - "$runs" "$out" "$backend" "$*" "$flags" <<'PY'
 import csv, json, os, statistics, sys, datetime
-runs, out, backend, losses = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+runs, out, backend, losses, flags = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(), sys.argv[5]
 result = {"date": datetime.date.today().isoformat(), "backend": backend,
-          "command": "gan-cl train --data MIXTURE --loss LOSS --seed S --backend " + backend, "runs": {}}
+          "command": "gan-cl train --data MIXTURE --loss LOSS --seed S --backend " + backend + (" " + flags if flags else ""), "runs": {}}
 print(f"{'loss':8} {'data':7} {'modes covered':>15} {'high quality %':>16} {'mode KL':>13}  per seed (modes, HQ %)")
 for loss in losses:
     for data in ["ring8", "grid25"]:

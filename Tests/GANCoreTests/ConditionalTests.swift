@@ -206,6 +206,14 @@ struct ConditionalTests {
         mlp.discriminators = 2
         mlp.ema = 0.9
         try Self.resumeIsBitIdentical(mlp) { CPUBackend() }
+        // Unpacked, the MLP D of images ends in a projection; a 2-D mixture's gets the
+        // condition line (Mirza & Osindero).
+        mlp.pack = 1
+        #expect(try mlp.discriminatorLines(classes: 10) == ["flatten", "dense 40 leaky-relu", "projection"])
+        try Self.resumeIsBitIdentical(mlp) { CPUBackend() }
+        var mixture = mlp
+        mixture.data = "ring8"
+        #expect(try mixture.discriminatorLines(classes: 8) == ["flatten", "condition", "dense 40 leaky-relu", "dense 1"])
         var conv = try TrainerTests.smallConvConfig(loss: .bce)
         conv.conditional = true
         conv.pack = 2
