@@ -363,10 +363,11 @@ struct BenchTrain: ParsableCommand {
         try config.applyPresets(except: ["batch-size", "loss", "model"])
         if model == .mlp {
             // The classic MLP GAN the peers' scripts build (benchmarks/peers), not the mlp
-            // preset's batch-normed G and narrower D: the step tables stay comparable.
+            // preset's batch-normed G, narrower D and EMA: the step tables stay comparable.
             config.gBatchNorm = false
             config.dHidden = ModelPreset.classicDiscriminatorHidden
             config.realLabel = 0.9
+            config.ema = 0
         }
         if let generatorNoise { config.generatorNoise = generatorNoise }
         config.conditional = conditional

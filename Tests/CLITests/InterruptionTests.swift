@@ -90,7 +90,7 @@ struct InterruptionTests {
             }
             let newest = try #require(checkpoints(in: out.path).last)
             let loaded = try Checkpoint.load("\(out.path)/checkpoints/\(newest)")
-            #expect(loaded.file.tensors.count == 38)  // the mlp preset's batch-normed G of smallRun's widths, D 784→32→1
+            #expect(loaded.file.tensors.count == 48)  // the mlp preset's batch-normed G of smallRun's widths and its EMA, D 784→32→1
             resumedSteps.append(loaded.state.step)
         }
         #expect(resumedSteps == resumedSteps.sorted() && resumedSteps.last! > resumedSteps.first!)
