@@ -83,19 +83,10 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
             guard groups >= 1, groups <= Self.maximumGroups, rows % groups == 0 else {
                 throw GANError("batch normalisation cannot split \(rows) rows into \(groups) groups")
             }
-            try backend.batchNormStatistics(
-                x, rows: n, columns: shape.channels, groups: groups, mean: mean, variance: variance,
-                running: groups == 1 ? (runningMean, runningVariance, momentum) : nil)
-            try backend.batchNormForward(
-                x, rows: n, columns: shape.channels, groups: groups, mean: mean, variance: variance, epsilon: epsilon,
-                gamma: gamma.value, beta: beta.value, activation: activation, into: y)
+            try normalizeByBatch(x, rows: n, groups: groups, running: groups == 1 ? (runningMean, runningVariance, momentum) : nil, into: y)
             lastForwardUsedBatch = true
         case .batchStatistics:
-            try backend.batchNormStatistics(
-                x, rows: n, columns: shape.channels, groups: 1, mean: mean, variance: variance, running: nil)
-            try backend.batchNormForward(
-                x, rows: n, columns: shape.channels, groups: 1, mean: mean, variance: variance, epsilon: epsilon,
-                gamma: gamma.value, beta: beta.value, activation: activation, into: y)
+            try normalizeByBatch(x, rows: n, groups: 1, running: nil, into: y)
             lastForwardUsedBatch = false
         case .inference:
             try backend.batchNormForward(
@@ -103,6 +94,19 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
                 epsilon: epsilon, gamma: gamma.value, beta: beta.value, activation: activation, into: y)
             lastForwardUsedBatch = false
         }
+    }
+
+    /// y = f(γ·(x − μ)/σ + β) with each group's own statistics, moving the running
+    /// averages when `running` is given.
+    private func normalizeByBatch(
+        _ x: B.Buffer, rows n: Int, groups: Int, running: (mean: B.Buffer, variance: B.Buffer, momentum: Float)?,
+        into y: B.Buffer
+    ) throws {
+        try backend.batchNormStatistics(
+            x, rows: n, columns: shape.channels, groups: groups, mean: mean, variance: variance, running: running)
+        try backend.batchNormForward(
+            x, rows: n, columns: shape.channels, groups: groups, mean: mean, variance: variance, epsilon: epsilon,
+            gamma: gamma.value, beta: beta.value, activation: activation, into: y)
     }
 
     public func backward(
