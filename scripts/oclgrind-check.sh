@@ -14,7 +14,8 @@ trap 'rm -f "$log"' EXIT
 # operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
 # and the 4×64 blocks PoCL devices use, in both of gemm_rows' orders (row blocks going
 # through k in chunks of 16, so the quick shapes' k of 23 and 33 take several); then every NT
-# GEMM by dot products (gemm_dot), which the built-in choice uses only from k = 256.
+# GEMM by dot products (gemm_dot), which the built-in choice uses only from k = 256, with
+# every TN GEMM's A copied out first (the built-in choice: from k = 4096).
 #
 # Invalid accesses (always checked), data races and API misuse are checked everywhere;
 # uninitialised values everywhere except the fused GEMM epilogues and gemm_dot. There
@@ -74,7 +75,7 @@ GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,1 oclgrind $lean --build-options "-cl
   "$binary" devices --check --quick --operation gemm --operation adam >>"$log" 2>&1
 status=$(( status | $? ))
 for operation in gemm gemm-epilogue; do
-  GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_DOT_MIN_K=0 \
+  GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_DOT_MIN_K=0 GANCL_GEMM_COPY_A_MIN_K=0 \
     oclgrind $lean --build-options "-cl-opt-disable" \
     "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
   status=$(( status | $? ))

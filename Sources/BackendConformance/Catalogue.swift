@@ -23,7 +23,8 @@ public enum ConformanceCatalogue {
     public static let pointwiseTolerance = 1e-5
     public static let gemmTolerance = 1e-4
 
-    /// (m, n, k) for GEMM: 1, primes, edges of 64-wide tiles, and the MLP GAN's layers;
+    /// (m, n, k) for GEMM: 1, primes, edges of 64-wide tiles, the MLP GAN's layers, and a
+    /// deep k (a convolution's weight gradient);
     /// among the quick ones, 36×68×44 has every stored row a multiple of 4 long (the tiled
     /// kernel's aligned float4 loads) and still ends inside a tile in every dimension.
     static func gemmShapes(_ size: ConformanceSize) -> [(Int, Int, Int)] {
@@ -36,6 +37,8 @@ public enum ConformanceCatalogue {
                 (31, 33, 15), (63, 65, 17), (64, 64, 64), (65, 63, 129), (127, 1, 255), (128, 128, 16),
                 (129, 257, 65), (33, 257, 1), (200, 3, 300), (257, 129, 31), (64, 1024, 784),
                 (784, 1024, 64), (64, 784, 1024), (1000, 1000, 1000),
+                // k past the CPU kernels' copy of a transposed A (GEMMTunables.copyAMinimumK).
+                (37, 29, 4099),
             ]
         }
     }
@@ -72,7 +75,6 @@ public enum ConformanceCatalogue {
                 G(batch: 2, height: 7, width: 6, channels: 3, kernel: 3, stride: 2, padding: 1),
                 G(batch: 1, height: 9, width: 11, channels: 2, kernel: 5, stride: 2, padding: 2),
                 G(batch: 2, height: 6, width: 6, channels: 4, kernel: 4, stride: 2, padding: 1),
-                // 16 channels: col2im's work-groups of one pixel's channels.
                 G(batch: 1, height: 4, width: 5, channels: 16, kernel: 4, stride: 2, padding: 1),
             ]
         case .full:
@@ -557,8 +559,11 @@ public enum ConformanceCatalogue {
         case "batch-norm-statistics", "batch-norm-forward", "batch-norm-backward":
             // Columns with offsets of their own (the mean must come off before the squares),
             // two groups on every other shape with even rows; running averages on the rest.
+            // The quick shapes add groups of more than 128 rows (the OpenCL kernels' partial
+            // sums over blocks of rows): 262 rows in one group, 300 in two.
             let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
-            return shapes.enumerated().map { index, shape in
+            let normShapes = size == .quick ? shapes + [(262, 5), (300, 3)] : shapes
+            return normShapes.enumerated().map { index, shape in
                 let (r, c) = shape
                 let groups = index % 2 == 0 && r % 2 == 0 ? 2 : 1
                 let offsets = random.floats(c, in: -3...3)

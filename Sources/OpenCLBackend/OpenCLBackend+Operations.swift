@@ -69,6 +69,15 @@ extension OpenCLBackend {
             // copied out as (k, n) into a scratch buffer that grows to the largest B and is
             // kept: n·k copies against the GEMM's m·n·k.
             try gemmScratchLock.withLock { _ in
+                var left = a
+                var transposeA = transposeA
+                // A deep TN: A copied out as (m, k) first (see `GEMMTunables.copyAMinimumK`).
+                if transposeA, k >= tunables.gemm.copyAMinimumK {
+                    if (gemmScratchA?.count ?? 0) < m * k { gemmScratchA = try makeBuffer(count: max(m * k, 1)) }
+                    left = gemmScratchA!
+                    try transpose(a, rows: k, columns: m, into: left)
+                    transposeA = false
+                }
                 var right = b
                 if transposeB {
                     if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
@@ -80,7 +89,7 @@ extension OpenCLBackend {
                 let blocks = rowsGlobal(m: m, n: n)
                 let global = rowOrder ? [blocks[1], blocks[0]] : blocks
                 let label = profiling ? "gemm_rows\(adam.isEmpty ? "" : " + Adam") \(transposeA ? "T" : "N")N \(m)x\(n)x\(k)" : nil
-                let head: [KernelArgument] = [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(a), .buffer(right)]
+                let head: [KernelArgument] = [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .float(alpha), .buffer(left), .buffer(right)]
                 if !adam.isEmpty {
                     try launch(
                         "gemm", "gemm_rows_adam", global: global, local: group > 0 ? [group, 1] : nil, label: label,
@@ -435,8 +444,7 @@ extension OpenCLBackend {
     public func col2im(_ columns: OpenCLBuffer, geometry g: ConvolutionGeometry, into x: OpenCLBuffer) throws {
         try ArgumentChecks.im2col(images: x, columns: columns, geometry: g)
         try launch(
-            "conv", "col2im", global: [g.channels, g.width, g.batch * g.height],
-            local: g.channels % 16 == 0 && g.channels <= 256 ? [g.channels, 1, 1] : nil, label: profiling ? "col2im \(g)" : nil,
+            "conv", "col2im", global: [g.width, g.batch * g.height], label: profiling ? "col2im \(g)" : nil,
             [.buffer(columns), .buffer(x)] + geometryArguments(g))
     }
 
@@ -446,11 +454,36 @@ extension OpenCLBackend {
     ) throws {
         try ArgumentChecks.batchNormStatistics(
             x: x, rows: rows, columns: columns, groups: groups, mean: mean, variance: variance, running: running)
-        try launch(
-            "conv", "batch_norm_statistics", global: [columns, groups],
-            [.buffer(x), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
-             .int(running == nil ? 0 : 1), .buffer(running?.mean ?? mean), .buffer(running?.variance ?? variance),
-             .float(running?.momentum ?? 0)])
+        // A work-item per block of rows and column, then a pass over the partials: every
+        // core busy when a conv layer's few channels span many rows.
+        let per = groups > 0 ? rows / groups : 0
+        let blocks = (per + Self.normSumBlock - 1) / Self.normSumBlock
+        try normScratchLock.withLock { _ in
+            let partial = try normScratchBuffer(count: groups * blocks * columns)
+            for squares in [0, 1] {
+                try launch(
+                    "conv", "batch_norm_partial_sums", global: [columns, groups * blocks],
+                    [.buffer(x), .int(rows), .int(columns), .int(groups), .int(blocks), .int(squares), .buffer(mean),
+                     .buffer(partial)])
+                try launch(
+                    "conv", "batch_norm_finish_statistics", global: [columns, groups],
+                    [.buffer(partial), .int(rows), .int(columns), .int(groups), .int(blocks), .int(squares),
+                     .buffer(mean), .buffer(variance), .int(running == nil ? 0 : 1),
+                     .buffer(running?.mean ?? mean), .buffer(running?.variance ?? variance),
+                     .float(running?.momentum ?? 0)])
+            }
+        }
+    }
+
+    /// conv.cl's SUM_BLOCK: the rows each partial sum of batch normalisation covers.
+    static let normSumBlock = 128
+
+    /// The batch-norm scratch buffer, grown to hold `count` floats (call under `normScratchLock`).
+    private func normScratchBuffer(count: Int) throws -> OpenCLBuffer {
+        if let buffer = normScratch, buffer.count >= count { return buffer }
+        let buffer = try makeBuffer(count: max(count, 1))
+        normScratch = buffer
+        return buffer
     }
 
     public func batchNormForward(
@@ -480,11 +513,28 @@ extension OpenCLBackend {
             try fill(betaGradient, with: 0, count: columns)
             return
         }
-        try launch(
-            "conv", "batch_norm_backward", global: [columns],
-            [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
-             .float(epsilon), .buffer(gamma), .buffer(gammaGradient), .buffer(betaGradient), .buffer(dx),
-             .int(Int(below.kernelCode)), .float(below.slope)])
+        // Partial sums per block of rows, the group sums from them, then dx element by
+        // element.
+        let per = rows / groups
+        let blocks = (per + Self.normSumBlock - 1) / Self.normSumBlock
+        try normScratchLock.withLock { _ in
+            let scratch = try normScratchBuffer(count: 2 * groups * blocks * columns)
+            if (normSums?.count ?? 0) < 2 * groups * columns { normSums = try makeBuffer(count: 2 * groups * columns) }
+            let sums = normSums!
+            try launch(
+                "conv", "batch_norm_backward_partials", global: [columns, groups * blocks],
+                [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .int(blocks), .buffer(mean),
+                 .buffer(variance), .float(epsilon), .buffer(scratch)])
+            try launch(
+                "conv", "batch_norm_backward_sums", global: [columns],
+                [.buffer(scratch), .int(columns), .int(groups), .int(blocks), .buffer(sums), .buffer(gammaGradient),
+                 .buffer(betaGradient)])
+            try launch(
+                "conv", "batch_norm_backward_dx", global: [columns, rows],
+                [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .buffer(mean), .buffer(variance),
+                 .float(epsilon), .buffer(gamma), .buffer(sums), .buffer(dx), .int(Int(below.kernelCode)),
+                 .float(below.slope)])
+        }
     }
 
     public func layerNormForward(

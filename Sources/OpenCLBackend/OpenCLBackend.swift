@@ -68,10 +68,17 @@ public final class OpenCLBackend: ComputeBackend {
     private var profile: [String: KernelTime] = [:]
     /// Held from a kernel's first argument to its enqueue (kernel objects are shared).
     private let launchLock = Mutex(())
-    /// The CPU GEMM's transposed copy of B (see `gemm`), and the lock held across the
-    /// two launches that use it.
+    /// The CPU GEMM's transposed copies of B and of a deep A (see `gemm`), and the lock
+    /// held across the launches that use them.
     var gemmScratch: OpenCLBuffer?
+    var gemmScratchA: OpenCLBuffer?
     let gemmScratchLock = Mutex(())
+    /// Batch normalisation's partial sums over blocks of rows (see `batchNormStatistics`),
+    /// grown to the largest layer and kept, and the lock held across the launches that use it.
+    var normScratch: OpenCLBuffer?
+    /// The backward's per-group sums (2 · groups · columns), grown and kept like `normScratch`.
+    var normSums: OpenCLBuffer?
+    let normScratchLock = Mutex(())
     private let counters = Mutex(BackendStatistics())
     /// Host copies of recent writes, so that `write` returns without waiting for the queue.
     private let staging = StagingRing()

@@ -23,6 +23,12 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// (`gemm_dot`) when k is at least this, and copy B out transposed for `gemm_rows`
     /// below it (where the dot products' final sums cost more than the copy).
     public var dotMinimumK = 256
+    /// The CPU kernel multiplies TN (A stored (k, m)) with A first copied out as (m, k)
+    /// when k is at least this: over a deep k, reading op(A)'s rows as columns of A strides
+    /// through memory (4 KB apart for m = 1024, one cache set), while the copy costs m·k
+    /// moves against the GEMM's m·n·k multiply-adds. The convolutions' weight gradients
+    /// (k = batch × output positions) take it; the dense layers' (k = batch) do not.
+    public var copyAMinimumK = 4096
     /// Row blocks (B above `shareBAboveBytes`) go through k in chunks whose panel of B
     /// (chunk × the block's columns) has at most this many bytes, so that it stays in the
     /// cache; 0: all of k at once.
@@ -47,7 +53,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     private enum CodingKeys: String, CodingKey {
         case tileM, tileN, tileK, workPerThreadM, workPerThreadN, rowsPerItem, vectorsPerItem
-        case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes, vectorWidth
+        case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes, vectorWidth, copyAMinimumK
     }
 
     /// Reads an entry that an older gan-cl wrote: a field added since takes its default.
@@ -63,6 +69,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         shareBAboveBytes = try values.decodeIfPresent(Int.self, forKey: .shareBAboveBytes) ?? shareBAboveBytes
         itemsPerGroup = try values.decodeIfPresent(Int.self, forKey: .itemsPerGroup) ?? itemsPerGroup
         dotMinimumK = try values.decodeIfPresent(Int.self, forKey: .dotMinimumK) ?? dotMinimumK
+        copyAMinimumK = try values.decodeIfPresent(Int.self, forKey: .copyAMinimumK) ?? copyAMinimumK
         panelBytes = try values.decodeIfPresent(Int.self, forKey: .panelBytes) ?? panelBytes
         vectorWidth = try values.decodeIfPresent(Int.self, forKey: .vectorWidth) ?? vectorWidth
         guard isValidVectorWidth else {
@@ -106,7 +113,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         "\(tileM)x\(tileN)x\(tileK) tiles, \(workPerThreadM)x\(workPerThreadN) per work-item"
             + (vectorWidth == 1 ? "" : ", float\(vectorWidth) loads") + "; CPU blocks \(rowsPerItem)x\(16 * vectorsPerItem)"
             + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
-            + ", NT by dot products from k = \(dotMinimumK)"
+            + ", NT by dot products from k = \(dotMinimumK), TN copies A from k = \(copyAMinimumK)"
             + (panelBytes > 0 ? ", panels of B up to \(panelBytes) bytes" : "")
     }
 }
@@ -134,6 +141,8 @@ public struct OpenCLTunables: Equatable, Sendable {
     /// `GANCL_GEMM_DOT_MIN_K=K` overrides `GEMMTunables.dotMinimumK` (0: every NT by
     /// dot products).
     public static let dotVariable = "GANCL_GEMM_DOT_MIN_K"
+    /// `GANCL_GEMM_COPY_A_MIN_K=K` overrides `GEMMTunables.copyAMinimumK`.
+    public static let copyAVariable = "GANCL_GEMM_COPY_A_MIN_K"
     /// `GANCL_GEMM_PANEL_BYTES=BYTES` overrides `GEMMTunables.panelBytes`.
     public static let panelVariable = "GANCL_GEMM_PANEL_BYTES"
 
@@ -171,6 +180,9 @@ public struct OpenCLTunables: Equatable, Sendable {
         }
         if let k = try integer(dotVariable, in: 0...Int.max, expected: "a k of 0 or more") {
             chosen.gemm.dotMinimumK = k
+        }
+        if let k = try integer(copyAVariable, in: 0...Int.max, expected: "a k of 0 or more") {
+            chosen.gemm.copyAMinimumK = k
         }
         if let bytes = try integer(panelVariable, in: 0...Int.max, expected: "a number of bytes (0: no chunks)") {
             chosen.gemm.panelBytes = bytes
