@@ -329,7 +329,8 @@ struct ConvLayerTests {
     }
 
     /// Inference uses the running averages, which follow PyTorch's update (momentum 0.1,
-    /// unbiased variance) from training batches.
+    /// unbiased variance) from training batches, or average the statistics of batches run
+    /// to recompute them.
     @Test func runningAveragesAndInference() throws {
         let backend = CPUBackend()
         let norm = try BatchNorm(backend: backend, shape: ImageShape(height: 2, width: 1, channels: 3), activation: .identity)
@@ -360,6 +361,34 @@ struct ConvLayerTests {
             #expect(abs(y[i] - expected) < 1e-5 * max(1, abs(expected)))
         }
         // No backward after an inference forward.
+        #expect(throws: GANError.self) {
+            try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
+        }
+        // Averaging statistics: after batches 0, 1, 2 the running averages are the mean of
+        // their means and of their unbiased variances (batch 0 replaces the old ones); the
+        // outputs use each batch's own statistics.
+        var means = [Double](repeating: 0, count: 3), variances = [Double](repeating: 0, count: 3)
+        for batch in 0..<3 {
+            let xb = Self.random(rows * 6, seed: 20 + UInt64(batch), scale: Float(1 + batch)).map { $0 + Float(batch) }
+            model.setMode(.averagingStatistics(batch: batch))
+            try model.forward(try backend.makeBuffer(xb), rows: rows, into: workspace)
+            let yb = try backend.read(workspace.output)
+            for c in 0..<3 {
+                let values = stride(from: c, to: xb.count, by: 3).map { Double(xb[$0]) }
+                let mean = values.reduce(0, +) / n
+                let biased = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+                means[c] += mean / 3
+                variances[c] += biased * n / (n - 1) / 3
+                for i in stride(from: c, to: xb.count, by: 3) {
+                    let expected = (Double(xb[i]) - mean) / (biased + 1e-5).squareRoot()
+                    #expect(abs(Double(yb[i]) - expected) < 1e-4 * max(1, abs(expected)))
+                }
+            }
+        }
+        for c in 0..<3 {
+            #expect(abs(Double(try backend.read(norm.runningMean)[c]) - means[c]) < 1e-5 * max(1, abs(means[c])))
+            #expect(abs(Double(try backend.read(norm.runningVariance)[c]) - variances[c]) < 1e-5 * variances[c])
+        }
         #expect(throws: GANError.self) {
             try model.backward(input, rows: rows, workspace: workspace, parameterGradients: .store, inputGradient: true)
         }

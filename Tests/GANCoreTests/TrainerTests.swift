@@ -169,7 +169,10 @@ struct TrainerTests {
 
     /// The EMA generator: after each G update, average ← average + (1 − d)·(G − average)
     /// with d = min(ema, (1 + step)/(10 + step)), from a copy of G's initial weights; its
-    /// running averages are G's. Bit for bit on the CPU, and resumed bit for bit.
+    /// running averages are G's until `refreshAverageStatistics` makes them its own: then
+    /// its samples in inference mode are those of its weights with a large batch's own
+    /// statistics, which they were not with G's averages. Bit for bit on the CPU, and
+    /// resumed bit for bit (checkpoints hold the refreshed averages).
     @Test func emaFollowsItsRuleAndResumes() throws {
         let dataset = syntheticDataset()
         var config = try Self.smallConvConfig(loss: .bce)
@@ -192,9 +195,35 @@ struct TrainerTests {
         let got = try average.parameters.map { try backend.read($0.value) }
         #expect(got == expected)
         #expect(got != (try trainer.generator.parameters.map { try backend.read($0.value) }))
-        for (a, g) in zip(average.layers, trainer.generator.layers) {
-            for (x, y) in zip(a.buffers, g.buffers) { #expect(try backend.read(x.buffer) == (try backend.read(y.buffer))) }
+        func runningAverages() throws -> [[Float]] {
+            try average.layers.flatMap { try $0.buffers.map { try backend.read($0.buffer) } }
         }
+        let copied = try runningAverages()
+        #expect(copied == (try trainer.generator.layers.flatMap { try $0.buffers.map { try backend.read($0.buffer) } }))
+        // How far inference-mode samples are from the same noise with the batch's own
+        // statistics (1,024 rows: the statistics of the average's own weights).
+        func inferenceGap() throws -> Float {
+            let sampler = try ImageSampler(generator: average, chunk: 1024)
+            let inference = try sampler.sample(count: 1024, key: 77)
+            let mode = average.mode
+            defer { average.setMode(mode) }
+            average.setMode(.batchStatistics)
+            let workspace = try Workspace(for: average, capacity: 1024)
+            let noise = try backend.makeBuffer(count: 1024 * average.inputs)
+            try backend.normal(noise, count: 1024 * average.inputs, seed: 77, counter: 0, mean: 0, std: 1)
+            try average.forward(noise, rows: 1024, into: workspace)
+            let own = try backend.read(workspace.output, offset: 0, count: 1024 * average.outputs)
+            return zip(inference, own).map { abs($0 - $1) }.reduce(0, +) / Float(own.count)
+        }
+        let before = try inferenceGap()
+        try trainer.refreshAverageStatistics()
+        let refreshed = try runningAverages()
+        #expect(refreshed != copied, "the averages are recomputed")
+        #expect(try inferenceGap() < before / 3, "inference with the recomputed averages is close to the batch's own statistics")
+        try trainer.refreshAverageStatistics()
+        #expect(try runningAverages() == refreshed, "a second refresh without a step changes nothing")
+        try trainer.step(metrics: false)
+        #expect(try runningAverages() == (try trainer.generator.layers.flatMap { try $0.buffers.map { try backend.read($0.buffer) } }))
         try convResumeIsBitIdentical(loss: .bce, ema: 0.99) { CPUBackend() }
     }
 

@@ -71,6 +71,7 @@ public final class TrainingEvaluator<B: ComputeBackend> {
     /// Draws samples (a fixed noise stream, so evaluations differ only by the generator)
     /// and measures them.
     public func evaluate() throws -> EvaluationResult {
+        try trainer.refreshAverageStatistics()
         let key = RandomStream.evaluation.key(seed: trainer.config.seed)
         let count = sampleCount
         let classes = sampler.classes == nil ? nil : trainer.data.samplingClasses(count: count, key: key) ?? sampler.defaultClasses(count: count)

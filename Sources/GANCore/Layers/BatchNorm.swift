@@ -88,6 +88,9 @@ public final class BatchNorm<B: ComputeBackend>: Layer {
         case .batchStatistics:
             try normalizeByBatch(x, rows: n, groups: 1, running: nil, into: y)
             lastForwardUsedBatch = false
+        case .averagingStatistics(let batch):
+            try normalizeByBatch(x, rows: n, groups: 1, running: (runningMean, runningVariance, 1 / Float(batch + 1)), into: y)
+            lastForwardUsedBatch = false
         case .inference:
             try backend.batchNormForward(
                 x, rows: n, columns: shape.channels, groups: 1, mean: runningMean, variance: runningVariance,

@@ -145,6 +145,12 @@ public enum LayerMode: Equatable, Sendable {
     /// otherwise as inference (no dropout). A table's generator samples so, as CTGAN's
     /// does (it never leaves training mode).
     case batchStatistics
+    /// A forward with the batch's statistics (one group) that makes the running averages
+    /// the mean of this batch's statistics and those of the `batch` batches before it
+    /// (momentum 1/(batch + 1), so batch 0 replaces them): recomputes them for weights
+    /// they were not gathered with, such as the EMA generator's (PyTorch's
+    /// `swa_utils.update_bn`). Otherwise as inference (no dropout).
+    case averagingStatistics(batch: Int)
 }
 
 /// The image shape of a layer's input or output, NHWC per row: height × width × channels

@@ -57,6 +57,7 @@ public enum Checkpoint {
 
     /// The checkpoint of `trainer` as safetensors bytes (reads every tensor back).
     public static func encode<B>(_ trainer: Trainer<B>) throws -> [UInt8] {
+        try trainer.refreshAverageStatistics()
         let named = trainer.generator.namedTensors(prefix: "generator")
             + trainer.discriminators.enumerated().flatMap { $1.namedTensors(prefix: Trainer<B>.discriminatorPrefix($0)) }
             + (trainer.averageGenerator?.namedTensors(prefix: averagePrefix) ?? [])

@@ -66,6 +66,35 @@ public final class ImageSampler<B: ComputeBackend> {
         }
     }
 
+    /// Recomputes batch normalisation's running averages for the generator's weights:
+    /// `batches` chunks of noise keyed by `key` (an equal share of each class for a
+    /// conditional generator) go through it, each layer's averages becoming the mean of
+    /// the chunks' statistics (`LayerMode.averagingStatistics`). For the EMA generator,
+    /// whose weights the training batches' statistics were never gathered with. The
+    /// generator's mode and classes are restored afterwards.
+    public func averageStatistics(batches: Int, key: UInt64) throws {
+        let backend = generator.backend
+        let previous = generator.conditions
+        let mode = generator.mode
+        defer {
+            generator.setMode(mode)
+            if let previous { generator.setConditions(previous) }
+        }
+        if let conditions, let classes, let labels = defaultClasses(count: chunk) {
+            generator.setConditions(conditions)
+            try backend.write(oneHot(labels, classes: classes), to: conditions, offset: 0)
+        }
+        for batch in 0..<batches {
+            let first = batch * chunk
+            try backend.normal(
+                noise, count: chunk * generator.inputs, seed: key, counter: Philox.blocks(first * generator.inputs), mean: 0,
+                std: 1)
+            generator.setMode(.averagingStatistics(batch: batch))
+            _ = generator.setRandomStream(key: key ^ Self.layerStream, counter: Philox.blocks(first * generator.outputs), rows: chunk)
+            try generator.forward(noise, rows: chunk, into: activations)
+        }
+    }
+
     /// The key (xor the noise's) of the draws of layers that draw in inference (a table's
     /// Gumbel span head).
     static var layerStream: UInt64 { 0x6A09_E667_F3BC_C908 }

@@ -48,6 +48,7 @@ public enum RandomStream: UInt64 {
     case data = 5
     case evaluation = 6
     case diversity = 7
+    case averageStatistics = 8
 
     public func key(seed: UInt64) -> UInt64 {
         var generator = SplitMix64(seed: seed ^ (rawValue &* 0xA076_1D64_78BD_642F))
@@ -75,9 +76,15 @@ public final class Trainer<B: ComputeBackend> {
     /// trains against their mean. Most runs have one.
     public let discriminators: [Sequential<B>]
     public var discriminator: Sequential<B> { discriminators[0] }
-    /// The exponential moving average of G's parameters (`--ema`), with G's running
-    /// averages copied in after each update; nil without EMA.
+    /// The exponential moving average of G's parameters (`--ema`); nil without EMA. Its
+    /// batch normalisation's running averages are its own, recomputed for its weights
+    /// before it samples or is saved (`refreshAverageStatistics`).
     public let averageGenerator: Sequential<B>?
+    /// Runs noise through the EMA generator to recompute its running averages; nil
+    /// without EMA or batch normalisation in G.
+    private let averageStatisticsSampler: ImageSampler<B>?
+    /// Whether the EMA generator's running averages are those of its current weights.
+    private var averageStatisticsCurrent = false
     public let objective: any GANObjective
     public private(set) var state = TrainingState()
 
@@ -160,6 +167,11 @@ public final class Trainer<B: ComputeBackend> {
         let discriminator = discriminators[0]
         averageGenerator = config.ema > 0
             ? try config.makeGenerator(backend: backend, data: data.shape, classes: classes, table: data.tableTransform) : nil
+        // A table's generator samples with batch statistics: its averages are never used.
+        averageStatisticsSampler = try averageGenerator.flatMap { average in
+            average.layers.contains { $0 is BatchNorm<B> } && !average.layers.contains { $0 is SpanHead<B> }
+                ? try ImageSampler(generator: average, chunk: Self.averageStatisticsRows) : nil
+        }
         let rows = 2 * config.batchSize
         conditions = try classes.map { try backend.makeBuffer(count: rows * $0) }
         hostConditions = [Float](repeating: 0, count: rows * (classes ?? 0))
@@ -226,7 +238,8 @@ public final class Trainer<B: ComputeBackend> {
     public var samplingGenerator: Sequential<B> { averageGenerator ?? generator }
 
     /// One step of the average toward G's parameters at `decay` (nil: a copy of them),
-    /// and G's buffers (batch normalisation's running averages) copied.
+    /// and G's buffers copied (batch normalisation's running averages, until
+    /// `refreshAverageStatistics` recomputes them).
     private func copyIntoAverage(decay: Float?) throws {
         guard let averageGenerator else { return }
         for (average, current) in zip(averageGenerator.parameters, generator.parameters) {
@@ -239,6 +252,27 @@ public final class Trainer<B: ComputeBackend> {
         for (average, current) in zip(averageGenerator.layers, generator.layers) {
             for (a, c) in zip(average.buffers, current.buffers) { try backend.copy(c.buffer, to: a.buffer, count: c.shape.reduce(1, *)) }
         }
+        averageStatisticsCurrent = false
+    }
+
+    /// Noise for recomputing the EMA generator's running averages: batches × rows.
+    static var averageStatisticsBatches: Int { 16 }
+    static var averageStatisticsRows: Int { 256 }
+
+    /// Makes the EMA generator's batch-normalisation running averages those of its own
+    /// weights, if they are not already: the mean statistics of 16 batches of 256 noise
+    /// vectors (a fixed draw, so the result is a function of the weights alone, and a
+    /// resumed run's checkpoints stay bit-identical). G's own running averages, which the
+    /// EMA once copied, belong to G's current weights and mismatch the average's: the
+    /// dcgan preset, seed 1, 5 epochs, sampled from the EMA at 0.999 with G's averages
+    /// gave FD-FMNIST 3.02, with each 512 samples' own statistics 1.00, and G's raw weights
+    /// 2.52 (benchmarks/README.md, 2026-11-29, seventh session). Called before the EMA
+    /// generator samples (evaluations, grids) and before a checkpoint is written.
+    public func refreshAverageStatistics() throws {
+        guard let averageStatisticsSampler, !averageStatisticsCurrent else { return }
+        try averageStatisticsSampler.averageStatistics(
+            batches: Self.averageStatisticsBatches, key: RandomStream.averageStatistics.key(seed: config.seed))
+        averageStatisticsCurrent = true
     }
 
     /// The EMA's decay after `step` generator updates: `ema`, ramped up from 0 over the

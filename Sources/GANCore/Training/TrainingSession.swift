@@ -157,6 +157,7 @@ public final class TrainingSession<B: ComputeBackend> {
     /// fixed noise batch. A conditional image run's grid has one row of 8 per class (the
     /// first 16 classes), labelled with the class.
     private func writeSamples(step: Int) throws {
+        try trainer.refreshAverageStatistics()
         let data = trainer.data
         if let classes = sampler.classes, data.layout.rows > 1 {
             let shown = min(classes, 16), across = 8
