@@ -367,8 +367,9 @@ struct BenchTrain: ParsableCommand {
             config.gBatchNorm = false
             config.dHidden = ModelPreset.classicDiscriminatorHidden
             config.realLabel = 0.9
-            config.ema = 0
         }
+        // The peers' steps keep no moving average of G: neither does the timed one.
+        config.ema = 0
         if let generatorNoise { config.generatorNoise = generatorNoise }
         config.conditional = conditional
         return config

@@ -56,12 +56,14 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     /// 14.66 → 12.40; benchmarks/README.md, sixth session of 2026-11-29). dcgan: real targets of 1 (one-sided label smoothing at 0.9, the MLP's default,
     /// made its runs far worse: FD-FMNIST 125 against 27 at 500 steps, the same seed) and G
     /// trained on the fake batch D judged, as PyTorch's DCGAN example does (one G forward a
-    /// step fewer). benchmarks/README.md, 2026-11-29 (session 3), has the probes.
+    /// step fewer), and the EMA of G at 0.999 with its own batch-norm averages (FD-FMNIST at
+    /// 5 epochs, seed 1: 2.52 from the raw weights; seventh session of 2026-11-29 in
+    /// benchmarks/README.md). benchmarks/README.md, 2026-11-29 (session 3), has the probes.
     public var recipe: [(key: String, value: ConfigValue)] {
         switch self {
         case .mlp: [("g-batch-norm", .boolean(true)), ("real-label", .number(1)), ("ema", .number(0.999))]
         case .toy: []
-        case .dcgan: [("real-label", .number(1)), ("generator-noise", .string("reuse"))]
+        case .dcgan: [("real-label", .number(1)), ("generator-noise", .string("reuse")), ("ema", .number(0.999))]
         case .tabular:
             // CTGAN's: WGAN-GP with one critic update a step, Adam 2e-4, β (0.5, 0.9), batches
             // of 500 in packs of 10, 300 epochs.
