@@ -53,7 +53,8 @@ public enum ModelPreset: String, Codable, CaseIterable, Sendable {
     /// Training settings the preset changes from the defaults, for keys the user did not
     /// give. mlp: the batch-normed G and real targets of 1 (the Keras-GAN recipe), and
     /// the EMA of G at 0.999 for sampling and evaluation (FD-FMNIST at 5 epochs, seed 0:
-    /// 14.66 → 12.40; benchmarks/README.md, sixth session of 2026-11-29). dcgan: real targets of 1 (one-sided label smoothing at 0.9, the MLP's default,
+    /// 14.66 → 12.40, and 7.74 with the average's own batch-norm averages; benchmarks/README.md,
+    /// sixth and seventh sessions of 2026-11-29). dcgan: real targets of 1 (one-sided label smoothing at 0.9, the MLP's default,
     /// made its runs far worse: FD-FMNIST 125 against 27 at 500 steps, the same seed) and G
     /// trained on the fake batch D judged, as PyTorch's DCGAN example does (one G forward a
     /// step fewer), and the EMA of G at 0.999 with its own batch-norm averages (FD-FMNIST at
