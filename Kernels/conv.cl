@@ -25,9 +25,11 @@ __kernel void im2col(__global const float* x, __global float* columns,
 }
 
 // x[n, iy, ix, c] = sum of its entries in columns, kernel rows then columns ascending:
-// im2col's adjoint. One work-item per pixel, adding each reaching patch entry's row of C
-// channels in turn (contiguous in both matrices), so each channel's sum runs in the same
-// order as a one-channel loop would. Launch: global = (W, batch*H).
+// im2col's adjoint. One work-item per pixel; its channels go in runs of COL2IM_RUN, each
+// run's sums kept in registers while every reaching patch entry adds its contiguous run
+// of channels, so each channel's sum runs in the same order as a one-channel loop would.
+// Launch: global = (W, batch*H).
+#define COL2IM_RUN 16
 __kernel void col2im(__global const float* columns, __global float* x,
                      const int H, const int W, const int C, const int K, const int S, const int P,
                      const int OH, const int OW)
@@ -37,19 +39,28 @@ __kernel void col2im(__global const float* columns, __global float* x,
     const int iy = t % H, n = t / H;
     const int patch = K * K * C;
     __global float* out = x + (((size_t)n * H + iy) * W + ix) * C;
-    for (int c = 0; c < C; c++) out[c] = 0.0f;
     // Only kernel rows ky ≡ iy + P (mod S) reach this pixel: start there, step by S.
     const int firstKy = (iy + P) % S, firstKx = (ix + P) % S;
-    for (int ky = firstKy; ky < K; ky += S) {
-        const int ty = iy + P - ky;
-        if (ty < 0 || ty >= S * OH) continue;
-        for (int kx = firstKx; kx < K; kx += S) {
-            const int tx = ix + P - kx;
-            if (tx < 0 || tx >= S * OW) continue;
-            const size_t row = ((size_t)n * OH + ty / S) * OW + tx / S;
-            __global const float* in = columns + row * patch + (ky * K + kx) * C;
-            for (int c = 0; c < C; c++) out[c] += in[c];
+    for (int c0 = 0; c0 < C; c0 += COL2IM_RUN) {
+        const int run = min(COL2IM_RUN, C - c0);
+        float sum[COL2IM_RUN];
+        for (int j = 0; j < COL2IM_RUN; j++) sum[j] = 0.0f;
+        for (int ky = firstKy; ky < K; ky += S) {
+            const int ty = iy + P - ky;
+            if (ty < 0 || ty >= S * OH) continue;
+            for (int kx = firstKx; kx < K; kx += S) {
+                const int tx = ix + P - kx;
+                if (tx < 0 || tx >= S * OW) continue;
+                const size_t row = ((size_t)n * OH + ty / S) * OW + tx / S;
+                __global const float* in = columns + row * patch + (ky * K + kx) * C + c0;
+                if (run == COL2IM_RUN) {
+                    for (int j = 0; j < COL2IM_RUN; j++) sum[j] += in[j];
+                } else {
+                    for (int j = 0; j < run; j++) sum[j] += in[j];
+                }
+            }
         }
+        for (int j = 0; j < run; j++) out[c0 + j] = sum[j];
     }
 }
 
