@@ -73,15 +73,13 @@ extension OpenCLBackend {
                 var transposeA = transposeA
                 // A deep TN: A copied out as (m, k) first (see `GEMMTunables.copyAMinimumK`).
                 if transposeA, k >= tunables.gemm.copyAMinimumK {
-                    if (gemmScratchA?.count ?? 0) < m * k { gemmScratchA = try makeBuffer(count: max(m * k, 1)) }
-                    left = gemmScratchA!
+                    left = try scratch(\.gemmScratchA, count: m * k)
                     try transpose(a, rows: k, columns: m, into: left)
                     transposeA = false
                 }
                 var right = b
                 if transposeB {
-                    if (gemmScratch?.count ?? 0) < n * k { gemmScratch = try makeBuffer(count: max(n * k, 1)) }
-                    right = gemmScratch!
+                    right = try scratch(\.gemmScratch, count: n * k)
                     try transpose(b, rows: n, columns: k, into: right)
                 }
                 // Row blocks along dimension 0 when B is too large to stay cached.
@@ -459,7 +457,7 @@ extension OpenCLBackend {
         let per = groups > 0 ? rows / groups : 0
         let blocks = (per + Self.normSumBlock - 1) / Self.normSumBlock
         try normScratchLock.withLock { _ in
-            let partial = try normScratchBuffer(count: groups * blocks * columns)
+            let partial = try scratch(\.normScratch, count: groups * blocks * columns)
             for squares in [0, 1] {
                 try launch(
                     "conv", "batch_norm_partial_sums", global: [columns, groups * blocks],
@@ -478,11 +476,12 @@ extension OpenCLBackend {
     /// conv.cl's SUM_BLOCK: the rows each partial sum of batch normalisation covers.
     static let normSumBlock = 128
 
-    /// The batch-norm scratch buffer, grown to hold `count` floats (call under `normScratchLock`).
-    private func normScratchBuffer(count: Int) throws -> OpenCLBuffer {
-        if let buffer = normScratch, buffer.count >= count { return buffer }
+    /// The scratch buffer at `slot`, grown to hold `count` floats and kept (call under
+    /// the slot's lock).
+    private func scratch(_ slot: ReferenceWritableKeyPath<OpenCLBackend, OpenCLBuffer?>, count: Int) throws -> OpenCLBuffer {
+        if let buffer = self[keyPath: slot], buffer.count >= count { return buffer }
         let buffer = try makeBuffer(count: max(count, 1))
-        normScratch = buffer
+        self[keyPath: slot] = buffer
         return buffer
     }
 
@@ -518,16 +517,15 @@ extension OpenCLBackend {
         let per = rows / groups
         let blocks = (per + Self.normSumBlock - 1) / Self.normSumBlock
         try normScratchLock.withLock { _ in
-            let scratch = try normScratchBuffer(count: 2 * groups * blocks * columns)
-            if (normSums?.count ?? 0) < 2 * groups * columns { normSums = try makeBuffer(count: 2 * groups * columns) }
-            let sums = normSums!
+            let partial = try scratch(\.normScratch, count: 2 * groups * blocks * columns)
+            let sums = try scratch(\.normSums, count: 2 * groups * columns)
             try launch(
                 "conv", "batch_norm_backward_partials", global: [columns, groups * blocks],
                 [.buffer(x), .buffer(dz), .int(rows), .int(columns), .int(groups), .int(blocks), .buffer(mean),
-                 .buffer(variance), .float(epsilon), .buffer(scratch)])
+                 .buffer(variance), .float(epsilon), .buffer(partial)])
             try launch(
                 "conv", "batch_norm_backward_sums", global: [columns],
-                [.buffer(scratch), .int(columns), .int(groups), .int(blocks), .buffer(sums), .buffer(gammaGradient),
+                [.buffer(partial), .int(columns), .int(groups), .int(blocks), .buffer(sums), .buffer(gammaGradient),
                  .buffer(betaGradient)])
             try launch(
                 "conv", "batch_norm_backward_dx", global: [columns, rows],
