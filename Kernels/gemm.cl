@@ -456,6 +456,93 @@ __kernel void gemm_rows_adam(GEMM_ROWS_PARAMS, ADAM_PARAMS)
     gemm_rows_body(GEMM_ROWS_ARGS, 0, k, ADAM_ARGS);
 }
 
+// conv_rows: a convolution's forward, gemm_rows' NN product without the column matrix (an
+// implicit GEMM). op(A)[r][p], for the output position r = (image, oy, ox) and the patch
+// entry p = (ky·K + kx)·C + c, is x[image, oy·S − P + ky, ox·S − P + kx, c] read straight
+// from the NHWC images, 0 in the padding: what im2col would have stored (conv.cl). B is
+// the weights (k = K·K·C, n), C the output (m = positions, n) in NHWC. The sums run over
+// p ascending as gemm_rows' do, so with k in one chunk the result has the same bits as
+// im2col followed by gemm_rows. Epilogues 0-2; launched as gemm_rows (order 0 or 1).
+__kernel void conv_rows(const int m, const int n, const int k,
+                        const float alpha, __global const float* restrict x, __global const float* restrict b,
+                        const float beta, __global float* restrict c,
+                        const int epilogue, __global float* restrict extra,
+                        const int activation, const float slope, const int order,
+                        const int H, const int W, const int C, const int K, const int S, const int P,
+                        const int OH, const int OW)
+{
+    const int g0 = get_global_id(0), g1 = get_global_id(1);
+    const int col = (order == 0 ? g0 : g1) * (16 * RB_V);
+    const int row = (order == 0 ? g1 : g0) * RB_M;
+    if (col >= n || row >= m) return;
+    // Each row's image and the top-left corner of its patch (rows past m: the last row).
+    __global const float* image[RB_M];
+    int y0[RB_M], x0[RB_M];
+    #pragma unroll
+    for (int i = 0; i < RB_M; i++) {
+        const int r = min(row + i, m - 1);
+        const int ox = r % OW, t = r / OW;
+        const int oy = t % OH;
+        image[i] = x + (size_t)(t / OH) * H * W * C;
+        y0[i] = oy * S - P;
+        x0[i] = ox * S - P;
+    }
+    if (col + 16 * RB_V <= n) {
+        float16 acc[RB_M][RB_V];
+        #pragma unroll
+        for (int i = 0; i < RB_M; i++)
+            #pragma unroll
+            for (int v = 0; v < RB_V; v++) acc[i][v] = (float16)(0.0f);
+        for (int ky = 0; ky < K; ky++) {
+            for (int kx = 0; kx < K; kx++) {
+                // The pixel each row reads for this kernel entry (a valid one in the padding,
+                // where the read is replaced by 0).
+                __global const float* pixel[RB_M];
+                bool inside[RB_M];
+                #pragma unroll
+                for (int i = 0; i < RB_M; i++) {
+                    const int iy = y0[i] + ky, ix = x0[i] + kx;
+                    inside[i] = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                    pixel[i] = image[i] + ((size_t)(inside[i] ? iy : 0) * W + (inside[i] ? ix : 0)) * C;
+                }
+                __global const float* bk = b + (size_t)(ky * K + kx) * C * n + col;
+                for (int ch = 0; ch < C; ch++) {
+                    float16 bv[RB_V];
+                    #pragma unroll
+                    for (int v = 0; v < RB_V; v++) bv[v] = vload16(0, bk + (size_t)ch * n + 16 * v);
+                    #pragma unroll
+                    for (int i = 0; i < RB_M; i++) {
+                        const float16 av = (float16)(inside[i] ? pixel[i][ch] : 0.0f);
+                        #pragma unroll
+                        for (int v = 0; v < RB_V; v++) acc[i][v] = fma(av, bv[v], acc[i][v]);
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < RB_M && row + i < m; i++)
+            for (int v = 0; v < RB_V; v++)
+                store_row16(c, (row + i) * n + col + 16 * v, col + 16 * v, acc[i][v], alpha, beta,
+                            epilogue, extra, activation, slope);
+        return;
+    }
+    // The matrix's right edge: one column at a time, each row's sum over p ascending.
+    for (int j = col; j < n; j++) {
+        for (int i = 0; i < RB_M && row + i < m; i++) {
+            float sum = 0.0f;
+            for (int ky = 0; ky < K; ky++) {
+                for (int kx = 0; kx < K; kx++) {
+                    const int iy = y0[i] + ky, ix = x0[i] + kx;
+                    const bool in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                    __global const float* px = image[i] + ((size_t)(in ? iy : 0) * W + (in ? ix : 0)) * C;
+                    __global const float* bk = b + (size_t)(ky * K + kx) * C * n + j;
+                    for (int ch = 0; ch < C; ch++) sum = fma(in ? px[ch] : 0.0f, bk[(size_t)ch * n], sum);
+                }
+            }
+            store1(c, (row + i) * n + j, j, sum, alpha, beta, epilogue, extra, activation, slope);
+        }
+    }
+}
+
 // gemm_dot: NT without a copy. Each work-item computes a 4 x 4 block of C as 16 dot
 // products along k: float16 pieces of 4 rows of A and 4 rows of B (both contiguous in
 // k), 16 float16 accumulators, then one tree that sums all 16 accumulators' lanes at

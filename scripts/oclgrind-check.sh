@@ -30,7 +30,7 @@ status=0
 others=()
 for operation in gemm transpose bias-add sum-columns sum-rows mean scale pack append-channels multiply span-activation span-activation-backward add-scaled moving-average clamp activation-forward \
     activation-backward objective softmax-cross-entropy adam sgd rmsprop normalize divide spectral-norm-gradient \
-    dropout interpolate-rows gradient-penalty im2col col2im batch-norm-forward \
+    dropout interpolate-rows gradient-penalty im2col col2im conv-implicit batch-norm-forward \
     minibatch-std-value append-channel layer-norm-forward layer-norm-backward \
     philox-uniform philox-normal philox-gumbel copy fill; do
   others+=(--operation "$operation")
@@ -68,7 +68,7 @@ for tiles in 32,32,16,4,4,4 64,32,8,8,4,4; do
   done
 done
 for stream in 8388608 0; do
-  for operation in gemm gemm-epilogue transpose adam; do
+  for operation in gemm gemm-epilogue transpose adam conv-implicit; do
     options=$full
     [ "$operation" = gemm-epilogue ] && options=$lean
     GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,4 GANCL_GEMM_SHARE_B_ABOVE=$stream GANCL_GEMM_PANEL_BYTES=2048 \

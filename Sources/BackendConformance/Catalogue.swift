@@ -16,7 +16,7 @@ public enum ConformanceCatalogue {
         "gemm", "gemm-epilogue", "transpose", "bias-add", "sum-columns", "sum-rows", "mean", "scale", "pack", "append-channels", "multiply", "span-activation", "span-activation-backward", "add-scaled", "moving-average", "clamp",
         "activation-forward", "activation-backward", "objective", "softmax-cross-entropy", "adam", "sgd",
         "rmsprop", "normalize", "divide", "spectral-norm-gradient", "dropout", "interpolate-rows",
-        "gradient-penalty", "im2col", "col2im", "batch-norm-statistics", "batch-norm-forward",
+        "gradient-penalty", "im2col", "col2im", "conv-implicit", "batch-norm-statistics", "batch-norm-forward",
         "batch-norm-backward", "minibatch-std-value", "append-channel", "minibatch-std-backward", "layer-norm-forward", "layer-norm-backward", "philox-uniform", "philox-normal", "philox-gumbel", "copy", "fill",
     ]
 
@@ -549,6 +549,23 @@ public enum ConformanceCatalogue {
             return convolutionShapes(size).map { g in
                 Trial(label: "im2col", shape: "\(g)", call: .im2col(g), inputs: [random.floats(g.imageElements, in: -2...2)],
                       outputCounts: [g.positions * g.patchSize], comparison: .bitExact)
+            }
+        case "conv-implicit":
+            // Output channels below, at and past the CPU kernels' 16-wide vectors (and their
+            // blocks of 2 and 4 vectors), a bias and activation on every other shape. The
+            // first shapes pad on the right as well as the left: in the whole-block path
+            // (64 channels, every block width) and in the edge path (17).
+            let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .sigmoid]
+            let widths = [64, 16, 17, 33, 1, 5, 128, 48]
+            return convolutionShapes(size).enumerated().map { index, g in
+                let n = widths[index % widths.count]
+                let activation: Activation? = index % 2 == 0 ? activations[(index / 2) % activations.count] : nil
+                let label = "conv forward, implicit" + (activation.map { " + bias + \($0)" } ?? "")
+                return Trial(label: label, shape: "\(g) → \(n)",
+                             call: .convolutionImplicit(g, outputChannels: n, activation: activation),
+                             inputs: [random.floats(g.imageElements, in: -2...2), random.floats(g.patchSize * n, in: -1...1)]
+                                 + (activation == nil ? [] : [random.floats(n, in: -1...1)]),
+                             outputCounts: [g.positions * n], comparison: .relative(tolerance: gemmTolerance))
             }
         case "col2im":
             return convolutionShapes(size).map { g in

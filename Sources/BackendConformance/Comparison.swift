@@ -212,6 +212,15 @@ enum Magnitudes {
             ]
         case .im2col:
             return reference.map(absolute)
+        case .convolutionImplicit(let g, let n, let activation):
+            // The GEMM's scales on the patches' magnitudes (im2col of |x|), with |bias|.
+            var columns = [Float](repeating: 0, count: g.positions * g.patchSize)
+            input[0].map(abs).withUnsafeBufferPointer { x in
+                columns.withUnsafeMutableBufferPointer { CPUReference.im2col(x, geometry: g, into: $0) }
+            }
+            let sums = gemm([columns, input[1]], false, false, g.positions, n, g.patchSize, 1, 0)
+            guard activation != nil else { return [sums] }
+            return [sums.indices.map { sums[$0] + Double(abs(input[2][$0 % n])) }]
         case .col2im(let geometry):
             // Each element sums |entries|: col2im of the magnitudes.
             var sums = [Double](repeating: 0, count: geometry.imageElements)

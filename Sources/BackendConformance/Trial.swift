@@ -102,6 +102,8 @@ public struct Trial: Sendable {
         case im2col(ConvolutionGeometry)
         /// inputs [columns]; outputs [images]
         case col2im(ConvolutionGeometry)
+        /// inputs [images, weights] (and [bias] with an activation); outputs [y]
+        case convolutionImplicit(ConvolutionGeometry, outputChannels: Int, activation: Activation?)
         /// inputs [x] (and [x, running mean, running variance] with a momentum); outputs
         /// [mean, variance] (and the two running averages)
         case batchNormStatistics(rows: Int, columns: Int, groups: Int, momentum: Float?)
@@ -345,6 +347,11 @@ extension Trial {
         case .col2im(let geometry):
             outputs = [try fresh(0)]
             try backend.col2im(given[0], geometry: geometry, into: outputs[0])
+        case .convolutionImplicit(let geometry, let outputChannels, let activation):
+            outputs = [try fresh(0)]
+            try backend.convolutionImplicit(
+                given[0], geometry: geometry, weights: given[1], outputChannels: outputChannels, into: outputs[0],
+                epilogue: activation.map { .biasActivation(bias: given[2], activation: $0) } ?? .none)
         case .batchNormStatistics(let rows, let columns, let groups, let momentum):
             let mean = try fresh(0), variance = try fresh(1)
             try backend.batchNormStatistics(

@@ -201,6 +201,17 @@ public protocol ComputeBackend: AnyObject {
     /// Each element sums its entries in a fixed order (no atomics: deterministic).
     func col2im(_ columns: Buffer, geometry: ConvolutionGeometry, into x: Buffer) throws
 
+    /// y (positions × outputChannels) = epilogue(im2col(x) · weights), weights of patchSize
+    /// × outputChannels: a convolution's forward in one call, epilogue `.none` or
+    /// `.biasActivation`. The default runs im2col into a buffer of its own and the GEMM;
+    /// a backend may instead read the patches straight from x (an implicit GEMM: OpenCL's
+    /// `conv_rows`). The layers run im2col and the GEMM themselves (they keep the column
+    /// matrix for the weight gradient); this is the alternative `gan-cl bench conv` times.
+    func convolutionImplicit(
+        _ x: Buffer, geometry: ConvolutionGeometry, weights: Buffer, outputChannels: Int, into y: Buffer,
+        epilogue: GEMMEpilogue<Buffer>
+    ) throws
+
     // MARK: Normalisation
 
     /// Per column of x (rows × columns), within each of `groups` equal runs of rows
@@ -391,6 +402,23 @@ public struct AdamEpilogue<Buffer: BackendBuffer> {
 }
 
 extension ComputeBackend {
+    /// im2col into a buffer of its own, then the GEMM with the epilogue.
+    public func convolutionImplicit(
+        _ x: Buffer, geometry g: ConvolutionGeometry, weights: Buffer, outputChannels n: Int, into y: Buffer,
+        epilogue: GEMMEpilogue<Buffer>
+    ) throws {
+        switch epilogue {
+        case .none, .biasActivation: break
+        default: throw BackendError.invalidArgument("a convolution's forward fuses a bias and activation only")
+        }
+        if let problem = g.problem { throw BackendError.invalidArgument("a convolution over \(problem)") }
+        let columns = try makeBuffer(count: max(g.positions * g.patchSize, 1))
+        try im2col(x, geometry: g, into: columns)
+        try gemm(
+            transposeA: false, transposeB: false, m: g.positions, n: n, k: g.patchSize, alpha: 1, a: columns,
+            b: weights, beta: 0, c: y, epilogue: epilogue)
+    }
+
     /// The objective on elements 0..<count.
     public func objective(
         _ objective: LogitObjective, logits: Buffer, count: Int,

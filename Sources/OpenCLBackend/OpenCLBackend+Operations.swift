@@ -446,6 +446,41 @@ extension OpenCLBackend {
             [.buffer(columns), .buffer(x)] + geometryArguments(g))
     }
 
+    /// A convolution's forward as one implicit GEMM (the `conv_rows` kernel): y (positions,
+    /// n) = epilogue(im2col(x) · weights (patch, n)) without the column matrix, each
+    /// patch entry read from the NHWC images as the GEMM needs it. Any device; local sizes
+    /// as the GEMM's CPU kernel.
+    public func convolutionImplicit(
+        _ x: OpenCLBuffer, geometry g: ConvolutionGeometry, weights: OpenCLBuffer, outputChannels n: Int,
+        into y: OpenCLBuffer, epilogue: GEMMEpilogue<OpenCLBuffer>
+    ) throws {
+        if let problem = g.problem { throw BackendError.invalidArgument("a convolution over \(problem)") }
+        try ArgumentChecks.buffer(x, holds: g.imageElements, "the images")
+        try ArgumentChecks.size(n, "the output channels")
+        try ArgumentChecks.buffer(weights, holds: g.patchSize * n, "the weights")
+        try ArgumentChecks.buffer(y, holds: g.positions * n, "the output")
+        guard g.positions * n == 0 || (y !== x && y !== weights) else {
+            throw BackendError.invalidArgument("a convolution's output must not alias its images or weights")
+        }
+        try ArgumentChecks.gemmEpilogue(epilogue, m: g.positions, n: n, a: x, b: weights, c: y)
+        let fused: [KernelArgument]
+        switch epilogue {
+        case .none: fused = [.int(0), .buffer(x), .int(0), .float(0)]
+        case .biasActivation(let bias, let activation):
+            fused = [.int(1), .buffer(bias), .int(Int(activation.kernelCode)), .float(activation.slope)]
+        default: throw BackendError.invalidArgument("the implicit convolution fuses a bias and activation only")
+        }
+        guard g.positions > 0, n > 0 else { return }
+        let rowOrder = g.patchSize * n * MemoryLayout<Float>.stride > tunables.gemm.shareBAboveBytes
+        let blocks = rowsGlobal(m: g.positions, n: n)
+        let group = tunables.gemm.itemsPerGroup
+        try launch(
+            "gemm", "conv_rows", global: rowOrder ? [blocks[1], blocks[0]] : blocks,
+            local: group > 0 ? [group, 1] : nil, label: profiling ? "conv_rows \(g) → \(n)" : nil,
+            [.int(g.positions), .int(n), .int(g.patchSize), .float(1), .buffer(x), .buffer(weights), .float(0), .buffer(y)]
+                + fused + [.int(rowOrder ? 1 : 0)] + geometryArguments(g))
+    }
+
     public func batchNormStatistics(
         _ x: OpenCLBuffer, rows: Int, columns: Int, groups: Int, mean: OpenCLBuffer, variance: OpenCLBuffer,
         running: (mean: OpenCLBuffer, variance: OpenCLBuffer, momentum: Float)?

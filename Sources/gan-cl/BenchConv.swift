@@ -16,8 +16,9 @@ struct BenchConv: ParsableCommand {
             column matrix (with the bias gradient); a transposed convolution's forward is a GEMM \
             and col2im, its gradients an im2col and two GEMMs. GFLOP count 2·positions·patch·\
             channels per pass. Timed by profiling events, median of runs after warm-up; inputs \
-            random. (CLBlast's Convgemm takes NCHW images, not gan-cl's NHWC: it is not beside \
-            these.)
+            random. Beside a convolution's forward: the same forward as one implicit GEMM \
+            (`conv_rows`, the patches read straight from the images, no column matrix) and \
+            CLBlast's Convgemm when libclblast is installed (on NCHW images, its layout).
             """)
 
     @OptionGroup var target: DeviceOptions
@@ -30,8 +31,11 @@ struct BenchConv: ParsableCommand {
             try backend.buildAllPrograms()
             print("Convolutions of the dcgan preset on \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion))")
             let table = TablePrinter(columns: [
-                ("layer", 34), ("batch", 5), ("GEMM MxNxK", 18), ("forward", 8), ("input grad", 10), ("weight grad", 11),
+                ("layer", 34), ("batch", 5), ("GEMM MxNxK", 18), ("forward", 8), ("implicit", 8), ("Convgemm", 8),
+                ("input grad", 10), ("weight grad", 11),
             ])
+            let clblast = CLBlastGEMM()
+            if clblast?.hasConvgemm != true { note("CLBlast's Convgemm not found (apt-get install libclblast-dev); its column is empty") }
             table.printHeader()
             var config = RunConfig()
             config.model = .dcgan
@@ -45,8 +49,15 @@ struct BenchConv: ParsableCommand {
                 for (name, network) in networks {
                     for (index, layer) in network.layers.enumerated() {
                         let flops: Double, shape: String, label: String
+                        var forwardOnly: [String] = ["–", "–"]
                         switch layer {
                         case let conv as Conv2D<OpenCLBackend>:
+                            let g = ConvolutionGeometry(
+                                batch: batch, height: conv.input.height, width: conv.input.width, channels: conv.input.channels,
+                                kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
+                            let rates = try forwardRates(g, outputChannels: conv.output.channels, backend: backend, clblast: clblast)
+                            let count = 2 * Double(g.positions * g.patchSize * conv.output.channels)
+                            forwardOnly = rates.map { $0.map { String(format: "%.1f", count / $0 / 1e9) } ?? "–" }
                             let positions = batch * conv.output.height * conv.output.width
                             let patch = conv.kernel * conv.kernel * conv.input.channels
                             flops = 2 * Double(positions * patch * conv.output.channels)
@@ -62,11 +73,47 @@ struct BenchConv: ParsableCommand {
                             continue
                         }
                         let rates = try passRates(of: layer, batch: batch, backend: backend).map { flops / $0 / 1e9 }
-                        table.printRow([label, "\(batch)", shape] + rates.map { String(format: "%.1f", $0) })
+                        let text = rates.map { String(format: "%.1f", $0) }
+                        table.printRow([label, "\(batch)", shape, text[0]] + forwardOnly + text[1...])
                     }
                 }
             }
         }
+    }
+
+    /// Median seconds of a convolution's forward as one implicit GEMM (`conv_rows`, with a
+    /// bias) and as CLBlast's Convgemm (nil without it), on random images and weights.
+    private func forwardRates(
+        _ g: ConvolutionGeometry, outputChannels n: Int, backend: OpenCLBackend, clblast: CLBlastGEMM?
+    ) throws -> [Double?] {
+        var random = SplitMix64(seed: 11)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
+        let x = try backend.makeBuffer(values(g.imageElements))
+        let weights = try backend.makeBuffer(values(g.patchSize * n))
+        let bias = try backend.makeBuffer(values(n))
+        let y = try backend.makeBuffer(count: g.positions * n)
+        let implicit = try median(on: backend) {
+            try backend.convolutionImplicit(
+                x, geometry: g, weights: weights, outputChannels: n, into: y,
+                epilogue: .biasActivation(bias: bias, activation: .identity))
+        }
+        guard let clblast, clblast.hasConvgemm else { return [implicit, nil] }
+        let convgemm = try median(on: backend) {
+            try clblast.convgemm(on: backend, geometry: g, outputChannels: n, x: x, kernels: weights, y: y)
+        }
+        return [implicit, convgemm]
+    }
+
+    /// The median of timed runs (two warm-up runs, then at least 5 and --seconds).
+    private func median(on backend: OpenCLBackend, _ pass: () throws -> Void) throws -> Double {
+        for _ in 0..<2 { _ = try backend.timed(pass) }
+        var samples: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while samples.count < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 {
+            samples.append(try backend.timed(pass))
+        }
+        samples.sort()
+        return samples[samples.count / 2]
     }
 
     /// Median seconds of the layer's forward, input-gradient and weight-gradient passes.
@@ -86,15 +133,6 @@ struct BenchConv: ParsableCommand {
             { try layer.backward(x, rows: batch, outputGradient: dz, inputGradient: (dx, .identity), parameterGradients: .none) },
             { try layer.backward(x, rows: batch, outputGradient: dz, inputGradient: nil, parameterGradients: .store) },
         ]
-        return try passes.map { pass in
-            for _ in 0..<2 { _ = try backend.timed(pass) }
-            var samples: [Double] = []
-            let start = DispatchTime.now().uptimeNanoseconds
-            while samples.count < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 {
-                samples.append(try backend.timed(pass))
-            }
-            samples.sort()
-            return samples[samples.count / 2]
-        }
+        return try passes.map { try median(on: backend, $0) }
     }
 }

@@ -196,4 +196,40 @@ extension OpenCLTests.BehaviourTests {
             #expect(result.passed, "CLBlast \(trial.label) \(trial.shape): \(result.detail)")
         }
     }
+
+    /// CLBlast's Convgemm as `bench conv` calls it (NCHW images, kernels of (outputs,
+    /// channels, k, k)) computes the implicit-convolution trials' outputs: the binding's
+    /// argument order is right, so its column times the same convolution.
+    @Test func clblastConvgemmComputesTheSameConvolution() throws {
+        let backend = try SharedBackend.get()
+        let clblast = try #require(CLBlastGEMM(), "CLBlast is not installed (scripts/setup.sh installs libclblast-dev)")
+        try #require(clblast.hasConvgemm, "this CLBlast has no Convgemm")
+        var checked = 0
+        for trial in ConformanceCatalogue.trials(of: "conv-implicit", size: .quick) {
+            guard case .convolutionImplicit(let g, let n, nil) = trial.call else { continue }
+            let reference = try trial.run(on: CPUBackend(referenceGEMM: true))
+            let (h, w, c, k, oh, ow) = (g.height, g.width, g.channels, g.kernel, g.outputHeight, g.outputWidth)
+            var images = [Float](repeating: 0, count: g.imageElements)
+            for b in 0..<g.batch { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+                images[((b * c + ch) * h + y) * w + x] = trial.inputs[0][((b * h + y) * w + x) * c + ch]
+            } } } }
+            var kernels = [Float](repeating: 0, count: g.patchSize * n)
+            for o in 0..<n { for ky in 0..<k { for kx in 0..<k { for ch in 0..<c {
+                kernels[((o * c + ch) * k + ky) * k + kx] = trial.inputs[1][((ky * k + kx) * c + ch) * n + o]
+            } } } }
+            let y = try backend.makeBuffer(count: g.positions * n)
+            try clblast.convgemm(
+                on: backend, geometry: g, outputChannels: n, x: try backend.makeBuffer(images),
+                kernels: try backend.makeBuffer(kernels), y: y)
+            let nchw = try backend.read(y)
+            var nhwc = [Float](repeating: 0, count: nchw.count)
+            for b in 0..<g.batch { for o in 0..<n { for p in 0..<(oh * ow) {
+                nhwc[(b * oh * ow + p) * n + o] = nchw[(b * n + o) * oh * ow + p]
+            } } }
+            let result = Conformance.compare(trial, outputs: [nhwc], reference: reference)
+            #expect(result.passed, "Convgemm \(trial.shape): \(result.detail)")
+            checked += 1
+        }
+        #expect(checked >= 2)
+    }
 }
