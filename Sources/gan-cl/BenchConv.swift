@@ -55,13 +55,10 @@ struct BenchConv: ParsableCommand {
                             let g = ConvolutionGeometry(
                                 batch: batch, height: conv.input.height, width: conv.input.width, channels: conv.input.channels,
                                 kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
+                            flops = 2 * Double(g.positions * g.patchSize * conv.output.channels)
                             let rates = try forwardRates(g, outputChannels: conv.output.channels, backend: backend, clblast: clblast)
-                            let count = 2 * Double(g.positions * g.patchSize * conv.output.channels)
-                            forwardOnly = rates.map { $0.map { String(format: "%.1f", count / $0 / 1e9) } ?? "–" }
-                            let positions = batch * conv.output.height * conv.output.width
-                            let patch = conv.kernel * conv.kernel * conv.input.channels
-                            flops = 2 * Double(positions * patch * conv.output.channels)
-                            shape = "\(positions)x\(conv.output.channels)x\(patch)"
+                            forwardOnly = rates.map { $0.map { String(format: "%.1f", flops / $0 / 1e9) } ?? "–" }
+                            shape = "\(g.positions)x\(conv.output.channels)x\(g.patchSize)"
                             label = "\(name) \(index) conv \(conv.input)→\(conv.output)"
                         case let up as ConvTranspose2D<OpenCLBackend>:
                             let positions = batch * up.input.height * up.input.width
