@@ -7,10 +7,10 @@ import OpenCLBackend
 /// `gan-cl train`
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a GAN on Fashion-MNIST or any MNIST-format data.",
+        abstract: "Train a GAN on Fashion-MNIST, MNIST-format data, a picture folder, a CSV table or a 2-D mixture.",
         discussion: """
-            Defaults train the MLP GAN (G 100→128→256→512→1024→784, D 784→1024→512→256→128→1) \
-            on /usr/share/datasets/fashion-mnist for 20 epochs. A run directory (default \
+            Defaults train the mlp preset (G 100→128→256→512→1024→784 with batch norm, D \
+            784→512→256→1, an EMA of G) on /usr/share/datasets/fashion-mnist for 20 epochs. A run directory (default \
             runs/<time>) gets config.json, metrics.csv, curves.svg, samples/ and checkpoints/.
             Config files (JSON, or TOML by the .toml extension) take the flag names as keys; flags win.
 
@@ -34,15 +34,15 @@ struct Train: ParsableCommand {
     @Option(help: "Write a sample grid every N steps (default 500).") var sampleEvery: String?
     @Option(help: "Write a checkpoint every N steps (default 1000).") var checkpointEvery: String?
     @Option(help: "Checkpoints to keep (default 3).") var keepCheckpoints: String?
-    @Option(help: "Model preset: mlp (G 100→128→256→512→1024→data, D data→1024→512→256→128→1), toy (noise 2, four hidden layers of 128 on both sides) or dcgan (Lucic et al.'s conv GAN for 28×28 images, noise 64); it fills the model flags not given (default toy for 2-D data, else mlp).")
+    @Option(help: "Model preset: mlp (the Keras-GAN recipe: G 100→128→256→512→1024→data with batch norm, D data→512→256→1, EMA of G), toy (noise 2, four hidden layers of 128 on both sides) or dcgan (Lucic et al.'s conv GAN for 28×28 images, noise 64); it fills the model flags not given (default toy for 2-D data, else mlp).")
     var model: ModelPreset?
     @Option(help: "The generator as layer lines separated by ';', e.g. \"dense 1024; batch-norm relu; dense 6272; batch-norm relu; reshape 7x7x128; conv-transpose 64 k4 s2 p1; batch-norm relu; conv-transpose 1 k4 s2 p1 tanh\" (see README); instead of --g-hidden.")
     var generator: String?
     @Option(help: "The discriminator as layer lines separated by ';', e.g. \"conv 64 k4 s2 p1 leaky-relu; conv 128 k4 s2 p1; batch-norm leaky-relu; dense 1024; batch-norm leaky-relu; dense 1\"; instead of --d-hidden.")
     var discriminator: String?
-    @Option(help: "Noise dimensions (default 100).") var noiseDim: String?
-    @Option(help: "Generator hidden widths (default 128,256,512,1024).") var gHidden: String?
-    @Option(help: "Discriminator hidden widths (default 1024,512,256,128).") var dHidden: String?
+    @Option(help: "Noise dimensions (default 100; 64 for dcgan, 2 for toy, 128 for tabular).") var noiseDim: String?
+    @Option(help: "Generator hidden widths (default 128,256,512,1024; 128,128,128,128 for toy).") var gHidden: String?
+    @Option(help: "Discriminator hidden widths (default 512,256 for mlp, 128,128,128,128 for toy).") var dHidden: String?
     @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: HiddenActivation?
     @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: HiddenActivation?
     @Option(help: "LeakyReLU slope (default 0.2).") var leakySlope: String?
@@ -59,7 +59,7 @@ struct Train: ParsableCommand {
     @Option(help: "Adam beta1 (default 0.5).") var beta1: String?
     @Option(help: "Adam beta2 (default 0.999).") var beta2: String?
     @Option(help: "Discriminator updates per generator update (default 1).") var dSteps: String?
-    @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9).") var realLabel: String?
+    @Option(help: "D's target for real images; below 1 is one-sided label smoothing (default 0.9; 1 for the mlp and dcgan presets).") var realLabel: String?
     @Option(help: "G's update: reuse the fake batch D was just trained on, or draw fresh noise (default fresh).") var generatorNoise: GeneratorNoise?
     @Flag(help: "A minibatch standard deviation layer before D's last layer (ProGAN): D sees the batch's spread.") var minibatchStd = false
     @Flag(inversion: .prefixedNo, help: "The MLP generator with batch normalisation after each hidden layer but the first (momentum 0.2, ε 1e-3).") var gBatchNorm: Bool?
