@@ -7,17 +7,19 @@
 #   SEEDS="1 2 3 4 5" BACKEND=opencl benchmarks/modes.sh OUT.json bce hinge lsgan wgan wgan-gp
 # FLAGS adds train flags to every run (a recipe), e.g.
 #   FLAGS="--pack 2 --ema 0.999 --steps 60000 --eval-every 10000" benchmarks/modes.sh OUT.json bce
-# and GANCL a binary other than this checkout's release build (long runs: a copy).
+# GANCL a binary other than this checkout's release build (long runs: a copy), and
+# MIXTURES the mixtures in their order (default "ring8 grid25").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1; shift
 seeds=${SEEDS:-1 2 3 4 5}
 backend=${BACKEND:-opencl}
 flags=${FLAGS:-}
+mixtures=${MIXTURES:-ring8 grid25}
 runs=$(mktemp -d)
 if [ -z "${GANCL:-}" ]; then swift build -c release >/dev/null; GANCL=.build/release/gan-cl; fi
 for loss in "$@"; do
-  for data in ring8 grid25; do
+  for data in $mixtures; do
     for seed in $seeds; do
       start=$(date +%s)
       # shellcheck disable=SC2086
