@@ -23,6 +23,15 @@ struct Train: ParsableCommand {
               gan-cl train --resume runs/fmnist --epochs 40
             """)
 
+    /// A flag's default per preset for its help, from the presets' own data: "default mlp 100; toy 2; …".
+    static func presetDefaults<T>(_ value: (ModelPreset) -> T, of presets: [ModelPreset] = ModelPreset.allCases) -> String {
+        "default " + presets.map { preset in
+            let v = value(preset)
+            let text = (v as? [Int]).map { $0.map(String.init).joined(separator: ",") } ?? "\(v)"
+            return "\(preset.rawValue) \(text)"
+        }.joined(separator: "; ")
+    }
+
     @Option(help: "Directory of MNIST-format IDX files (.gz or raw), a folder of PNG/JPEG pictures (sub-folders as classes), or a 2-D mixture: ring8 or grid25 (with its own preset).") var data: String?
     @Option(help: "Passes over the data (default 20).") var epochs: String?
     @Option(help: "Generator updates in all (instead of --epochs).") var steps: String?
@@ -40,9 +49,9 @@ struct Train: ParsableCommand {
     var generator: String?
     @Option(help: "The discriminator as layer lines separated by ';', e.g. \"conv 64 k4 s2 p1 leaky-relu; conv 128 k4 s2 p1; batch-norm leaky-relu; dense 1024; batch-norm leaky-relu; dense 1\"; instead of --d-hidden.")
     var discriminator: String?
-    @Option(help: "Noise dimensions (default 100; 64 for dcgan, 2 for toy, 128 for tabular).") var noiseDim: String?
-    @Option(help: "Generator hidden widths (default 128,256,512,1024; 128,128,128,128 for toy).") var gHidden: String?
-    @Option(help: "Discriminator hidden widths (default 512,256 for mlp, 128,128,128,128 for toy).") var dHidden: String?
+    @Option(help: "Noise dimensions (\(Self.presetDefaults(\.noiseDim))).") var noiseDim: String?
+    @Option(help: "MLP generator hidden widths (\(Self.presetDefaults(\.generatorHidden, of: [.mlp, .toy]))).") var gHidden: String?
+    @Option(help: "MLP discriminator hidden widths (\(Self.presetDefaults(\.discriminatorHidden, of: [.mlp, .toy]))).") var dHidden: String?
     @Option(help: "Generator hidden activation: relu or leaky-relu (default leaky-relu).") var gActivation: HiddenActivation?
     @Option(help: "Discriminator hidden activation: relu or leaky-relu (default leaky-relu).") var dActivation: HiddenActivation?
     @Option(help: "LeakyReLU slope (default 0.2).") var leakySlope: String?
