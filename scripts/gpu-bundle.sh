@@ -9,6 +9,9 @@
 # under the device tool's 64 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the bundle copies from this machine, looked for before the minutes of building.
+data=/usr/share/datasets/fashion-mnist
+[ -d "$data" ] || { echo "gpu-bundle: no $data here (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
 # A build folder of its own: the static build does not replace the usual one.
 swift build -c release --static-swift-stdlib --scratch-path .build-static
 rm -rf gpu-bundle && mkdir -p gpu-bundle
@@ -24,8 +27,6 @@ for lib in libpng16.so.16 libturbojpeg.so.0 libclblast.so.1; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
   [ -n "$path" ] && cp -L "$path" "gpu-bundle/$lib"
 done
-data=/usr/share/datasets/fashion-mnist
-[ -d "$data" ] || { echo "gpu-bundle: no $data here (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
 mkdir -p gpu-bundle/fashion-mnist
 cp "$data"/*-ubyte.gz gpu-bundle/fashion-mnist/
 ls -l gpu-bundle gpu-bundle/fashion-mnist

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One prepared run of every measurement on a GPU, in minutes: the OpenCL devices, the
 # conformance of every kernel on the GPU against the CPU reference (the quick shapes
-# first, the full set last: about 3 minutes of single-threaded CPU reference), `tune`, the GEMM table
-# beside CLBlast where it is installed (and 4096³), the dcgan convolutions per pass, the
-# training step of the MLP and dcgan presets (plain and conditional) at batch 64 and 256,
-# a timed dcgan training of GPU_CHECK_EPOCHS epochs (default 5) with its evaluation, and
-# the PyTorch-CUDA peers of the MLP and dcgan steps when PyTorch sees a GPU — each table to
-# stdout and to $OUT/gpu-check.txt, the measurements as JSON in $OUT/gpu-check.json (OUT
-# defaults to ./gpu-check-out).
+# first, the full set last: about 3 minutes of single-threaded CPU reference), `tune`,
+# the GEMM table beside CLBlast where it is installed (and 4096³), the dcgan convolutions
+# per pass, the training step of the MLP and dcgan presets (plain and conditional) at
+# batch 64 and 256, a timed dcgan training of GPU_CHECK_EPOCHS epochs (default 5) with its
+# evaluation, and the PyTorch-CUDA peers of the MLP and dcgan steps when PyTorch sees a
+# GPU — each table to stdout and to $OUT/gpu-check.txt, the measurements as JSON in
+# $OUT/gpu-check.json (OUT defaults to ./gpu-check-out).
 #
 # Runs from gpu-bundle/ (scripts/gpu-bundle.sh: the binary, its libraries and Fashion-MNIST)
 # when there is one, else .build/release/gan-cl.
