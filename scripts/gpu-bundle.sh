@@ -18,13 +18,14 @@ rm -rf gpu-bundle && mkdir -p gpu-bundle
 cp .build-static/release/gan-cl gpu-bundle/gan-cl
 strip gpu-bundle/gan-cl
 xz -9 -T0 gpu-bundle/gan-cl
-loader=$(ldconfig -p | awk '/libOpenCL.so.1 / {print $NF; exit}')
+# awk reads all of ldconfig's list (no early exit): under pipefail a closed pipe fails the script.
+loader=$(ldconfig -p | awk '/libOpenCL.so.1 / && !found {print $NF; found = 1}')
 [ -n "$loader" ] || { echo "gpu-bundle: no libOpenCL.so.1 here (apt-get install ocl-icd-libopencl1)" >&2; exit 1; }
 cp -L "$loader" gpu-bundle/libOpenCL.so.1
 # The picture libraries gan-cl links and CLBlast, which it opens at run time (a bare
 # machine may lack them; glibc, zlib and the C++ runtime are everywhere).
 for lib in libpng16.so.16 libturbojpeg.so.0 libclblast.so.1; do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
   [ -n "$path" ] && cp -L "$path" "gpu-bundle/$lib"
 done
 mkdir -p gpu-bundle/fashion-mnist

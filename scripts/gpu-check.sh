@@ -14,7 +14,8 @@
 # NVIDIA's OpenCL library may be installed without its ICD file: the script looks for
 # libnvidia-opencl.so*, writes an .icd naming it and points OCL_ICD_VENDORS there.
 # GPU_CHECK_SECONDS (default 3) sets the seconds of timed blocks per configuration;
-# GPU_CHECK_FULL=0 leaves out the full conformance run. Each table is in the log as soon
+# GPU_CHECK_FULL=0 leaves out the full conformance run, GPU_CHECK_GEMM=0 the GEMM and
+# convolution tables. Each table is in the log as soon
 # as it is measured, and the JSON is written before the full conformance run and again
 # after it, so a run cut short keeps what it measured.
 set -uo pipefail
@@ -73,16 +74,19 @@ run devices || status=1
 # The quick shapes first (seconds): a device that computes wrong has no speed worth timing.
 run devices --check --quick --device "$device" || status=1
 run tune --device "$device" --rounds 2 --json "$out/tune.json" || status=1
-run bench gemm --device "$device" --batches 64,256 --cpu-limit 0 --json "$out/gemm.json" || status=1
-run bench gemm --device "$device" --shapes 4096x4096x4096 --cpu-limit 0 --seconds 2 --json "$out/gemm-4096.json" || status=1
-run bench conv --device "$device" --batches 64,256 || status=1
+# GPU_CHECK_GEMM=0 leaves out the GEMM and convolution tables (a rerun of the steps).
+if [ "${GPU_CHECK_GEMM:-1}" != 0 ]; then
+  run bench gemm --device "$device" --batches 64,256 --cpu-limit 0 --json "$out/gemm.json" || status=1
+  run bench gemm --device "$device" --shapes 4096x4096x4096 --cpu-limit 0 --seconds 2 --json "$out/gemm-4096.json" || status=1
+  run bench conv --device "$device" --batches 64,256 || status=1
+fi
 for model in mlp dcgan; do
-  run bench step --model "$model" --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
+  run bench step --model "$model" --data "$data" --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
     --json "$out/step-$model.json" || status=1
-  run bench step --model "$model" --conditional --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
+  run bench step --model "$model" --data "$data" --conditional --backend opencl --device "$device" --batches 64,256 --seconds "$seconds" \
     --json "$out/step-$model-conditional.json" || status=1
 done
-run bench step --model dcgan --backend opencl --device "$device" --batches 64 --seconds "$seconds" --profile || status=1
+run bench step --model dcgan --data "$data" --backend opencl --device "$device" --batches 64 --seconds "$seconds" --profile || status=1
 # A timed dcgan training with its evaluation (FD-FMNIST and the rest in eval.json).
 # (GPU_CHECK_EPOCHS=0 leaves it out, for a dry run on a slow device.)
 rm -rf "$out/dcgan"
