@@ -456,6 +456,240 @@ __kernel void gemm_rows_adam(GEMM_ROWS_PARAMS, ADAM_PARAMS)
     gemm_rows_body(GEMM_ROWS_ARGS, 0, k, ADAM_ARGS);
 }
 
+// gemm_packed: the CPU kernels' GEMM for shapes that repay packing, built as BLIS builds
+// its own (only where the host defines GEMM_PACKED: its local blocks are larger than a
+// GPU's local memory). One work-item per work-group, each computing an mc x nc block of C
+// (mc a multiple of PK_MR up to PK_MC, nc of PK_NR up to PK_NC, chosen by the host per
+// shape): global = (ceil(n / nc), ceil(m / mc)), local = (1, 1). For each chunk of k of
+// up to PK_KC, op(B)'s kc x nc block goes into micro-panels of PK_NR columns (each kc x
+// PK_NR, row after row) and op(A)'s mc x kc block into micro-panels of PK_MR rows (each
+// kc x PK_MR), zeros past the matrices' edges, for every transpose case. Then, for each
+// micro-panel of B (which stays in L1) and each of A (the block stays in L2), the
+// micro-kernel holds PK_MR x PK_NR of C in PK_MR x PK_NV float16 registers: per step of k,
+// PK_NV vectors of B and PK_MR broadcasts of A. A panel that can be read in place (not
+// transposed, not at an edge) is packed by its first micro-kernel as it reads it, so that
+// its loads from memory overlap the multiply-adds; the others are packed before. Sums
+// run over p ascending in one fma chain per element (kept in `partial` between chunks),
+// so the blocking does not change the result: deterministic. Epilogues 0-5 as gemm_rows;
+// the column sums (3-5) of op(B) are summed by the row-block-0 groups from the packed
+// panels, p ascending.
+#ifdef GEMM_PACKED
+#ifndef PK_MR
+#define PK_MR 12
+#endif
+#ifndef PK_NV
+#define PK_NV 2
+#endif
+#ifndef PK_KC
+#define PK_KC 256
+#endif
+#ifndef PK_MC
+#define PK_MC 96
+#endif
+#ifndef PK_NC
+#define PK_NC 512
+#endif
+#define PK_NR (16 * PK_NV)
+#if (PK_MC % PK_MR) != 0 || (PK_NC % PK_NR) != 0
+#error "PK_MC and PK_NC must be multiples of PK_MR and 16 * PK_NV"
+#endif
+
+// Whether a micro-panel is read straight from the matrix by its first micro-kernel (and
+// packed as it goes, so that the reads overlap the multiply-adds): op(A)'s PK_MR rows when
+// A is not transposed and all of them lie inside m, op(B)'s PK_NR columns when B is not
+// transposed and all of them lie inside n. The other panels are packed before.
+inline int a_panel_direct(const int transA, const int m, const int r0) { return !transA && r0 + PK_MR <= m; }
+inline int b_panel_direct(const int transB, const int n, const int c0) { return !transB && c0 + PK_NR <= n; }
+
+// op(A)[row0 ..< row0 + mc][p0 ..< p0 + kc] into micro-panels, those that are not direct:
+// panel ip holds packed[(ip * kc + p) * PK_MR + i] = op(A)[row0 + ip * PK_MR + i][p0 + p].
+inline void pack_a(__global const float* a, const int transA, const int m, const int k,
+                   const int row0, const int mc, const int p0, const int kc, __local float* packed)
+{
+    for (int ip = 0; ip < mc / PK_MR; ip++) {
+        if (a_panel_direct(transA, m, row0 + ip * PK_MR)) continue;
+        __local float* panel = packed + ip * kc * PK_MR;
+        for (int i = 0; i < PK_MR; i++) {
+            const int r = row0 + ip * PK_MR + i;
+            if (r >= m) {
+                for (int p = 0; p < kc; p++) panel[p * PK_MR + i] = 0.0f;
+            } else if (transA) {
+                for (int p = 0; p < kc; p++) panel[p * PK_MR + i] = a[(size_t)(p0 + p) * m + r];
+            } else {
+                __global const float* row = a + (size_t)r * k + p0;
+                for (int p = 0; p < kc; p++) panel[p * PK_MR + i] = row[p];
+            }
+        }
+    }
+}
+
+// op(B)[p0 ..< p0 + kc][col0 ..< col0 + nc] into micro-panels, those that are not direct:
+// panel jp holds packed[(jp * kc + p) * PK_NR + j] = op(B)[p0 + p][col0 + jp * PK_NR + j].
+inline void pack_b(__global const float* b, const int transB, const int k, const int n,
+                   const int col0, const int nc, const int p0, const int kc, __local float* packed)
+{
+    for (int jp = 0; jp < nc / PK_NR; jp++) {
+        const int c0 = col0 + jp * PK_NR;
+        if (b_panel_direct(transB, n, c0)) continue;
+        __local float* panel = packed + jp * kc * PK_NR;
+        for (int j = 0; j < PK_NR; j++) {
+            const int col = c0 + j;
+            if (col >= n) {
+                for (int p = 0; p < kc; p++) panel[p * PK_NR + j] = 0.0f;
+            } else if (transB) {
+                __global const float* row = b + (size_t)col * k + p0;
+                for (int p = 0; p < kc; p++) panel[p * PK_NR + j] = row[p];
+            } else {
+                for (int p = 0; p < kc; p++) panel[p * PK_NR + j] = b[(size_t)(p0 + p) * n + col];
+            }
+        }
+    }
+}
+
+// The micro-kernel: acc += the micro-panels' product over kc steps of k. With fromA, op(A)'s
+// rows are read from `arow` (row i at arow + i * lda) and stored into `ap` as they are
+// used; with fromB, op(B)'s rows from `brow` (row p at brow + p * ldb) into `bp`. The
+// callers pass the flags as constants, so that each use compiles to its own loop.
+__attribute__((always_inline)) inline void micro_tile(__local float* ap, __local float* bp, const int kc,
+                       __global const float* arow, const size_t lda, const int fromA,
+                       __global const float* brow, const size_t ldb, const int fromB,
+                       float16 acc[PK_MR][PK_NV])
+{
+    for (int p = 0; p < kc; p++) {
+        float16 bvec[PK_NV];
+        #pragma unroll
+        for (int v = 0; v < PK_NV; v++) {
+            if (fromB) {
+                bvec[v] = vload16(v, brow + p * ldb);
+                vstore16(bvec[v], v, bp + p * PK_NR);
+            } else {
+                bvec[v] = vload16(v, bp + p * PK_NR);
+            }
+        }
+        #pragma unroll
+        for (int i = 0; i < PK_MR; i++) {
+            float s;
+            if (fromA) {
+                s = arow[i * lda + p];
+                ap[p * PK_MR + i] = s;
+            } else {
+                s = ap[p * PK_MR + i];
+            }
+            const float16 av = (float16)(s);
+            #pragma unroll
+            for (int v = 0; v < PK_NV; v++) acc[i][v] = fma(av, bvec[v], acc[i][v]);
+        }
+    }
+}
+
+// gemm_packed's and gemm_packed_adam's first arguments, and their names.
+#define GEMM_PACKED_PARAMS const int m, const int n, const int k, const int transA, const int transB, \
+    const float alpha, __global const float* restrict a, __global const float* restrict b, \
+    const float beta, __global float* restrict c, \
+    const int epilogue, __global float* restrict extra, \
+    const int activation, const float slope, const int mc, const int nc
+#define GEMM_PACKED_ARGS m, n, k, transA, transB, alpha, a, b, beta, c, epilogue, extra, activation, slope, mc, nc
+
+inline void gemm_packed_body(GEMM_PACKED_PARAMS, __local float* apack, __local float* bpack,
+                             __local float* partial, __local float* columnSums, ADAM_PARAMS)
+{
+    const int col0 = get_group_id(0) * nc;
+    const int row0 = get_group_id(1) * mc;
+    // This block's extent, in whole micro-panels.
+    const int mcb = min(mc, (m - row0 + PK_MR - 1) / PK_MR * PK_MR);
+    const int ncb = min(nc, (n - col0 + PK_NR - 1) / PK_NR * PK_NR);
+    const int sums = epilogue >= 3 && row0 == 0;
+    if (sums)
+        for (int j = 0; j < ncb; j++) columnSums[j] = 0.0f;
+    for (int p0 = 0; p0 < k; p0 += PK_KC) {
+        const int kc = min(PK_KC, k - p0);
+        const int first = p0 == 0, last = p0 + kc == k;
+        pack_b(b, transB, k, n, col0, ncb, p0, kc, bpack);
+        pack_a(a, transA, m, k, row0, mcb, p0, kc, apack);
+        for (int jp = 0; jp < ncb / PK_NR; jp++) {
+            __local float* bp = bpack + jp * kc * PK_NR;
+            const int c0 = col0 + jp * PK_NR;
+            const int bDirect = b_panel_direct(transB, n, c0);
+            __global const float* brow = b + (size_t)p0 * n + c0;
+            for (int ip = 0; ip < mcb / PK_MR; ip++) {
+                __local float* ap = apack + ip * kc * PK_MR;
+                const int r0 = row0 + ip * PK_MR;
+                const int fromA = jp == 0 && a_panel_direct(transA, m, r0), fromB = ip == 0 && bDirect;
+                __global const float* arow = a + (size_t)r0 * k + p0;
+                __local float* part = partial + (ip * PK_MR) * PK_NC + jp * PK_NR;
+                float16 acc[PK_MR][PK_NV];
+                #pragma unroll
+                for (int i = 0; i < PK_MR; i++)
+                    #pragma unroll
+                    for (int v = 0; v < PK_NV; v++) acc[i][v] = first ? (float16)(0.0f) : vload16(v, part + i * PK_NC);
+                if (fromA && fromB) micro_tile(ap, bp, kc, arow, k, 1, brow, n, 1, acc);
+                else if (fromA) micro_tile(ap, bp, kc, arow, k, 1, brow, n, 0, acc);
+                else if (fromB) micro_tile(ap, bp, kc, arow, k, 0, brow, n, 1, acc);
+                else micro_tile(ap, bp, kc, arow, k, 0, brow, n, 0, acc);
+                // This chunk's column sums from the packed panel, p ascending: the padding
+                // past n adds zeros that are never stored.
+                if (sums && ip == 0)
+                    for (int p = 0; p < kc; p++)
+                        #pragma unroll
+                        for (int v = 0; v < PK_NV; v++)
+                            vstore16(vload16(v, columnSums + jp * PK_NR) + vload16(v, bp + p * PK_NR), v, columnSums + jp * PK_NR);
+                if (!last) {
+                    #pragma unroll
+                    for (int i = 0; i < PK_MR; i++)
+                        #pragma unroll
+                        for (int v = 0; v < PK_NV; v++) vstore16(acc[i][v], v, part + i * PK_NC);
+                    continue;
+                }
+                for (int i = 0; i < PK_MR; i++) {
+                    const int row = r0 + i;
+                    if (row >= m) break;
+                    for (int v = 0; v < PK_NV; v++) {
+                        const int col = c0 + 16 * v;
+                        if (col + 16 <= n) {
+                            finish_row16(c, row * n + col, col, acc[i][v], alpha, beta, epilogue, extra, activation,
+                                         slope, ADAM_ARGS);
+                        } else {
+                            float lanes[16];
+                            vstore16(acc[i][v], 0, lanes);
+                            for (int q = 0; q < 16 && col + q < n; q++)
+                                finish1(c, row * n + col + q, col + q, lanes[q], alpha, beta, epilogue, extra, activation,
+                                        slope, ADAM_ARGS);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (sums) {
+        for (int j = 0; j < ncb && col0 + j < n; j++) {
+            if (epilogue != 4) extra[col0 + j] = columnSums[j];
+            if (epilogue >= 4) adam_update1(columnSums[j], bias, bm, bv, col0 + j, ADAM_SCALARS);
+        }
+    }
+}
+
+// Epilogues 0-3.
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(GEMM_PACKED_PARAMS)
+{
+    __local float apack[PK_MC * PK_KC] __attribute__((aligned(64)));
+    __local float bpack[PK_KC * PK_NC] __attribute__((aligned(64)));
+    __local float partial[PK_MC * PK_NC] __attribute__((aligned(64)));
+    __local float columnSums[PK_NC] __attribute__((aligned(64)));
+    // The Adam buffers are never touched with these epilogues.
+    gemm_packed_body(GEMM_PACKED_ARGS, apack, bpack, partial, columnSums, c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
+}
+
+// Epilogues 4 and 5, with the Adam step's buffers and scalars as the last arguments.
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed_adam(GEMM_PACKED_PARAMS, ADAM_PARAMS)
+{
+    __local float apack[PK_MC * PK_KC] __attribute__((aligned(64)));
+    __local float bpack[PK_KC * PK_NC] __attribute__((aligned(64)));
+    __local float partial[PK_MC * PK_NC] __attribute__((aligned(64)));
+    __local float columnSums[PK_NC] __attribute__((aligned(64)));
+    gemm_packed_body(GEMM_PACKED_ARGS, apack, bpack, partial, columnSums, ADAM_ARGS);
+}
+#endif
+
 // conv_rows: a convolution's forward, gemm_rows' NN product without the column matrix (an
 // implicit GEMM). op(A)[r][p], for the output position r = (image, oy, ox) and the patch
 // entry p = (ky·K + kx)·C + c, is x[image, oy·S − P + ky, ox·S − P + kx, c] read straight

@@ -13,7 +13,8 @@ trap 'rm -f "$log"' EXIT
 # GEMMs again with float4 loads, then the GEMM
 # operations and Adam again with the CPU kernels (gemm_rows, transpose, adam_step_vector)
 # and the 4×64 blocks PoCL devices use, in both of gemm_rows' orders (row blocks going
-# through k in chunks of 16, so the quick shapes' k of 23 and 33 take several); then every NT
+# through k in chunks of 16, so the quick shapes' k of 23 and 33 take several); every GEMM
+# by the packed kernel (gemm_packed) with two sets of small blocks; then every NT
 # GEMM by dot products (gemm_dot), which the built-in choice uses only from k = 256, with
 # every TN GEMM's A copied out first (the built-in choice: from k = 4096).
 #
@@ -56,26 +57,32 @@ status=$(( status | $? ))
 oclgrind $lean --build-options "-cl-opt-disable" "$binary" devices --check --quick \
   --operation batch-norm-statistics --operation batch-norm-backward >>"$log" 2>&1
 status=$(( status | $? ))
+# Quick checks of `operations` under oclgrind with the variables `settings` sets
+# (gemm-epilogue without the uninitialised-value checker, as above).
+check_with() {
+  local settings=$1
+  shift
+  for operation in "$@"; do
+    options=$full
+    [ "$operation" = gemm-epilogue ] && options=$lean
+    env $settings oclgrind $options --build-options "-cl-opt-disable" \
+      "$binary" devices --check --quick --operation "$operation" >>"$log" 2>&1
+    status=$(( status | $? ))
+  done
+}
 # The tiled kernel with float4 loads (VW 4; the quick shape 36×68×44 takes the aligned
 # vector path, the others the element-by-element one), with square and oblong tiles.
 for tiles in 32,32,16,4,4,4 64,32,8,8,4,4; do
-  for operation in gemm gemm-epilogue; do
-    options=$full
-    [ "$operation" = gemm-epilogue ] && options=$lean
-    GANCL_GEMM_CPU_KERNELS=0 GANCL_GEMM_TUNABLES=$tiles oclgrind $options --build-options "-cl-opt-disable" \
-      "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
-    status=$(( status | $? ))
-  done
+  check_with "GANCL_GEMM_CPU_KERNELS=0 GANCL_GEMM_TUNABLES=$tiles" gemm gemm-epilogue
 done
 for stream in 8388608 0; do
-  for operation in gemm gemm-epilogue transpose adam conv-implicit; do
-    options=$full
-    [ "$operation" = gemm-epilogue ] && options=$lean
-    GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,4 GANCL_GEMM_SHARE_B_ABOVE=$stream GANCL_GEMM_PANEL_BYTES=2048 \
-      oclgrind $options --build-options "-cl-opt-disable" \
-      "$binary" devices --check --quick --operation $operation >>"$log" 2>&1
-    status=$(( status | $? ))
-  done
+  check_with "GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_ROWS=4,4 GANCL_GEMM_SHARE_B_ABOVE=$stream GANCL_GEMM_PANEL_BYTES=2048" \
+    gemm gemm-epilogue transpose adam conv-implicit
+done
+# The packed kernel (gemm_packed, gemm_packed_adam) for every GEMM, with blocks smaller
+# than the quick shapes: several work-groups, edges in both directions, k in chunks.
+for blocks in 3,1,8,6,32 5,3,7,10,48; do
+  check_with "GANCL_GEMM_CPU_KERNELS=1 GANCL_GEMM_PACKED=$blocks" gemm gemm-epilogue
 done
 # The 4×16 blocks PoCL devices without AVX-512 use: accesses, races and API only.
 # oclgrind's uninitialised-value checker reports reads in gemm_rows's inner loop with these

@@ -22,8 +22,10 @@ extension OpenCLBackend {
     ) throws {
         try ArgumentChecks.gemm(m: m, n: n, k: k, a: a, b: b, c: c)
         try ArgumentChecks.gemmEpilogue(epilogue, m: m, n: n, a: a, b: b, c: c)
-        // NT by dot products along contiguous k (no copy of B) on CPU devices.
-        let byDot = tunables.cpuGEMM && transposeB && !transposeA && k >= tunables.gemm.dotMinimumK
+        // Large shapes by the packed kernel on CPU devices; NT by dot products along
+        // contiguous k (no copy of B) below them.
+        let packed = tunables.cpuGEMM && tunables.gemm.usesPackedKernel(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
+        let byDot = !packed && tunables.cpuGEMM && transposeB && !transposeA && k >= tunables.gemm.dotMinimumK
         let fusedHere =
             switch epilogue {
             case .none, .biasActivation, .activationGradient: true
@@ -49,6 +51,12 @@ extension OpenCLBackend {
             case .adamStep(let step):
                 [.int(step.keepGradients ? 5 : 4), .buffer(step.biasGradient), .int(0), .float(0)]
             }
+        if packed {
+            try gemmPacked(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c,
+                fused: fused, epilogue: epilogue)
+            return
+        }
         let group = tunables.gemm.itemsPerGroup
         if byDot {
             try launch(
@@ -58,13 +66,7 @@ extension OpenCLBackend {
             return
         }
         if tunables.cpuGEMM {
-            // gemm_rows_adam's last arguments: the step's buffers and scalars.
-            var adam: [KernelArgument] = []
-            if case .adamStep(let step) = epilogue {
-                let (c1, c2) = step.hyper.biasCorrections(step: step.step)
-                adam = [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
-                    + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
-            }
+            let adam = adamArguments(epilogue)
             // gemm_rows reads op(A) in place either way. A transposed B (n, k) is first
             // copied out as (k, n) into a scratch buffer that grows to the largest B and is
             // kept: n·k copies against the GEMM's m·n·k.
@@ -123,6 +125,53 @@ extension OpenCLBackend {
             "gemm", "gemm", global: global, local: local,
             [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0),
              .float(alpha), .buffer(a), .buffer(b), .float(beta), .buffer(c)] + fused)
+    }
+
+    /// gemm_rows_adam's and gemm_packed_adam's last arguments: the step's buffers and
+    /// scalars (none for the other epilogues).
+    private func adamArguments(_ epilogue: GEMMEpilogue<OpenCLBuffer>) -> [KernelArgument] {
+        guard case .adamStep(let step) = epilogue else { return [] }
+        let (c1, c2) = step.hyper.biasCorrections(step: step.step)
+        return [step.weight, step.weightM, step.weightV, step.bias, step.biasM, step.biasV].map { .buffer($0) }
+            + [step.hyper.learningRate, step.hyper.beta1, step.hyper.beta2, step.hyper.epsilon, c1, c2].map { .float($0) }
+    }
+
+    /// The packed kernel: one work-group per block of C, every transpose case read in
+    /// place while packing, every epilogue fused.
+    private func gemmPacked(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: OpenCLBuffer, b: OpenCLBuffer,
+        beta: Float, c: OpenCLBuffer, fused: [KernelArgument], epilogue: GEMMEpilogue<OpenCLBuffer>
+    ) throws {
+        let (rows, columns) = packedBlock(m: m, n: n)
+        let adam = adamArguments(epilogue)
+        let label = profiling ? "gemm_packed\(adam.isEmpty ? "" : " + Adam") \(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k)" : nil
+        try launch(
+            "gemm", adam.isEmpty ? "gemm_packed" : "gemm_packed_adam",
+            global: [(n + columns - 1) / columns, (m + rows - 1) / rows], local: [1, 1], label: label,
+            [.int(m), .int(n), .int(k), .int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0), .float(alpha), .buffer(a),
+             .buffer(b), .float(beta), .buffer(c)] + fused + [.int(rows), .int(columns)] + adam)
+    }
+
+    /// The packed kernel's block of C for an m × n result: as large as its local blocks
+    /// allow (each work-group packs its own panels of A and B, so larger blocks pack less),
+    /// split until there are two work-groups a compute unit, so that the cores finish
+    /// together; the dimension with more micro-panels is halved first.
+    func packedBlock(m: Int, n: Int) -> (rows: Int, columns: Int) {
+        let blocks = tunables.gemm.packed
+        func roundUp(_ x: Int, _ unit: Int) -> Int { (x + unit - 1) / unit * unit }
+        var rows = min(blocks.maxRows, roundUp(m, blocks.rows))
+        var columns = min(blocks.maxColumns, roundUp(n, blocks.columns))
+        let groups = { ((m + rows - 1) / rows) * ((n + columns - 1) / columns) }
+        while groups() < 2 * device.computeUnits {
+            let rowPanels = rows / blocks.rows, columnPanels = columns / blocks.columns
+            if rowPanels <= 1 && columnPanels <= 1 { break }
+            if rowPanels >= columnPanels {
+                rows = roundUp(rows / 2, blocks.rows)
+            } else {
+                columns = roundUp(columns / 2, blocks.columns)
+            }
+        }
+        return (rows, columns)
     }
 
     public func transpose(_ x: OpenCLBuffer, rows: Int, columns: Int, into out: OpenCLBuffer) throws {

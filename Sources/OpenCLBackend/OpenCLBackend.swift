@@ -121,7 +121,9 @@ public final class OpenCLBackend: ComputeBackend {
             context: context, device: device,
             optionsByFamily: [
                 // PoCL compiles with clang for the CPU: gemm.cl may use its x86 prefetch.
-                "gemm": tunables.gemm.buildOptions + (device.isPoCL ? " -D CLANG_PREFETCH" : ""),
+                "gemm": tunables.gemm.buildOptions + (device.isPoCL ? " -D CLANG_PREFETCH" : "")
+                    // The packed kernel's local blocks exceed a GPU's local memory: built for CPU kernels only.
+                    + (tunables.cpuGEMM && tunables.gemm.packedMinimumWork != Int.max ? " " + tunables.gemm.packed.buildOptions : ""),
                 "reduce": "-D REDUCE_WG=\(tunables.reduceWorkGroup)",
                 "elementwise": "",
                 "loss": "",

@@ -37,6 +37,15 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     /// global and local memory with each work-item's rows and columns in runs of 4
     /// (needs WPT_M, WPT_N and TILE_K multiples of 4).
     public var vectorWidth = 1
+    /// The packed kernel's blocks (gemm_packed in gemm.cl), for CPU devices.
+    public var packed = PackedGEMMBlocks()
+    /// CPU GEMMs of at least this many multiply-adds (m·n·k) take the packed kernel,
+    /// smaller ones the direct kernels (gemm_rows, gemm_dot), where packing costs more
+    /// than it saves. 0: every GEMM packed; Int.max: none.
+    public var packedMinimumWork = Int.max
+    /// Whether the packed kernel's fields came from a tuning-cache entry (false for an
+    /// entry that an older gan-cl wrote without them: the built-in ones then stay).
+    var hasPackedFields = true
 
     public init(
         tileM: Int, tileN: Int, tileK: Int, workPerThreadM: Int, workPerThreadN: Int, rowsPerItem: Int = 4,
@@ -54,6 +63,7 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
     private enum CodingKeys: String, CodingKey {
         case tileM, tileN, tileK, workPerThreadM, workPerThreadN, rowsPerItem, vectorsPerItem
         case shareBAboveBytes, itemsPerGroup, dotMinimumK, panelBytes, vectorWidth, copyAMinimumK
+        case packed, packedMinimumWork
     }
 
     /// Reads an entry that an older gan-cl wrote: a field added since takes its default.
@@ -72,6 +82,12 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
         copyAMinimumK = try values.decodeIfPresent(Int.self, forKey: .copyAMinimumK) ?? copyAMinimumK
         panelBytes = try values.decodeIfPresent(Int.self, forKey: .panelBytes) ?? panelBytes
         vectorWidth = try values.decodeIfPresent(Int.self, forKey: .vectorWidth) ?? vectorWidth
+        packed = try values.decodeIfPresent(PackedGEMMBlocks.self, forKey: .packed) ?? packed
+        packedMinimumWork = try values.decodeIfPresent(Int.self, forKey: .packedMinimumWork) ?? packedMinimumWork
+        hasPackedFields = values.contains(.packed) && values.contains(.packedMinimumWork)
+        guard packed.isValid else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.packed], debugDescription: "packed blocks \(packed)"))
+        }
         guard isValidVectorWidth else {
             throw DecodingError.dataCorrupted(.init(
                 codingPath: [CodingKeys.vectorWidth],
@@ -115,7 +131,68 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
             + ", groups of \(itemsPerGroup == 0 ? "the runtime's size" : "\(itemsPerGroup)"), row blocks share B above \(shareBAboveBytes) bytes"
             + ", NT by dot products from k = \(dotMinimumK), TN copies A from k = \(copyAMinimumK)"
             + (panelBytes > 0 ? ", panels of B up to \(panelBytes) bytes" : "")
+            + (packedMinimumWork == Int.max ? "" : "; packed \(packed) from \(packedMinimumWork) multiply-adds")
     }
+
+    /// Whether a GEMM on a CPU device takes the packed kernel: every GEMM of at least
+    /// `packedMinimumWork` multiply-adds when that is 0 (tests, experiments); otherwise
+    /// those where the direct kernels are measured slower (benchmarks/README.md,
+    /// 2026-12-04): NN with a B too large to stay cached (row blocks, `shareBAboveBytes`)
+    /// whose rows lie a multiple of 2 KB apart (n a multiple of 512: the direct kernel's
+    /// panels of B then fall into the same cache sets) or with m of 1024 and more; and TN
+    /// over a deep k (the convolutions' weight gradients), where the direct kernel reads
+    /// op(A)'s rows as columns of A. Never for fewer columns than the register tile's.
+    public func usesPackedKernel(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int) -> Bool {
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (work, o2) = mn.multipliedReportingOverflow(by: k)
+        guard o1 || o2 || work >= packedMinimumWork else { return false }
+        if packedMinimumWork == 0 { return true }
+        guard n >= packed.columns else { return false }
+        switch (transposeA, transposeB) {
+        case (false, false):
+            return k * n * MemoryLayout<Float>.stride > shareBAboveBytes && (n % 512 == 0 || m >= 1024)
+        case (true, false):
+            return k >= 1024
+        default:
+            return false
+        }
+    }
+}
+
+/// The packed GEMM's register tile and cache blocks: `rows` × 16·`vectors` of C held in
+/// float16 registers (PK_MR, PK_NV), k in chunks of `depth` (PK_KC: a micro-panel of B,
+/// depth × 16·vectors floats, stays in L1), and at most `maxRows` × `maxColumns` of C a
+/// work-group (PK_MC: the packed block of A, maxRows × depth, stays in L2; PK_NC).
+public struct PackedGEMMBlocks: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var rows = 12
+    public var vectors = 2
+    public var depth = 256
+    public var maxRows = 96
+    public var maxColumns = 512
+
+    public init() {}
+
+    public init(rows: Int, vectors: Int, depth: Int, maxRows: Int, maxColumns: Int) {
+        (self.rows, self.vectors, self.depth, self.maxRows, self.maxColumns) = (rows, vectors, depth, maxRows, maxColumns)
+    }
+
+    /// Columns of C in the register tile.
+    public var columns: Int { 16 * vectors }
+
+    /// The kernel's local memory: the packed blocks of A and B, the partial sums and the
+    /// column sums.
+    public var localBytes: Int { (maxRows * depth + depth * maxColumns + maxRows * maxColumns + maxColumns) * 4 }
+
+    var isValid: Bool {
+        (1...32).contains(rows) && (1...4).contains(vectors) && depth > 0 && maxRows > 0 && maxColumns > 0
+            && maxRows % rows == 0 && maxColumns % columns == 0
+    }
+
+    var buildOptions: String {
+        "-D GEMM_PACKED -D PK_MR=\(rows) -D PK_NV=\(vectors) -D PK_KC=\(depth) -D PK_MC=\(maxRows) -D PK_NC=\(maxColumns)"
+    }
+
+    public var description: String { "\(rows)x\(columns) registers, k by \(depth), blocks up to \(maxRows)x\(maxColumns)" }
 }
 
 /// The `-D` values the kernels are built with on one device. As in CLBlast, the choice
@@ -145,6 +222,10 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static let copyAVariable = "GANCL_GEMM_COPY_A_MIN_K"
     /// `GANCL_GEMM_PANEL_BYTES=BYTES` overrides `GEMMTunables.panelBytes`.
     public static let panelVariable = "GANCL_GEMM_PANEL_BYTES"
+    /// `GANCL_GEMM_PACKED=MR,NV,KC,MC,NC[,MIN_WORK]` sets the packed kernel's blocks and
+    /// sends every GEMM of at least MIN_WORK multiply-adds (default 0: all) through it on a
+    /// CPU device; `GANCL_GEMM_PACKED=0` sends none.
+    public static let packedVariable = "GANCL_GEMM_PACKED"
 
     public static let fallback = OpenCLTunables(
         gemm: GEMMTunables(tileM: 32, tileN: 32, tileK: 16, workPerThreadM: 4, workPerThreadN: 4),
@@ -159,7 +240,11 @@ public struct OpenCLTunables: Equatable, Sendable {
     public static func defaults(for device: OpenCLDevice) throws -> OpenCLTunables {
         var chosen = builtIn(for: device)
         if let entry = try TuningCache.entry(for: device) {
+            let builtInGEMM = chosen.gemm
             chosen.gemm = entry.gemm
+            if !entry.gemm.hasPackedFields {
+                (chosen.gemm.packed, chosen.gemm.packedMinimumWork) = (builtInGEMM.packed, builtInGEMM.packedMinimumWork)
+            }
             chosen.cpuGEMM = entry.cpuKernels
             chosen.source = "tuned \(entry.date) (\(TuningCache.path))"
             chosen = chosen.fitted(to: device)
@@ -186,6 +271,23 @@ public struct OpenCLTunables: Equatable, Sendable {
         }
         if let bytes = try integer(panelVariable, in: 0...Int.max, expected: "a number of bytes (0: no chunks)") {
             chosen.gemm.panelBytes = bytes
+        }
+        if let text = getenv(packedVariable).map({ String(cString: $0) }), !text.isEmpty {
+            if text == "0" {
+                chosen.gemm.packedMinimumWork = Int.max
+            } else {
+                let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+                let v = parts.compactMap { Int($0) }
+                let blocks = v.count >= 5 ? PackedGEMMBlocks(rows: v[0], vectors: v[1], depth: v[2], maxRows: v[3], maxColumns: v[4]) : nil
+                guard v.count == parts.count, v.count == 5 || v.count == 6, let blocks, blocks.isValid, v.count == 5 || v[5] >= 0,
+                      blocks.localBytes <= device.localMemoryBytes
+                else {
+                    throw OpenCLError.badTunables(
+                        "\(packedVariable)=\(text): expected 0, or MR,NV,KC,MC,NC[,MIN_WORK] with MR in 1...32, NV in 1...4, MC a multiple of MR, NC of 16·NV, and local memory for the blocks within the device's \(device.localMemoryBytes) bytes")
+                }
+                chosen.gemm.packed = blocks
+                chosen.gemm.packedMinimumWork = v.count == 6 ? v[5] : 0
+            }
         }
         chosen.cpuGEMM = try cpuKernelsOverride() ?? chosen.cpuGEMM
         if let text = getenv(gemmOverrideVariable).map({ String(cString: $0) }), !text.isEmpty {
@@ -271,6 +373,14 @@ public struct OpenCLTunables: Equatable, Sendable {
             // but split the step's k = 1024 GEMMs too, 6 more launches a step for no
             // measurable gain (benchmarks/README.md, 2026-11-23, third session).
             chosen.gemm.panelBytes = 256 << 10
+            // The packed kernel (BLIS's blocking) from 4M multiply-adds, where
+            // `usesPackedKernel` takes it. Its register tile: 12 × 32 (24 zmm accumulators,
+            // as BLIS's SkylakeX kernel) with AVX-512; 6 × 16 (12 ymm pairs, as BLIS's
+            // Haswell kernel) with 8-float vectors.
+            chosen.gemm.packedMinimumWork = 1 << 22
+            if device.nativeFloatVectorWidth < 16 {
+                chosen.gemm.packed = PackedGEMMBlocks(rows: 6, vectors: 1, depth: 256, maxRows: 96, maxColumns: 512)
+            }
         }
         return chosen.fitted(to: device)
     }

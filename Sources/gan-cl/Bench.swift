@@ -135,7 +135,7 @@ struct GEMMCase: Codable {
 struct BenchGEMM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GFLOP/s of GEMM: gan-cl's OpenCL kernel, CLBlast on the same device, and the CPU backend.",
+        abstract: "GFLOP/s of GEMM: gan-cl's OpenCL kernel, CLBlast on the same device, OpenBLAS, and the CPU backend.",
         discussion: """
             Each figure is the median of timed runs after warm-up runs. On OpenCL a run is \
             timed by profiling events: from the start of a marker queued before the GEMM's \
@@ -143,12 +143,14 @@ struct BenchGEMM: ParsableCommand {
             launch of a call (gan-cl's transposed copy, CLBlast's own helper kernels) count. \
             The CPU backend is timed on the host's monotonic clock. Inputs are random, never zeros. CLBlast \
             (libclblast.so.1, from libclblast-dev) runs on the same queue and buffers in the \
-            same process; without it its column is empty.
+            same process; without it its column is empty. On a CPU device, OpenBLAS's sgemm \
+            (libopenblas.so.0, from libopenblas-dev) runs on as many threads as the device has \
+            compute units, timed on the host's clock: the limit beside gan-cl's figure.
             """)
 
     @OptionGroup var target: DeviceOptions
 
-    @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated).")
+    @Option(help: "Batch sizes for the MLP GAN's layer shapes (comma-separated; empty for none).")
     var batches: String = "64,256"
 
     @Option(help: ArgumentHelp(
@@ -169,6 +171,7 @@ struct BenchGEMM: ParsableCommand {
         let shape: GEMMCase
         let openCLGFLOPS: Double
         let clblastGFLOPS: Double?
+        let openBLASGFLOPS: Double?
         let cpuGFLOPS: Double?
     }
 
@@ -176,13 +179,15 @@ struct BenchGEMM: ParsableCommand {
         let device: String
         let driver: String
         let tunables: String
+        let openBLASCore: String?
         let date: String
         let rows: [Row]
     }
 
     func run() throws {
         try reportingErrors {
-            let batchSizes = try parseBatchSizes(batches)
+            // An empty list: only the reference (or --shapes) shapes.
+            let batchSizes = batches.isEmpty ? [] : try parseBatchSizes(batches)
             let reference = try shapes.map { try GEMMCase.parse(shapes: $0) } ?? GEMMCase.referenceShapes
             let backend = try OpenCLBackend(device: try OpenCLDevice.chosen(by: target.device), profiling: true)
             try backend.buildAllPrograms()
@@ -190,9 +195,17 @@ struct BenchGEMM: ParsableCommand {
             let clblast = CLBlastGEMM()
             print("GEMM on \(backend.device.name) (\(backend.device.platformName), driver \(backend.device.driverVersion)); tunables \(backend.tunables.gemm)")
             if clblast == nil { note("CLBlast not found (apt-get install libclblast-dev); its column is empty") }
+            let openBLAS = backend.device.isGPU ? nil : OpenBLASGEMM(threads: backend.device.computeUnits)
+            if !backend.device.isGPU {
+                if let openBLAS {
+                    print("OpenBLAS: \(openBLAS.core) kernels, \(backend.device.computeUnits) threads")
+                } else {
+                    note("OpenBLAS not found (apt-get install libopenblas-dev); its column is empty")
+                }
+            }
             let table = TablePrinter(columns: [
                 ("shape", 22), ("case", 24), ("gan-cl GFLOP/s", 14), ("CLBlast GFLOP/s", 15), ("gan-cl/CLBlast", 14),
-                ("CPU GFLOP/s", 11),
+                ("OpenBLAS GFLOP/s", 16), ("gan-cl/OpenBLAS", 15), ("CPU GFLOP/s", 11),
             ])
             table.printHeader()
             var rows: [Row] = []
@@ -205,21 +218,55 @@ struct BenchGEMM: ParsableCommand {
                             k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: c)
                     }
                 }
+                let limit = openBLAS.map { gflops(shape, on: $0) }
+                // OpenBLAS's threads spin for a while after a call (its THREAD_TIMEOUT):
+                // they would take the cores from the next shape's runs.
+                if limit != nil { usleep(300_000) }
                 let reference = shape.flops <= cpuLimit * 1e9 ? try gflops(shape, on: cpu) : nil
-                rows.append(Row(shape: shape, openCLGFLOPS: openCL, clblastGFLOPS: theirs, cpuGFLOPS: reference))
+                rows.append(Row(shape: shape, openCLGFLOPS: openCL, clblastGFLOPS: theirs, openBLASGFLOPS: limit, cpuGFLOPS: reference))
                 table.printRow([shape.label, shape.name, String(format: "%.1f", openCL),
                                 theirs.map { String(format: "%.1f", $0) } ?? "-",
                                 theirs.map { String(format: "%.2f×", openCL / $0) } ?? "-",
+                                limit.map { String(format: "%.1f", $0) } ?? "-",
+                                limit.map { String(format: "%.2f×", openCL / $0) } ?? "-",
                                 reference.map { String(format: "%.1f", $0) } ?? "-"])
             }
             if let json {
                 try writeJSON(
                     Report(device: backend.device.name, driver: backend.device.driverVersion,
-                           tunables: backend.tunables.gemm.description, date: ISO8601DateFormatter().string(from: Date()),
+                           tunables: backend.tunables.gemm.description, openBLASCore: openBLAS?.core, date: ISO8601DateFormatter().string(from: Date()),
                            rows: rows),
                     to: json)
             }
         }
+    }
+
+    /// Median GFLOP/s of `shape` by OpenBLAS after two warm-up runs, on the host's clock.
+    private func gflops(_ shape: GEMMCase, on library: OpenBLASGEMM) -> Double {
+        var random = SplitMix64(seed: 42)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
+        let a = values(shape.m * shape.k), b = values(shape.k * shape.n)
+        var c = values(shape.m * shape.n)
+        return medianGFLOPS(shape) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            library.gemm(
+                transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                a: a, b: b, beta: 0, c: &c)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+    }
+
+    /// GFLOP/s of `shape` from the median of `run`'s seconds after two warm-up runs: at
+    /// least 5 runs, and more up to `seconds` of them.
+    private func medianGFLOPS(_ shape: GEMMCase, _ run: () throws -> Double) rethrows -> Double {
+        for _ in 0..<2 { _ = try run() }
+        var samples: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
+            samples.append(try run())
+        }
+        samples.sort()
+        return shape.flops / samples[samples.count / 2] / 1e9
     }
 
     /// Median GFLOP/s of `shape` on `backend` after two warm-up runs, of the backend's
@@ -250,14 +297,7 @@ struct BenchGEMM: ParsableCommand {
             return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
         let measure = timer ?? hostTimed
-        for _ in 0..<2 { _ = try measure(once) }
-        var samples: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
-        while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
-            samples.append(try measure(once))
-        }
-        samples.sort()
-        return shape.flops / samples[samples.count / 2] / 1e9
+        return try medianGFLOPS(shape) { try measure(once) }
     }
 }
 

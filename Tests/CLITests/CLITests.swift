@@ -34,7 +34,11 @@ struct CLITests {
                             ["GANCL_GEMM_CPU_KERNELS": "1"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_ROWS": "3,3"],
                             ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_SHARE_B_ABOVE": "0", "GANCL_GEMM_PANEL_BYTES": "1024"],
-                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_DOT_MIN_K": "0"]] {
+                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_DOT_MIN_K": "0"],
+                            // The packed kernel for every shape, with blocks smaller than the
+                            // quick shapes (several blocks, edges, k in chunks of 8 and 7).
+                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_PACKED": "3,1,8,6,32"],
+                            ["GANCL_GEMM_CPU_KERNELS": "1", "GANCL_GEMM_PACKED": "5,3,7,10,48"]] {
             for (operation, count) in [("gemm", 20), ("gemm-epilogue", 20)] {
                 let result = try GANCL.run(["devices", "--check", "--quick", "--operation", operation], environment: environment)
                 #expect(result.status == 0 && result.stdout.contains("checks: \(count) passed, 0 failed"), "\(environment): \(result.stdout)\(result.stderr)")
@@ -49,6 +53,11 @@ struct CLITests {
             try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_PANEL_BYTES": "-5"]),
             "expected a number of bytes (0: no chunks)")
         expectOneLineError(try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_CPU_KERNELS": "yes"]), "expected 1 or 0")
+        for packed in ["3,1", "4,1,8,6,32", "3,5,8,6,80", "3,1,8,6,32,-1", "12,2,4096,96,4096"] {
+            expectOneLineError(
+                try GANCL.run(["devices", "--check", "--quick"], environment: ["GANCL_GEMM_PACKED": packed]),
+                "expected 0, or MR,NV,KC,MC,NC[,MIN_WORK]")
+        }
     }
 
     @Test("A device name that matches nothing is a one-line error listing the devices",

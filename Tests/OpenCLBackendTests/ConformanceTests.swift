@@ -28,6 +28,24 @@ struct ConformanceTests {
         }
     }
 
+    /// The packed kernel on every GEMM shape and transpose case of the full catalogue (up
+    /// to 1000³: its 12 × 32 tiles and 96 × 512 blocks cross every edge, and k goes in
+    /// chunks of 256), on a CPU device, the kind that runs it; the default choice sends
+    /// only some shapes there.
+    @Test func packedKernelMatchesTheReference() throws {
+        let device = try OpenCLDevice.chosen(by: OpenCLTestEnvironment.deviceSpec)
+        guard !device.isGPU else { return }
+        var tunables = try OpenCLTunables.defaults(for: device)
+        tunables.cpuGEMM = true
+        tunables.gemm.packed = PackedGEMMBlocks()
+        tunables.gemm.packedMinimumWork = 0
+        let backend = try OpenCLBackend(device: device, tunables: tunables)
+        for trial in ConformanceCatalogue.trials(of: "gemm", size: .full) {
+            let result = try Conformance.check(trial, on: backend)
+            #expect(result.passed, "\(trial.label) \(trial.shape): error \(result.maxError) > \(result.toleranceText); \(result.detail)")
+        }
+    }
+
     @Test func catalogueCoversTheRequiredShapes() {
         let gemmShapes = Set(ConformanceCatalogue.trials(of: "gemm", size: .full).map(\.shape))
         for required in ["1x1x1", "7x13x5", "129x257x65", "64x1024x784", "1000x1000x1000"] {
