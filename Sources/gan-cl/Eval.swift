@@ -121,6 +121,7 @@ struct Eval: ParsableCommand {
         let table = TablePrinter(columns: [("metric", 44), ("value", 12)])
         table.printHeader()
         table.printRow(["rows (real, synthetic)", "\(evaluation.realRows), \(evaluation.syntheticRows)"])
+        table.printRow(["valid rows (in range, categories seen)", String(format: "%.4f", evaluation.validRowShare)])
         for column in evaluation.columns {
             table.printRow(["fidelity: \(column.column) (\(column.kind == "categorical" ? "1 − TVD" : "1 − KS"))", String(format: "%.4f", column.score)])
         }

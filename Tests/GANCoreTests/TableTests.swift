@@ -129,6 +129,56 @@ struct TableTests {
         #expect(abs(free - (top.mean + 4 * top.deviation)) < 1e-3)
     }
 
+    /// Numbers a float32 pipeline wrote (1.7999999523162842 and the like, at many decimal
+    /// lengths): rows decoded at both clamps of every column parse back inside the column's
+    /// range, the clamped bounds exactly, all rows valid for the evaluation; unclamped rows
+    /// leave the range.
+    @Test func clampedNumbersParseBackInsideTheRange() throws {
+        var random = SplitMix64(seed: 9)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+        let rows = (0..<400).map { _ -> [String] in
+            [String(Double(Float(1.8 + 3 * uniform()))), String(Double(Float(0.001 + 0.01 * uniform()))),
+             String(Double(Float(-20 + 40 * uniform()))), String(format: "%.2f", 7 + uniform()),
+             ["x", "y"][Int(uniform() * 2)]]
+        }
+        let data = Table(header: ["gauge", "tiny", "signed", "short", "kind"], rows: rows)
+        let transform = try TableTransform(fitting: data)
+        func vector(atTop top: Bool) -> [Float] {
+            var v = [Float](repeating: 0, count: transform.width)
+            var offset = 0
+            for column in transform.columns {
+                defer { offset += column.width }
+                if column.kind == .categorical { v[offset] = 1; continue }
+                let order = column.modes.indices.sorted { column.modes[$0].mean < column.modes[$1].mean }
+                v[offset] = top ? 1 : -1
+                v[offset + 1 + (top ? order.last! : order.first!)] = 1
+                if column.hasMissing { v[offset + 1 + column.modes.count] = 1 }
+            }
+            return v
+        }
+        var clampedRows: [[String]] = [], freeRows: [[String]] = []
+        for top in [false, true] {
+            let clamped = transform.decode(vector(atTop: top), rows: 1).rows[0]
+            let free = transform.decode(vector(atTop: top), rows: 1, clamp: false).rows[0]
+            for (c, column) in transform.columns.enumerated() where column.kind != .categorical {
+                let value = try #require(Double(clamped[c]), "\(column.name): '\(clamped[c])'")
+                #expect(value >= column.minimum && value <= column.maximum, "\(column.name): \(clamped[c]) outside [\(column.minimum), \(column.maximum)]")
+                let bound = top ? column.maximum : column.minimum
+                let mode = column.modes.max { top ? $0.mean < $1.mean : $0.mean > $1.mean }!
+                if top ? mode.mean + 4 * mode.deviation > bound : mode.mean - 4 * mode.deviation < bound {
+                    #expect(value == bound, "\(column.name): the clamp \(bound) written as \(clamped[c])")
+                    #expect(clamped[c].count <= data.rows.map { $0[c] }.map(\.count).max()!)
+                }
+            }
+            clampedRows.append(clamped)
+            freeRows.append(free)
+        }
+        let valid = try TableEvaluation(real: data, synthetic: Table(header: data.header, rows: clampedRows), transform: transform)
+        #expect(valid.validRowShare == 1)
+        let free = try TableEvaluation(real: data, synthetic: Table(header: data.header, rows: freeRows), transform: transform)
+        #expect(free.validRowShare < 1)
+    }
+
     @Test func encodeDecodeRoundTrip() throws {
         let data = table(rows: 500, seed: 3)
         let transform = try TableTransform(fitting: data)

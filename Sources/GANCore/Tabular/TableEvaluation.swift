@@ -9,6 +9,9 @@ import Foundation
 ///   the present values, with 1 − the missing rates' difference folded in as a minimum) or
 ///   1 − the total-variation distance of the category frequencies (categorical); and their
 ///   mean.
+/// - Validity: the share of synthetic rows whose every number parses and lies inside the
+///   real column's range, whose every missing value is in a column that has missing values
+///   in the real table, and whose every category is one of the real column's.
 /// - Pairs: for two numeric columns 1 − |ρ_real − ρ_synthetic| / 2 (Pearson's ρ on rows
 ///   where both are present); for any other pair 1 − the total-variation distance of the
 ///   two columns' joint frequencies, numbers binned at the real column's deciles; and
@@ -58,11 +61,38 @@ public struct TableEvaluation: Codable, Equatable, Sendable {
     public let realRows: Int
     public let syntheticRows: Int
     public let columns: [ColumnScore]
+    public let validRowShare: Double
     public let fidelity: Double
     public let pairs: [PairScore]
     public let pairFidelity: Double
     public let privacy: Privacy?
     public let usefulness: Usefulness?
+
+    /// The share of synthetic rows that are valid (see Validity above).
+    private static func validRowShare(real: Columns, synthetic: Columns) -> Double {
+        guard synthetic.rows > 0 else { return 1 }
+        var valid = [Bool](repeating: true, count: synthetic.rows)
+        for c in real.kinds.indices {
+            if real.kinds[c] == .categorical {
+                let seen = Set(real.text[c])
+                for r in 0..<synthetic.rows where !seen.contains(synthetic.text[c][r]) { valid[r] = false }
+                continue
+            }
+            let realHasMissing = real.text[c].contains("")
+            let present = real.present(c)
+            let low = present.min() ?? 0, high = present.max() ?? 0
+            for r in 0..<synthetic.rows {
+                if synthetic.text[c][r].isEmpty {
+                    if !realHasMissing { valid[r] = false }
+                } else if let x = synthetic.numbers[c][r], x >= low, x <= high {
+                    continue
+                } else {
+                    valid[r] = false
+                }
+            }
+        }
+        return Double(valid.filter { $0 }.count) / Double(synthetic.rows)
+    }
 
     /// Most synthetic rows the privacy distances use (evenly spaced), and the most
     /// training and holdout rows.
@@ -89,6 +119,7 @@ public struct TableEvaluation: Codable, Equatable, Sendable {
             let missing = abs(real.missingRate(c) - synthetic.missingRate(c))
             return ColumnScore(column: column.name, kind: column.kind.rawValue, score: min(1 - ks, 1 - missing))
         }
+        validRowShare = Self.validRowShare(real: real, synthetic: synthetic)
         fidelity = columns.map(\.score).reduce(0, +) / Double(columns.count)
         var pairs: [PairScore] = []
         let binnedReal = transform.columns.indices.map { real.binned($0, edges: real.deciles($0)) }

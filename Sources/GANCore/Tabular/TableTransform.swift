@@ -252,7 +252,7 @@ public struct TableTransform: Codable, Equatable, Sendable {
                 let alpha = min(max(Double(vectors[at]), -1), 1)
                 let value = alpha * 4 * mode.deviation + mode.mean
                 let x = clamp ? min(max(value, column.minimum), column.maximum) : value
-                row.append(column.kind == .integer ? String(Int(x.rounded())) : String(format: "%.\(column.decimals)f", x))
+                row.append(column.kind == .integer ? String(Int(x.rounded())) : column.text(of: x, inRange: clamp))
             }
             table.append(row)
         }
@@ -261,6 +261,19 @@ public struct TableTransform: Codable, Equatable, Sendable {
 }
 
 extension TableTransform.Column {
+    /// A real value as text with the column's decimals. A value kept `inRange` that sits on
+    /// a bound (it was clamped) or that the rounding would carry out of [minimum,
+    /// maximum] is written as that bound's shortest round-trip text instead (a float32
+    /// pipeline's 1.7999999523162842 would otherwise print as 1.799999952316, below the
+    /// minimum), never longer than the text the bound was read from.
+    func text(of x: Double, inRange: Bool) -> String {
+        let rounded = String(format: "%.\(decimals)f", x)
+        guard inRange, let back = Double(rounded) else { return rounded }
+        if back < minimum || (x == minimum && back != x) { return "\(minimum)" }
+        if back > maximum || (x == maximum && back != x) { return "\(maximum)" }
+        return rounded
+    }
+
     /// The index of the heaviest mode (a missing value's placeholder mode).
     var largestMode: Int { modes.indices.max { modes[$0].weight < modes[$1].weight } ?? 0 }
 }
