@@ -105,7 +105,7 @@ struct Tune: ParsableCommand {
                     times[index].append(try Self.summedTime(inputs, on: contender.backend))
                 }
             }
-            let table = TablePrinter(columns: [("tunables", 68), ("GEMM ms a pass", 14)])
+            let table = TablePrinter(columns: [("tunables", 100), ("GEMM ms a pass", 14)])
             table.printHeader()
             var scores: [Double] = []
             for (index, contender) in contenders.enumerated() {
@@ -154,6 +154,26 @@ struct Tune: ParsableCommand {
                 t.gemm.panelBytes = bytes
                 list.append(t)
             }
+            // The packed kernel's register tiles and blocks (MR, NV, KC, MC, NC) for the
+            // device's vector width (24 zmm accumulators or fewer; 12 ymm with 8-float
+            // vectors), and the direct kernels alone.
+            let packed =
+                device.nativeFloatVectorWidth >= 16
+                ? [(12, 2, 256, 96, 512), (8, 2, 256, 64, 512), (8, 3, 256, 96, 384), (6, 4, 256, 96, 512),
+                   (12, 2, 128, 96, 512), (12, 2, 384, 96, 256)]
+                : [(6, 1, 256, 96, 512), (4, 1, 256, 96, 512), (6, 1, 128, 96, 512), (6, 1, 384, 96, 256)]
+            if base.gemm.packedMinimumWork != Int.max {
+                for (rows, vectors, depth, maxRows, maxColumns) in packed {
+                    let blocks = PackedGEMMBlocks(rows: rows, vectors: vectors, depth: depth, maxRows: maxRows, maxColumns: maxColumns)
+                    guard blocks != base.gemm.packed, blocks.localBytes <= device.localMemoryBytes else { continue }
+                    var t = base
+                    t.gemm.packed = blocks
+                    list.append(t)
+                }
+                var direct = base
+                direct.gemm.packedMinimumWork = Int.max
+                list.append(direct)
+            }
             return list
         }
         // Each tile shape with scalar loads, then with float4 loads where it allows them.
@@ -174,8 +194,9 @@ struct Tune: ParsableCommand {
         let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
         let order = (g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB")
             + (g.panelBytes == 0 ? "" : ", panels \(g.panelBytes >> 10) KiB")
+        let packed = g.packedMinimumWork == Int.max ? ", no packed kernel" : ", packed \(g.packed.rows)x\(g.packed.columns) k \(g.packed.depth) \(g.packed.maxRows)x\(g.packed.maxColumns)"
         return tunables.cpuGEMM
-            ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)"
+            ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)\(packed)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
                 + (g.vectorWidth == 1 ? "" : ", float\(g.vectorWidth) loads")
     }
