@@ -218,7 +218,7 @@ struct BenchGEMM: ParsableCommand {
                             k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: c)
                     }
                 }
-                let limit = openBLAS.map { gflops(shape, on: $0) }
+                let limit = openBLAS.map { $0.gflops(shape, seconds: seconds) }
                 // OpenBLAS's threads spin for a while after a call (its THREAD_TIMEOUT):
                 // they would take the cores from the next shape's runs.
                 if limit != nil { usleep(300_000) }
@@ -239,34 +239,6 @@ struct BenchGEMM: ParsableCommand {
                     to: json)
             }
         }
-    }
-
-    /// Median GFLOP/s of `shape` by OpenBLAS after two warm-up runs, on the host's clock.
-    private func gflops(_ shape: GEMMCase, on library: OpenBLASGEMM) -> Double {
-        var random = SplitMix64(seed: 42)
-        func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
-        let a = values(shape.m * shape.k), b = values(shape.k * shape.n)
-        var c = values(shape.m * shape.n)
-        return medianGFLOPS(shape) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            library.gemm(
-                transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                a: a, b: b, beta: 0, c: &c)
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        }
-    }
-
-    /// GFLOP/s of `shape` from the median of `run`'s seconds after two warm-up runs: at
-    /// least 5 runs, and more up to `seconds` of them.
-    private func medianGFLOPS(_ shape: GEMMCase, _ run: () throws -> Double) rethrows -> Double {
-        for _ in 0..<2 { _ = try run() }
-        var samples: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
-        while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
-            samples.append(try run())
-        }
-        samples.sort()
-        return shape.flops / samples[samples.count / 2] / 1e9
     }
 
     /// Median GFLOP/s of `shape` on `backend` after two warm-up runs, of the backend's
@@ -297,8 +269,34 @@ struct BenchGEMM: ParsableCommand {
             return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
         let measure = timer ?? hostTimed
-        return try medianGFLOPS(shape) { try measure(once) }
+        return try medianGFLOPS(shape, seconds: seconds) { try measure(once) }
     }
+}
+
+extension GEMMCase {
+    /// The case and shape a CPU GEMM kernel's profiling label ends with ("gemm_rows + Adam
+    /// TN 784x1024x64"); nil for a label without them.
+    init?(profileLabel: String) {
+        let words = profileLabel.split(separator: " ")
+        guard words.count >= 3, let pair = words.dropLast().last, pair.count == 2, pair.allSatisfy({ $0 == "N" || $0 == "T" })
+        else { return nil }
+        let sizes = words.last!.split(separator: "x").compactMap { Int($0) }
+        guard sizes.count == 3 else { return nil }
+        self.init(name: String(profileLabel), transposeA: pair.first == "T", transposeB: pair.last == "T", m: sizes[0], n: sizes[1], k: sizes[2])
+    }
+}
+
+/// GFLOP/s of `shape` from the median of `run`'s seconds after two warm-up runs: at least
+/// 5 runs, and more up to `seconds` of them.
+func medianGFLOPS(_ shape: GEMMCase, seconds: Double, _ run: () throws -> Double) rethrows -> Double {
+    for _ in 0..<2 { _ = try run() }
+    var samples: [Double] = []
+    let start = DispatchTime.now().uptimeNanoseconds
+    while samples.count < 5 || (Double(DispatchTime.now().uptimeNanoseconds - start) < seconds * 1e9 && samples.count < 1000) {
+        samples.append(try run())
+    }
+    samples.sort()
+    return shape.flops / samples[samples.count / 2] / 1e9
 }
 
 /// `gan-cl bench train`
@@ -380,12 +378,20 @@ struct BenchTrain: ParsableCommand {
         let busy = kernels.reduce(0) { $0 + $1.value.seconds } / Double(steps)
         print("\nbatch \(batch): \(String(format: "%.2f", wall * 1e3)) ms a step on the host clock, "
               + "\(String(format: "%.2f", busy * 1e3)) ms inside kernels (profiling events)")
-        let table = TablePrinter(columns: [("kernel", 30), ("launches/step", 13), ("ms/step", 8), ("share", 6)])
+        // A CPU GEMM's rows (their labels name the case and shape): its GFLOP/s, and
+        // OpenBLAS's on the same shape and threads, timed after the steps.
+        let openBLAS = device.isGPU ? nil : OpenBLASGEMM(threads: device.computeUnits)
+        let table = TablePrinter(columns: [("kernel", 36), ("launches/step", 13), ("ms/step", 8), ("share", 6),
+                                           ("GFLOP/s", 8), ("OpenBLAS GFLOP/s", 16)])
         table.printHeader()
         for (name, time) in kernels {
+            let shape = GEMMCase(profileLabel: name)
+            let rate = shape.map { $0.flops * Double(time.launches) / time.seconds / 1e9 }
+            let limit = shape.flatMap { shape in openBLAS.map { $0.gflops(shape, seconds: 0.2) } }
             table.printRow([name, String(format: "%.0f", Double(time.launches) / Double(steps)),
                             String(format: "%.3f", time.seconds / Double(steps) * 1e3),
-                            String(format: "%.1f%%", 100 * time.seconds / Double(steps) / busy)])
+                            String(format: "%.1f%%", 100 * time.seconds / Double(steps) / busy),
+                            rate.map { String(format: "%.1f", $0) } ?? "-", limit.map { String(format: "%.1f", $0) } ?? "-"])
         }
     }
 

@@ -1,3 +1,4 @@
+import ComputeBackend
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -52,6 +53,20 @@ final class OpenBLASGEMM {
         if flags.contains("avx512f") && flags.contains("avx512bw") { return "SkylakeX" }
         if flags.contains("avx2") && flags.contains("fma") { return info.contains("AuthenticAMD") ? "Zen" : "Haswell" }
         return nil
+    }
+
+    /// Median GFLOP/s of `shape` after two warm-up runs, on the host's clock, random inputs.
+    func gflops(_ shape: GEMMCase, seconds: Double) -> Double {
+        var random = SplitMix64(seed: 42)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.unitFloat() * 2 - 1 } }
+        let a = values(shape.m * shape.k), b = values(shape.k * shape.n)
+        var c = values(shape.m * shape.n)
+        return medianGFLOPS(shape, seconds: seconds) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            gemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                 a: a, b: b, beta: 0, c: &c)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
     }
 
     /// C = alpha·op(A)·op(B) + beta·C on row-major host arrays, as `ComputeBackend.gemm`.

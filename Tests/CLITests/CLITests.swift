@@ -172,6 +172,25 @@ struct CLITests {
         for bad in ["96x80", "0x4x4", "4096x4096x4096,", "axbxc", "96x80x72xz", "96xx80x72"] {
             expectOneLineError(try GANCL.run(["bench", "gemm", "--shapes", bad]), "--shapes takes MxNxK sizes")
         }
+        // No batch sizes: the requested shapes alone.
+        let alone = try GANCL.run(
+            ["bench", "gemm", "--shapes", "96x80x72", "--batches", "", "--seconds", "0", "--cpu-limit", "0", "--json", json.path])
+        #expect(alone.status == 0, "\(alone.stdout)\(alone.stderr)")
+        #expect(try JSONDecoder().decode(Report.self, from: Data(contentsOf: json)).rows.count == 1)
+    }
+
+    /// `bench step --profile` gives each CPU GEMM kernel's GFLOP/s from the case and shape
+    /// in its label (beside OpenBLAS's where it is installed).
+    @Test func stepProfileGivesGEMMRates() throws {
+        let result = try GANCL.run(["bench", "step", "--model", "mlp", "--backend", "opencl", "--batches", "8", "--seconds", "0.2", "--profile"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("gemm_") }
+        #expect(!rows.isEmpty, "\(result.stdout)")
+        for row in rows {
+            let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+            let rate = Double(fields[fields.count - 2]) ?? Double(fields[fields.count - 1])
+            #expect(rate.map { $0 > 0 && $0.isFinite } == true, "\(row)")
+        }
     }
 
     @Test func kernelsCanBeReadFromDisk() throws {
