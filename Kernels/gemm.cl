@@ -668,13 +668,18 @@ inline void gemm_packed_body(GEMM_PACKED_PARAMS, __local float* apack, __local f
     }
 }
 
+// The packed blocks, the partial sums and the column sums: local memory must be declared
+// in the kernel itself, so each kernel declares them by this macro.
+#define PACKED_LOCALS \
+    __local float apack[PK_MC * PK_KC] __attribute__((aligned(64))); \
+    __local float bpack[PK_KC * PK_NC] __attribute__((aligned(64))); \
+    __local float partial[PK_MC * PK_NC] __attribute__((aligned(64))); \
+    __local float columnSums[PK_NC] __attribute__((aligned(64)))
+
 // Epilogues 0-3.
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(GEMM_PACKED_PARAMS)
 {
-    __local float apack[PK_MC * PK_KC] __attribute__((aligned(64)));
-    __local float bpack[PK_KC * PK_NC] __attribute__((aligned(64)));
-    __local float partial[PK_MC * PK_NC] __attribute__((aligned(64)));
-    __local float columnSums[PK_NC] __attribute__((aligned(64)));
+    PACKED_LOCALS;
     // The Adam buffers are never touched with these epilogues.
     gemm_packed_body(GEMM_PACKED_ARGS, apack, bpack, partial, columnSums, c, c, c, c, c, c, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f);
 }
@@ -682,10 +687,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(GEMM_PA
 // Epilogues 4 and 5, with the Adam step's buffers and scalars as the last arguments.
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed_adam(GEMM_PACKED_PARAMS, ADAM_PARAMS)
 {
-    __local float apack[PK_MC * PK_KC] __attribute__((aligned(64)));
-    __local float bpack[PK_KC * PK_NC] __attribute__((aligned(64)));
-    __local float partial[PK_MC * PK_NC] __attribute__((aligned(64)));
-    __local float columnSums[PK_NC] __attribute__((aligned(64)));
+    PACKED_LOCALS;
     gemm_packed_body(GEMM_PACKED_ARGS, apack, bpack, partial, columnSums, ADAM_ARGS);
 }
 #endif

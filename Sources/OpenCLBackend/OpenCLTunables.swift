@@ -136,13 +136,14 @@ public struct GEMMTunables: Codable, Equatable, Sendable, CustomStringConvertibl
 
     /// Whether a GEMM on a CPU device takes the packed kernel: every GEMM of at least
     /// `packedMinimumWork` multiply-adds when that is 0 (tests, experiments); otherwise
-    /// those where the direct kernels are measured slower (benchmarks/README.md,
-    /// 2026-12-04): NN with a B too large to stay cached (row blocks, `shareBAboveBytes`)
+    /// those where the direct kernels are measured slower (benchmarks/README.md):
+    /// NN with a B too large to stay cached (row blocks, `shareBAboveBytes`)
     /// whose rows lie a multiple of 2 KB apart (n a multiple of 512: the direct kernel's
     /// panels of B then fall into the same cache sets) or with m of 1024 and more; and TN
     /// over a deep k (the convolutions' weight gradients), where the direct kernel reads
     /// op(A)'s rows as columns of A. Never for fewer columns than the register tile's.
     public func usesPackedKernel(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int) -> Bool {
+        guard packedMinimumWork != Int.max else { return false }
         let (mn, o1) = m.multipliedReportingOverflow(by: n)
         let (work, o2) = mn.multipliedReportingOverflow(by: k)
         guard o1 || o2 || work >= packedMinimumWork else { return false }

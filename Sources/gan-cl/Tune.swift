@@ -194,7 +194,7 @@ struct Tune: ParsableCommand {
         let group = g.itemsPerGroup == 0 ? "runtime's groups" : "groups of \(g.itemsPerGroup)"
         let order = (g.shareBAboveBytes == 0 ? "" : ", B streamed up to \(g.shareBAboveBytes >> 20) MiB")
             + (g.panelBytes == 0 ? "" : ", panels \(g.panelBytes >> 10) KiB")
-        let packed = g.packedMinimumWork == Int.max ? ", no packed kernel" : ", packed \(g.packed.rows)x\(g.packed.columns) k \(g.packed.depth) \(g.packed.maxRows)x\(g.packed.maxColumns)"
+        let packed = g.packedMinimumWork == Int.max ? ", no packed kernel" : ", packed \(g.packed)"
         return tunables.cpuGEMM
             ? "CPU kernels, \(g.rowsPerItem)x\(16 * g.vectorsPerItem) blocks, \(group)\(order)\(packed)"
             : "tiled, \(g.tileM)x\(g.tileN)x\(g.tileK) tiles, \(g.workPerThreadM)x\(g.workPerThreadN) a work-item"
